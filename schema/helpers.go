@@ -1,0 +1,66 @@
+package schema
+
+// Site returns the site named name, or nil.
+func (t *Topology) Site(name string) *Site {
+	for i := range t.Sites {
+		if t.Sites[i].Name == name {
+			return &t.Sites[i]
+		}
+	}
+	return nil
+}
+
+// RunsOn reports whether the service runs on the named site.
+func (s Service) RunsOn(site string) bool { return listedOrAll(s.Sites, site) }
+
+// RunsOn reports whether an HAProxy runs on the named site.
+func (p *Proxy) RunsOn(site string) bool { return listedOrAll(p.Sites, site) }
+
+func listedOrAll(list []string, name string) bool {
+	if len(list) == 0 {
+		return true
+	}
+	for _, s := range list {
+		if s == name {
+			return true
+		}
+	}
+	return false
+}
+
+// CarriesVIP reports whether the named site takes part in the virtual IP.
+func (t *Topology) CarriesVIP(site string) bool {
+	if t.VIP == nil {
+		return false
+	}
+	_, ok := t.VIP.Priorities[site]
+	return ok
+}
+
+// Role is a site's database role in primary-standby mode: "primary",
+// "standby" or "" in other modes.
+func (t *Topology) Role(site string) string {
+	s := t.Database.Streaming
+	if s == nil {
+		return ""
+	}
+	if s.Primary == site {
+		return "primary"
+	}
+	for _, sb := range s.Standbys {
+		if sb.Site == site {
+			return "standby"
+		}
+	}
+	return ""
+}
+
+// Standby returns the standby entry of the named site, or nil.
+func (s *Streaming) Standby(site string) *Standby {
+	for i := range s.Standbys {
+		if s.Standbys[i].Site == site {
+			return &s.Standbys[i]
+		}
+	}
+	return nil
+}

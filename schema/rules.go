@@ -1,0 +1,467 @@
+package schema
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"sort"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/token"
+)
+
+// checker holds the rules that relate several fields of a spec. Each
+// violation names the field path and carries the position of that field.
+type checker struct {
+	v        cue.Value
+	t        *Topology
+	errs     errors.Error
+	warnings []Warning
+}
+
+func (c *checker) pos(path string) token.Pos {
+	return c.v.LookupPath(cue.ParsePath(path)).Pos()
+}
+
+func (c *checker) errorf(path, format string, args ...any) {
+	c.errs = errors.Append(c.errs, errors.Newf(c.pos(path), "%s: %s", path, fmt.Sprintf(format, args...)))
+}
+
+func (c *checker) warnf(path, format string, args ...any) {
+	c.warnings = append(c.warnings, Warning{Pos: c.pos(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (c *checker) run() {
+	c.sites()
+	c.clients()
+	c.database()
+	c.vip()
+	c.proxy()
+	c.services()
+	c.ports()
+	c.security()
+	c.targets()
+	c.secrets()
+}
+
+// siteIndex maps site names to their position in sites.
+func (c *checker) siteIndex() map[string]int {
+	m := make(map[string]int, len(c.t.Sites))
+	for i, s := range c.t.Sites {
+		if _, dup := m[s.Name]; !dup {
+			m[s.Name] = i
+		}
+	}
+	return m
+}
+
+// siteRef checks that path names an existing site.
+func (c *checker) siteRef(path, name string) bool {
+	if _, ok := c.siteIndex()[name]; ok {
+		return true
+	}
+	c.errorf(path, "no site named %q (sites: %s)", name, strings.Join(c.siteNames(), ", "))
+	return false
+}
+
+func (c *checker) siteNames() []string {
+	names := make([]string, len(c.t.Sites))
+	for i, s := range c.t.Sites {
+		names[i] = s.Name
+	}
+	return names
+}
+
+func (c *checker) sites() {
+	seen := map[string]map[string]int{"name": {}, "index": {}, "host": {}, "address": {}}
+	unique := func(i int, field, value string) {
+		if j, dup := seen[field][value]; dup {
+			c.errorf(fmt.Sprintf("sites[%d].%s", i, field), "%s is already used by sites[%d]; each site needs its own", value, j)
+			return
+		}
+		seen[field][value] = i
+	}
+	for i, s := range c.t.Sites {
+		unique(i, "name", s.Name)
+		unique(i, "index", fmt.Sprint(s.Index))
+		unique(i, "host", s.Host)
+		unique(i, "address", s.Address)
+		lan, err := netip.ParsePrefix(s.LAN)
+		if err != nil || !lan.Addr().Is4() {
+			c.errorf(fmt.Sprintf("sites[%d].lan", i), "%s is not an IPv4 network in CIDR form (e.g. 10.231.0.0/24)", s.LAN)
+			continue
+		}
+		if lan.Masked() != lan {
+			c.errorf(fmt.Sprintf("sites[%d].lan", i), "%s has host bits set; the network is %s", s.LAN, lan.Masked())
+			continue
+		}
+		if lan.Bits() > 30 {
+			c.errorf(fmt.Sprintf("sites[%d].lan", i), "%s leaves no room for hosts; use a prefix of /30 or shorter", s.LAN)
+			continue
+		}
+		addr, err := netip.ParseAddr(s.Address)
+		if err != nil {
+			continue // CUE has reported it
+		}
+		c.hostAddress(fmt.Sprintf("sites[%d].address", i), addr, lan)
+	}
+	// Sites on different LANs must not overlap.
+	for i, a := range c.t.Sites {
+		pa, err := netip.ParsePrefix(a.LAN)
+		if err != nil {
+			continue
+		}
+		for j := 0; j < i; j++ {
+			pb, err := netip.ParsePrefix(c.t.Sites[j].LAN)
+			if err != nil || pa == pb {
+				continue
+			}
+			if pa.Overlaps(pb) {
+				c.errorf(fmt.Sprintf("sites[%d].lan", i), "%s overlaps sites[%d].lan %s; sites share a LAN only with the same prefix", a.LAN, j, c.t.Sites[j].LAN)
+			}
+		}
+	}
+}
+
+// hostAddress checks that addr is a usable host address of lan.
+func (c *checker) hostAddress(path string, addr netip.Addr, lan netip.Prefix) bool {
+	if !lan.Contains(addr) {
+		c.errorf(path, "%s is outside the LAN %s", addr, lan)
+		return false
+	}
+	if addr == lan.Addr() {
+		c.errorf(path, "%s is the network address of %s; use a host address", addr, lan)
+		return false
+	}
+	if addr == broadcast(lan) {
+		c.errorf(path, "%s is the broadcast address of %s; use a host address", addr, lan)
+		return false
+	}
+	return true
+}
+
+func broadcast(p netip.Prefix) netip.Addr {
+	a := p.Masked().Addr().As4()
+	host := ^uint32(0) >> p.Bits()
+	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+	v |= host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+func (c *checker) clients() {
+	cl := c.t.Clients
+	for i, s := range cl.Servers {
+		want := fmt.Sprintf("%d.%s", i, c.t.Domain)
+		if s.Name != want {
+			c.errorf(fmt.Sprintf("clients.servers[%d].name", i), "%s is out of sequence; the names run 0.%s, 1.%s, ... without gaps, so this one is %s", s.Name, c.t.Domain, c.t.Domain, want)
+		}
+		c.siteRef(fmt.Sprintf("clients.servers[%d].site", i), s.Site)
+	}
+	if cl.ReconnectDelay < 60 && !c.t.Test {
+		c.warnf("clients.reconnectDelay", "%d s is a test value; production uses about 180 s (set test: true to mark a test deployment)", cl.ReconnectDelay)
+	}
+}
+
+func (c *checker) database() {
+	db := c.t.Database
+	switch db.Mode {
+	case MultiMasterAsync:
+		b := db.Bucardo
+		c.siteRef("database.bucardo.site", b.Site)
+		c.siteRef("database.bucardo.seedSite", b.SeedSite)
+		tableName := regexp.MustCompile(`^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$`)
+		seen := map[string]bool{}
+		for i, tb := range b.Tables.List {
+			p := fmt.Sprintf("database.bucardo.tables[%d]", i)
+			if !tableName.MatchString(tb) {
+				c.errorf(p, "%q is not a schema-qualified table name (e.g. public.orders)", tb)
+			}
+			if seen[tb] {
+				c.errorf(p, "%s is listed twice", tb)
+			}
+			seen[tb] = true
+		}
+		if b.Watchdog.Enabled && b.Watchdog.StallAfter <= b.Watchdog.Interval {
+			c.errorf("database.bucardo.watchdog.stallAfter", "%d s must be longer than watchdog.interval (%d s)", b.Watchdog.StallAfter, b.Watchdog.Interval)
+		}
+	case PrimaryStandby:
+		c.streaming(db.Streaming)
+	}
+}
+
+func (c *checker) streaming(s *Streaming) {
+	role := map[string]string{}
+	if c.siteRef("database.streaming.primary", s.Primary) {
+		role[s.Primary] = "primary"
+	}
+	apps, slots := map[string]int{}, map[string]int{}
+	for i, sb := range s.Standbys {
+		p := fmt.Sprintf("database.streaming.standbys[%d]", i)
+		if c.siteRef(p+".site", sb.Site) {
+			if r, ok := role[sb.Site]; ok {
+				c.errorf(p+".site", "%s is already the %s; a site has one role", sb.Site, r)
+			} else {
+				role[sb.Site] = fmt.Sprintf("standby %d", i)
+			}
+		}
+		if j, dup := apps[sb.ApplicationName]; dup {
+			c.errorf(p+".applicationName", "%s is already used by standbys[%d]; synchronous_standby_names must tell standbys apart", sb.ApplicationName, j)
+		}
+		apps[sb.ApplicationName] = i
+		if j, dup := slots[sb.Slot]; dup {
+			c.errorf(p+".slot", "%s is already used by standbys[%d]; each standby needs its own replication slot", sb.Slot, j)
+		}
+		slots[sb.Slot] = i
+	}
+	for i, site := range c.t.Sites {
+		if _, ok := role[site.Name]; !ok {
+			c.errorf(fmt.Sprintf("sites[%d].name", i), "site %s is neither database.streaming.primary nor a standby", site.Name)
+		}
+	}
+	if s.Synchronous {
+		if len(s.SynchronousStandbyNames) == 0 {
+			c.errorf("database.streaming.synchronousStandbyNames", "is empty, but synchronous: true needs at least one standby name")
+		}
+		for i, n := range s.SynchronousStandbyNames {
+			if _, ok := apps[n]; !ok {
+				c.errorf(fmt.Sprintf("database.streaming.synchronousStandbyNames[%d]", i), "%q matches no standby's applicationName (%s)", n, strings.Join(sortedKeys(apps), ", "))
+			}
+		}
+	}
+	if s.Witness != "" {
+		for i, site := range c.t.Sites {
+			if site.Address == s.Witness {
+				c.errorf("database.streaming.witness", "%s is the address of sites[%d]; the witness must be a third host", s.Witness, i)
+			}
+		}
+	}
+}
+
+func (c *checker) vip() {
+	v := c.t.VIP
+	if v == nil {
+		return
+	}
+	addr, err := netip.ParseAddr(v.Address)
+	if err != nil {
+		return // CUE has reported it
+	}
+	if len(v.Priorities) < 2 {
+		c.errorf("vip.priorities", "lists %d site(s); a virtual IP needs at least two sites to move between", len(v.Priorities))
+	}
+	idx := c.siteIndex()
+	var lan string
+	byPrio := map[int]string{}
+	for _, name := range sortedKeys(v.Priorities) {
+		p := "vip.priorities." + name
+		i, ok := idx[name]
+		if !ok {
+			c.errorf(p, "no site named %q (sites: %s)", name, strings.Join(c.siteNames(), ", "))
+			continue
+		}
+		if other, dup := byPrio[v.Priorities[name]]; dup {
+			c.errorf(p, "priority %d is also %s's; priorities must differ so one node wins", v.Priorities[name], other)
+		}
+		byPrio[v.Priorities[name]] = name
+		site := c.t.Sites[i]
+		if lan == "" {
+			lan = site.LAN
+		} else if site.LAN != lan {
+			c.errorf(p, "site %s is on %s, not %s: a virtual IP moves only between nodes on one LAN", name, site.LAN, lan)
+		}
+	}
+	if lan != "" {
+		if prefix, err := netip.ParsePrefix(lan); err == nil {
+			c.hostAddress("vip.address", addr, prefix)
+		}
+	}
+	for i, s := range c.t.Sites {
+		if s.Address == v.Address {
+			c.errorf("vip.address", "%s is the address of sites[%d] (%s); the virtual IP must be an unused address", v.Address, i, s.Name)
+		}
+	}
+}
+
+func (c *checker) proxy() {
+	p := c.t.Proxy
+	if p == nil {
+		return
+	}
+	for i, s := range p.Sites {
+		c.siteRef(fmt.Sprintf("proxy.sites[%d]", i), s)
+	}
+	active, seen := 0, map[string]int{}
+	for i, s := range p.Servers {
+		path := fmt.Sprintf("proxy.servers[%d].site", i)
+		c.siteRef(path, s.Site)
+		if j, dup := seen[s.Site]; dup {
+			c.errorf(path, "%s is already proxy.servers[%d]", s.Site, j)
+		}
+		seen[s.Site] = i
+		if !s.Backup {
+			active++
+		}
+	}
+	if active == 0 {
+		c.errorf("proxy.servers", "every server is a backup; at least one must be active")
+	}
+	if p.Fronts == "app" && c.appService() == "" {
+		c.errorf("proxy.fronts", "\"app\" needs a service with ports in services")
+	}
+}
+
+// appService is the first service (by name) that publishes ports.
+func (c *checker) appService() string {
+	for _, n := range sortedKeys(c.t.Services) {
+		if len(c.t.Services[n].Ports) > 0 {
+			return n
+		}
+	}
+	return ""
+}
+
+var secretish = regexp.MustCompile(`(?i)(PASSWORD|PASSWD|SECRET|TOKEN|APIKEY|API_KEY|PRIVATE_KEY)`)
+
+// Names of services hagen itself renders on a site.
+var reservedServices = []string{"bucardo", "keepalived", "haproxy", "hagen-agent"}
+
+func (c *checker) services() {
+	for _, name := range sortedKeys(c.t.Services) {
+		s := c.t.Services[name]
+		p := "services." + name
+		if name == c.t.Database.Service {
+			c.errorf(p, "%s is the database service's name", name)
+		}
+		for _, r := range reservedServices {
+			if name == r {
+				c.errorf(p, "%s is a service hagen renders itself; choose another name", name)
+			}
+		}
+		for i, site := range s.Sites {
+			c.siteRef(fmt.Sprintf("%s.sites[%d]", p, i), site)
+		}
+		for _, k := range sortedKeys(s.Environment) {
+			if secretish.MatchString(k) {
+				c.errorf(p+".environment."+k, "looks like a secret given as a literal; move it to %s.secrets.%s as env:NAME or file:PATH", p, k)
+			}
+			if _, dup := s.Secrets[k]; dup {
+				c.errorf(p+".secrets."+k, "%s is also set in %s.environment", k, p)
+			}
+		}
+	}
+}
+
+// hostPort is one port a site binds on its host.
+type hostPort struct {
+	path string
+	port int
+}
+
+// ports checks that no two services bind one host port on a site.
+func (c *checker) ports() {
+	for _, site := range c.t.Sites {
+		byPort := map[int]string{}
+		for _, hp := range c.t.hostPorts(site.Name) {
+			if first, dup := byPort[hp.port]; dup {
+				c.errorf(hp.path, "port %d on site %s is already bound by %s", hp.port, site.Name, first)
+				continue
+			}
+			byPort[hp.port] = hp.path
+		}
+	}
+}
+
+// hostPorts lists every host port bound on a site, in spec order.
+func (t *Topology) hostPorts(site string) []hostPort {
+	ports := []hostPort{{"database.publishedPort", t.Database.PublishedPort}}
+	if s := t.Database.Streaming; s != nil {
+		ports = append(ports, hostPort{"database.streaming.healthPort", s.HealthPort})
+	}
+	for _, name := range sortedKeys(t.Services) {
+		svc := t.Services[name]
+		if !svc.RunsOn(site) {
+			continue
+		}
+		for i, p := range svc.Ports {
+			ports = append(ports, hostPort{fmt.Sprintf("services.%s.ports[%d].published", name, i), p.Published})
+		}
+	}
+	if p := t.Proxy; p != nil && p.RunsOn(site) {
+		ports = append(ports, hostPort{"proxy.port", p.Port})
+		if p.Stats != nil {
+			ports = append(ports, hostPort{"proxy.stats.port", p.Stats.Port})
+		}
+	}
+	return ports
+}
+
+func (c *checker) security() {
+	for i, cidr := range c.t.Security.AllowedClients {
+		p, err := netip.ParsePrefix(cidr)
+		if err != nil {
+			continue
+		}
+		if p.Masked() != p {
+			c.errorf(fmt.Sprintf("security.allowedClients[%d]", i), "%s has host bits set; the network is %s", cidr, p.Masked())
+		}
+		if p.Bits() == 0 {
+			c.errorf(fmt.Sprintf("security.allowedClients[%d]", i), "%s allows every address; name the client networks", cidr)
+		}
+	}
+}
+
+func (c *checker) targets() {
+	seen := map[string]bool{}
+	for i, t := range c.t.Render.Targets {
+		if seen[t] {
+			c.errorf(fmt.Sprintf("render.targets[%d]", i), "%s is listed twice", t)
+		}
+		seen[t] = true
+	}
+	if len(c.t.Render.Targets) == 0 {
+		c.errorf("render.targets", "is empty; name compose, systemd or both")
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+var secretRef = regexp.MustCompile(`^(env:[A-Z_][A-Z0-9_]*|file:/[^\s]+)$`)
+
+// secrets checks that every secret is a reference, never a literal.
+func (c *checker) secrets() {
+	check := func(path string, ref SecretRef) {
+		if secretRef.MatchString(string(ref)) {
+			return
+		}
+		if strings.HasPrefix(string(ref), "env:") || strings.HasPrefix(string(ref), "file:") {
+			c.errorf(path, "%q is not a valid reference: env: takes an upper-case variable name (env:POSTGRES_PASSWORD), file: an absolute path (file:/etc/hagen/pg.pass)", string(ref))
+			return
+		}
+		c.errorf(path, "a literal secret is not allowed; write a reference: env:NAME or file:/absolute/path")
+	}
+	t := c.t
+	check("database.password", t.Database.Password)
+	if s := t.Database.Streaming; s != nil {
+		check("database.streaming.replicationPassword", s.ReplicationPassword)
+	}
+	if t.VIP != nil && t.VIP.Auth != "" {
+		check("vip.auth", t.VIP.Auth)
+	}
+	if t.Proxy != nil && t.Proxy.Stats != nil {
+		check("proxy.stats.password", t.Proxy.Stats.Password)
+	}
+	for _, name := range sortedKeys(t.Services) {
+		for _, k := range sortedKeys(t.Services[name].Secrets) {
+			check("services."+name+".secrets."+k, t.Services[name].Secrets[k])
+		}
+	}
+}

@@ -1,0 +1,160 @@
+package schema
+
+// Topology is a validated spec: the only input of render.
+type Topology struct {
+	Name     string             `json:"name"`
+	Test     bool               `json:"test"`
+	Domain   string             `json:"domain"`
+	Sites    []Site             `json:"sites"`
+	Database Database           `json:"database"`
+	VIP      *VIP               `json:"vip,omitempty"`
+	Proxy    *Proxy             `json:"proxy,omitempty"`
+	Clients  Clients            `json:"clients"`
+	Services map[string]Service `json:"services"`
+	Security Security           `json:"security"`
+	Render   Render             `json:"render"`
+
+	// Source is the spec file as named on the command line; it goes into
+	// the header of every rendered file.
+	Source string `json:"-"`
+}
+
+// Site is one host of the deployment.
+type Site struct {
+	Name    string `json:"name"`
+	Index   int    `json:"index"`
+	Host    string `json:"host"`
+	Address string `json:"address"`
+	LAN     string `json:"lan"`
+}
+
+// Database modes.
+const (
+	MultiMasterAsync = "multi-master-async"
+	PrimaryStandby   = "primary-standby"
+)
+
+type Database struct {
+	Engine        string     `json:"engine"`
+	Version       int        `json:"version"`
+	Name          string     `json:"name"`
+	Service       string     `json:"service"`
+	Port          int        `json:"port"`
+	PublishedPort int        `json:"publishedPort"`
+	Superuser     string     `json:"superuser"`
+	Password      SecretRef  `json:"password"`
+	Mode          string     `json:"mode"`
+	Bucardo       *Bucardo   `json:"bucardo,omitempty"`
+	Streaming     *Streaming `json:"streaming,omitempty"`
+}
+
+type Bucardo struct {
+	Site             string   `json:"site"`
+	SeedSite         string   `json:"seedSite"`
+	Tables           Tables   `json:"tables"`
+	ConflictStrategy string   `json:"conflictStrategy"`
+	Watchdog         Watchdog `json:"watchdog"`
+}
+
+// Watchdog kicks stalled Bucardo syncs and restarts the service.
+type Watchdog struct {
+	Enabled    bool `json:"enabled"`
+	Interval   int  `json:"interval"`
+	StallAfter int  `json:"stallAfter"`
+}
+
+type Streaming struct {
+	Primary                 string    `json:"primary"`
+	Standbys                []Standby `json:"standbys"`
+	Synchronous             bool      `json:"synchronous"`
+	SynchronousStandbyNames []string  `json:"synchronousStandbyNames"`
+	OnStandbyDown           string    `json:"onStandbyDown"`
+	ReplicationUser         string    `json:"replicationUser"`
+	ReplicationPassword     SecretRef `json:"replicationPassword"`
+	Witness                 string    `json:"witness,omitempty"`
+	HealthPort              int       `json:"healthPort"`
+	FailoverAfter           int       `json:"failoverAfter"`
+}
+
+type Standby struct {
+	Site            string `json:"site"`
+	ApplicationName string `json:"applicationName"`
+	Slot            string `json:"slot"`
+}
+
+type VIP struct {
+	Address        string         `json:"address"`
+	Interface      string         `json:"interface"`
+	RouterID       int            `json:"routerId"`
+	AdvertInterval int            `json:"advertInterval"`
+	Priorities     map[string]int `json:"priorities"`
+	Auth           SecretRef      `json:"auth,omitempty"`
+	Check          Check          `json:"check"`
+}
+
+// Check is a periodic health check: every Interval, Fall failures mark a
+// target down and Rise successes mark it up again.
+type Check struct {
+	Interval int `json:"interval"`
+	Fall     int `json:"fall"`
+	Rise     int `json:"rise"`
+}
+
+type Proxy struct {
+	Fronts  string        `json:"fronts"`
+	Sites   []string      `json:"sites,omitempty"`
+	Port    int           `json:"port"`
+	Balance string        `json:"balance"`
+	Servers []ProxyServer `json:"servers"`
+	Check   Check         `json:"check"`
+	Stats   *ProxyStats   `json:"stats,omitempty"`
+}
+
+type ProxyServer struct {
+	Site   string `json:"site"`
+	Backup bool   `json:"backup"`
+}
+
+type ProxyStats struct {
+	Port     int       `json:"port"`
+	URI      string    `json:"uri"`
+	User     string    `json:"user"`
+	Password SecretRef `json:"password"`
+}
+
+type Clients struct {
+	Servers        []ClientServer `json:"servers"`
+	URL            string         `json:"url"`
+	ReconnectDelay int            `json:"reconnectDelay"`
+}
+
+type ClientServer struct {
+	Name string `json:"name"`
+	Site string `json:"site"`
+}
+
+type Service struct {
+	Image             string               `json:"image"`
+	Sites             []string             `json:"sites,omitempty"`
+	Command           []string             `json:"command,omitempty"`
+	Ports             []ServicePort        `json:"ports"`
+	Environment       map[string]string    `json:"environment"`
+	Secrets           map[string]SecretRef `json:"secrets"`
+	DependsOnDatabase bool                 `json:"dependsOnDatabase"`
+}
+
+type ServicePort struct {
+	Published int    `json:"published"`
+	Target    int    `json:"target"`
+	Protocol  string `json:"protocol"`
+}
+
+type Security struct {
+	AllowedClients []string `json:"allowedClients"`
+	SSL            bool     `json:"ssl"`
+}
+
+type Render struct {
+	Targets    []string `json:"targets"`
+	InstallDir string   `json:"installDir"`
+}
