@@ -158,6 +158,16 @@ func (c *checker) clients() {
 			c.errorf(fmt.Sprintf("clients.servers[%d].name", i), "%s is out of sequence; the names run 0.%s, 1.%s, ... without gaps, so this one is %s", s.Name, c.t.Domain, c.t.Domain, want)
 		}
 		c.siteRef(fmt.Sprintf("clients.servers[%d].site", i), s.Site)
+		for j, site := range c.t.Sites {
+			if site.Host == s.Name && site.Name != s.Site {
+				c.errorf(fmt.Sprintf("clients.servers[%d].site", i), "%s is the host name of sites[%d] (%s), so it must point at %s", s.Name, j, site.Name, site.Name)
+			}
+		}
+	}
+	for i, site := range c.t.Sites {
+		if site.Address == cl.Nameserver {
+			c.errorf("clients.nameserver", "%s is the address of sites[%d]; the name server must be its own host", cl.Nameserver, i)
+		}
 	}
 	if cl.ReconnectDelay < 60 && !c.t.Test {
 		c.warnf("clients.reconnectDelay", "%d s is a test value; production uses about 180 s (set test: true to mark a test deployment)", cl.ReconnectDelay)
@@ -325,7 +335,7 @@ func (c *checker) appService() string {
 var secretish = regexp.MustCompile(`(?i)(PASSWORD|PASSWD|SECRET|TOKEN|APIKEY|API_KEY|PRIVATE_KEY)`)
 
 // Names of services hagen itself renders on a site.
-var reservedServices = []string{"bucardo", "keepalived", "haproxy", "hagen-agent"}
+var reservedServices = []string{"postgres_replication", "keepalived", "haproxy", "hagen-agent"}
 
 func (c *checker) services() {
 	for _, name := range sortedKeys(c.t.Services) {

@@ -126,6 +126,7 @@ type Clients struct {
 	Servers        []ClientServer `json:"servers"`
 	URL            string         `json:"url"`
 	ReconnectDelay int            `json:"reconnectDelay"`
+	Nameserver     string         `json:"nameserver"`
 }
 
 type ClientServer struct {
@@ -157,4 +158,5 @@ type Security struct {
 type Render struct {
 	Targets    []string `json:"targets"`
 	InstallDir string   `json:"installDir"`
+	NodeImage  string   `json:"nodeImage"`
 }

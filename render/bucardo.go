@@ -1,0 +1,4 @@
+package render
+
+// renderBucardo is not written yet.
+func renderBucardo(b *builder, v *siteView) {}

@@ -1,0 +1,3 @@
+package render
+
+func renderRunbook(b *builder) {}

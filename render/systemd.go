@@ -1,0 +1,4 @@
+package render
+
+// renderSystemd is not written yet.
+func renderSystemd(b *builder, v *siteView) {}
