@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"flag"
+	"fmt"
+
+	"github.com/hagen-ha/hagen/render"
+)
+
+func renderCmd() *command {
+	return &command{
+		name:    "render",
+		summary: "write every config file of the deployment into a directory",
+		usage:   "SPEC -o DIR [--check]",
+		help: `
+Render validates SPEC and writes, per site, the docker-compose file,
+postgresql.conf, pg_hba.conf, Bucardo, keepalived, HAProxy and systemd
+files, plus the client DNS zone and settings and a RUNBOOK.md. The output
+is byte-deterministic. DIR is replaced as a whole: it holds either the
+previous complete tree or the new one, never a mix. hagen refuses to
+replace a directory that holds files it did not render.
+
+With --check nothing is written: hagen renders in memory and exits 3 with a
+unified diff when DIR differs (edited by hand, or not re-rendered).
+
+Examples:
+  hagen render examples/dual-site.cue -o out/
+  hagen render examples/dual-site.cue -o golden/dual-site --check`,
+		run: runRender,
+	}
+}
+
+func runRender(c *command, e *env, args []string) int {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	out := fs.String("o", "", "output `directory` (required)")
+	check := fs.Bool("check", false, "compare DIR with a fresh render instead of writing; exit 3 on differences")
+	pos, code, ok := parse(e, c, fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		return usageErr(e, c, "want exactly one spec file, got %d arguments", len(pos))
+	}
+	if *out == "" {
+		return usageErr(e, c, "-o DIR is required")
+	}
+	t, ok := loadSpec(e, pos[0])
+	if !ok {
+		return ExitInvalid
+	}
+	tree, err := render.Render(t)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "hagen render: %v\n", err)
+		return ExitInvalid
+	}
+	if *check {
+		diff, err := diffTree(*out, tree)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "hagen render --check: %v\n", err)
+			return ExitInvalid
+		}
+		if diff != "" {
+			fmt.Fprint(e.stdout, diff)
+			fmt.Fprintf(e.stderr, "hagen render --check: %s differs from a fresh render of %s; run: hagen render %s -o %s\n", *out, pos[0], pos[0], *out)
+			return ExitDrift
+		}
+		fmt.Fprintf(e.stdout, "%s: up to date (%d files)\n", *out, len(tree))
+		return ExitOK
+	}
+	if err := writeTree(*out, tree); err != nil {
+		fmt.Fprintf(e.stderr, "hagen render: %v\n", err)
+		return ExitInvalid
+	}
+	fmt.Fprintf(e.stdout, "rendered %d files into %s\n", len(tree), *out)
+	return ExitOK
+}

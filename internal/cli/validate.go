@@ -1,0 +1,74 @@
+package cli
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/hagen-ha/hagen/schema"
+)
+
+func validateCmd() *command {
+	return &command{
+		name:    "validate",
+		summary: "check a spec and report every violation at once",
+		usage:   "SPEC",
+		help: `
+Validate loads SPEC, unifies it with hagen's schema and checks the rules
+that relate fields (addresses inside their LAN, unique sites, DNS names in
+sequence, the virtual IP on a shared LAN, one service per host port,
+secrets as references). Each violation is printed with file:line:col and
+the field path; warnings are printed but do not fail.
+
+Examples:
+  hagen validate examples/dual-site.cue
+  hagen validate my-deployment.cue && hagen render my-deployment.cue -o out/`,
+		run: runValidate,
+	}
+}
+
+func runValidate(c *command, e *env, args []string) int {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	pos, code, ok := parse(e, c, fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		return usageErr(e, c, "want exactly one spec file, got %d arguments", len(pos))
+	}
+	t, ok := loadSpec(e, pos[0])
+	if !ok {
+		return ExitInvalid
+	}
+	fmt.Fprintf(e.stdout, "%s: valid: %s\n", pos[0], summary(t))
+	return ExitOK
+}
+
+// summary is a one-line description of a topology.
+func summary(t *schema.Topology) string {
+	names := make([]string, len(t.Sites))
+	for i, s := range t.Sites {
+		names[i] = s.Name
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "topology %s, %d sites (%s), %s", t.Name, len(t.Sites), strings.Join(names, ", "), t.Database.Mode)
+	switch {
+	case t.Database.Bucardo != nil:
+		fmt.Fprintf(&b, " (Bucardo on %s)", t.Database.Bucardo.Site)
+	case t.Database.Streaming != nil:
+		s := t.Database.Streaming
+		kind := "asynchronous"
+		if s.Synchronous {
+			kind = "synchronous"
+		}
+		fmt.Fprintf(&b, " (%s, primary %s)", kind, s.Primary)
+	}
+	if t.VIP != nil {
+		fmt.Fprintf(&b, ", VIP %s", t.VIP.Address)
+	}
+	if t.Proxy != nil {
+		fmt.Fprintf(&b, ", HAProxy on :%d", t.Proxy.Port)
+	}
+	fmt.Fprintf(&b, ", %d client names", len(t.Clients.Servers))
+	return b.String()
+}
