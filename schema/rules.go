@@ -240,6 +240,9 @@ func (c *checker) streaming(s *Streaming) {
 			}
 		}
 	}
+	if c.t.VIP == nil {
+		c.warnf("database.streaming", "no vip: nothing promotes a standby when the primary fails; failover is the runbook's manual procedure (add a vip for automatic promotion)")
+	}
 	if s.Witness != "" {
 		for i, site := range c.t.Sites {
 			if site.Address == s.Witness {
@@ -290,6 +293,27 @@ func (c *checker) vip() {
 	for i, s := range c.t.Sites {
 		if s.Address == v.Address {
 			c.errorf("vip.address", "%s is the address of sites[%d] (%s); the virtual IP must be an unused address", v.Address, i, s.Name)
+		}
+	}
+	c.vipPromotion()
+}
+
+// vipPromotion relates the virtual IP to the streaming roles: the node that
+// takes the VIP promotes its database, so on a fresh start the VIP must land
+// on the primary, or the standby promotes beside a live primary.
+func (c *checker) vipPromotion() {
+	s, v := c.t.Database.Streaming, c.t.VIP
+	if s == nil {
+		return
+	}
+	prio, ok := v.Priorities[s.Primary]
+	if !ok {
+		c.errorf("vip.priorities", "does not list the primary %s; the virtual IP follows the writable primary, so the primary must carry it", s.Primary)
+		return
+	}
+	for _, name := range sortedKeys(v.Priorities) {
+		if name != s.Primary && v.Priorities[name] >= prio {
+			c.errorf("vip.priorities."+name, "%d is not below the primary %s's %d; the highest priority takes the VIP on a fresh start and promotes, so it must be the primary", v.Priorities[name], s.Primary, prio)
 		}
 	}
 }
