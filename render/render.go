@@ -96,5 +96,6 @@ var siteRenderers = []func(*builder, *siteView){
 // treeRenderers add files that belong to the whole deployment.
 var treeRenderers = []func(*builder){
 	renderClients,
+	renderInventory,
 	renderRunbook,
 }
