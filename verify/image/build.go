@@ -51,7 +51,8 @@ type Result struct {
 
 // Build makes sure the node image for the current inputs exists in the
 // engine. If an image tagged Tag() exists it returns at once with Skipped
-// set; otherwise it bootstraps a Debian root filesystem with debootstrap
+// set. Otherwise, holding a host-wide lock so that concurrent callers build
+// once, it bootstraps a Debian root filesystem with debootstrap
 // (which needs root), runs the post-install steps in it with chroot, and
 // imports it as Tag(). The temporary root filesystem is removed on success
 // and on failure.
@@ -76,14 +77,25 @@ func Build(ctx context.Context, opts Options) (res Result, err error) {
 	if err != nil {
 		return res, err
 	}
+	if !ok {
+		if err := CanBuild(); err != nil {
+			return res, err
+		}
+		// Test binaries of several packages may build at once: one builds,
+		// the others wait and find the image.
+		unlock, err := lockBuild(ctx, w, os.TempDir(), res.Tag)
+		if err != nil {
+			return res, err
+		}
+		defer unlock()
+		if size, ok, err = inspect(ctx, cli, res.Tag); err != nil {
+			return res, err
+		}
+	}
 	if ok {
 		res.Skipped, res.Size = true, size
 		progressf(w, "image %s exists, not building", res.Tag)
 		return res, nil
-	}
-
-	if err := CanBuild(); err != nil {
-		return res, err
 	}
 	if res.Mirror, err = ResolveMirror(opts.Mirror, Suite); err != nil {
 		return res, err
@@ -135,6 +147,39 @@ func Build(ctx context.Context, opts Options) (res Result, err error) {
 	res.Size = size
 	progressf(w, "imported %s (%d MB) in %s", res.Tag, size/1e6, time.Since(phase).Round(100*time.Millisecond))
 	return res, nil
+}
+
+// lockBuild takes an exclusive lock on a file in dir, shared by all hagen
+// processes on the host, waiting while another holds it.
+func lockBuild(ctx context.Context, w io.Writer, dir, tag string) (unlock func(), err error) {
+	path := filepath.Join(dir, "hagen-node-build.lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("build lock: %w", err)
+	}
+	waiting := false
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("build lock %s: %w", path, err)
+		}
+		if !waiting {
+			progressf(w, "waiting for another build of %s (lock %s)", tag, path)
+			waiting = true
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	// Closing the file releases the lock.
+	return func() { f.Close() }, nil
 }
 
 // CanBuild reports why this process cannot build the image, or nil:

@@ -23,7 +23,7 @@ func Dockerfile() string {
 		`printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d`,
 		"chmod 0755 /usr/sbin/policy-rc.d",
 		"apt-get update",
-		"DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends " +
+		"DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\\n        " +
 			strings.Join(packages, " \\\n        "),
 	}
 	steps = append(steps, postInstall...)
