@@ -1,0 +1,206 @@
+package render_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"cuelang.org/go/cue/errors"
+
+	"github.com/hagen-ha/hagen/render"
+	"github.com/hagen-ha/hagen/schema"
+)
+
+const psExample = "../examples/primary-standby.cue"
+
+// renderEdited renders spec after replacing each old string with its new
+// one; every old string must occur, so the test notices when the example
+// drifts away from what it edits.
+func renderEdited(t *testing.T, spec string, edits ...string) render.Tree {
+	t.Helper()
+	data, err := os.ReadFile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := string(data)
+	for i := 0; i+1 < len(edits); i += 2 {
+		if !strings.Contains(src, edits[i]) {
+			t.Fatalf("%s no longer contains %q", spec, edits[i])
+		}
+		src = strings.Replace(src, edits[i], edits[i+1], 1)
+	}
+	top, _, err := schema.Parse(filepath.Base(spec), []byte(src))
+	if err != nil {
+		t.Fatalf("edited %s: %s", spec, errors.Details(err, nil))
+	}
+	tree, err := render.Render(top)
+	if err != nil {
+		t.Fatalf("render edited %s: %v", spec, err)
+	}
+	return tree
+}
+
+func file(t *testing.T, tree render.Tree, p string) string {
+	t.Helper()
+	f, ok := tree[p]
+	if !ok {
+		t.Fatalf("%s is not rendered", p)
+	}
+	return string(f.Data)
+}
+
+func mustContain(t *testing.T, name, text string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(text, w) {
+			t.Errorf("%s lacks %q", name, w)
+		}
+	}
+}
+
+func TestKeepalivedConf(t *testing.T) {
+	tree := renderSpec(t, psExample)
+	for _, c := range []struct {
+		site, prio, src, peer string
+	}{
+		{"db0", "150", "10.232.0.11", "10.232.0.12"},
+		{"db1", "100", "10.232.0.12", "10.232.0.11"},
+	} {
+		p := c.site + "/keepalived/keepalived.conf"
+		conf := file(t, tree, p)
+		mustContain(t, p, conf,
+			"router_id "+c.site+"\n",
+			"enable_script_security\n",
+			"script_user root\n",
+			"state BACKUP\n",
+			"nopreempt\n",
+			"interface eth0\n",
+			"virtual_router_id 51\n",
+			"priority "+c.prio+"\n",
+			"advert_int 1\n",
+			"unicast_src_ip "+c.src+"\n",
+			"unicast_peer {\n        "+c.peer+"\n    }",
+			"include /run/hagen/keepalived/auth.conf\n",
+			"10.232.0.100/24 dev eth0\n",
+			`script "/etc/hagen/keepalived/check.sh"`,
+			`script "/usr/bin/ping -n -q -c 1 -W 1 10.232.0.254"`,
+			"        hagen_database\n        hagen_witness\n",
+			`notify_master "/etc/hagen/keepalived/notify.sh MASTER"`,
+			`notify_backup "/etc/hagen/keepalived/notify.sh BACKUP"`,
+			`notify_fault "/etc/hagen/keepalived/notify.sh FAULT"`,
+			`notify_stop "/etc/hagen/keepalived/notify.sh STOP"`,
+		)
+		if strings.Contains(conf, "state MASTER") || strings.Contains(conf, "auth_pass") {
+			t.Errorf("%s: a node starts as MASTER or the password is in the file:\n%s", p, conf)
+		}
+		for _, s := range []string{"run.sh", "check.sh", "notify.sh"} {
+			if m := tree[c.site+"/keepalived/"+s].Mode; m != 0o755 {
+				t.Errorf("%s/keepalived/%s has mode %v", c.site, s, m)
+			}
+		}
+	}
+	mustContain(t, "db0/keepalived/check.sh", file(t, tree, "db0/keepalived/check.sh"),
+		"pg_isready -q -h 127.0.0.1 -p 5444")
+	run := file(t, tree, "db0/keepalived/run.sh")
+	mustContain(t, "db0/keepalived/run.sh", run,
+		"rm -f \"$pidfile\"", "/run/keepalived*.pid /run/vrrp.pid",
+		"pass=$(secret VRRP_AUTH_PASS)",
+		"exec keepalived --dont-fork --log-console --vrrp -f \"$conf\"")
+}
+
+// Without vip.auth and witness, neither the include nor the second track
+// script is rendered, and run.sh reads no secret.
+func TestKeepalivedWithoutAuthOrWitness(t *testing.T) {
+	tree := renderEdited(t, psExample,
+		`	auth: "env:VRRP_AUTH_PASS"`+"\n", "",
+		`		witness:    "10.232.0.254"`+"\n", "")
+	conf := file(t, tree, "db0/keepalived/keepalived.conf")
+	for _, no := range []string{"include", "hagen_witness", "ping"} {
+		if strings.Contains(conf, no) {
+			t.Errorf("keepalived.conf mentions %q:\n%s", no, conf)
+		}
+	}
+	if run := file(t, tree, "db0/keepalived/run.sh"); strings.Contains(run, "secret ") {
+		t.Errorf("run.sh reads a secret without vip.auth:\n%s", run)
+	}
+}
+
+// What a promoted node sets synchronous_standby_names to.
+func TestNotifySyncPolicy(t *testing.T) {
+	syncLine := regexp.MustCompile(`(?m)^sync_names='([^']*)'$`)
+	names := func(tree render.Tree, site string) string {
+		t.Helper()
+		m := syncLine.FindStringSubmatch(file(t, tree, site+"/keepalived/notify.sh"))
+		if m == nil {
+			t.Fatalf("%s/keepalived/notify.sh has no sync_names line", site)
+		}
+		return m[1]
+	}
+	// Two nodes: after a failover no standby is left; keeping the name
+	// would block every write of the new primary.
+	two := renderSpec(t, psExample)
+	if got := names(two, "db1"); got != "" {
+		t.Errorf("two-node pair: db1 promoted sets %q, want ''", got)
+	}
+	// Three nodes, block: the standby that is left stays synchronous.
+	three := []string{
+		`	{name: "db1", index: 1, host: "1.ps.test", address: "10.232.0.12", lan: "10.232.0.0/24"},`,
+		`	{name: "db1", index: 1, host: "1.ps.test", address: "10.232.0.12", lan: "10.232.0.0/24"},
+	{name: "db2", index: 2, host: "2.ps.test", address: "10.232.0.13", lan: "10.232.0.0/24"},`,
+		`standbys: [{site: "db1", applicationName: "db1", slot: "db1"}]`,
+		`standbys: [{site: "db1", applicationName: "db1", slot: "db1"}, {site: "db2", applicationName: "db2", slot: "db2"}]`,
+		`priorities: {db0: 150, db1: 100}`,
+		`priorities: {db0: 150, db1: 100, db2: 90}`,
+	}
+	tree := renderEdited(t, psExample, three...)
+	if got := names(tree, "db1"); got != "db2" {
+		t.Errorf("three nodes, block: db1 promoted sets %q, want db2", got)
+	}
+	if got := names(tree, "db2"); got != "db1" {
+		t.Errorf("three nodes, block: db2 promoted sets %q, want db1", got)
+	}
+	mustContain(t, "db1/keepalived/notify.sh", file(t, tree, "db1/keepalived/notify.sh"), "\tdb0=10.232.0.11\n\tdb2=10.232.0.13\n")
+	// Three nodes, async: commit without waiting.
+	tree = renderEdited(t, psExample, append(three, `onStandbyDown:       "block"`, `onStandbyDown:       "async"`)...)
+	if got := names(tree, "db1"); got != "" {
+		t.Errorf("three nodes, async: db1 promoted sets %q, want ''", got)
+	}
+}
+
+// The rendered scripts are valid bash and shellcheck-clean, and no
+// rendered file holds anything that looks like a secret value.
+func TestKeepalivedHAProxyScriptsLint(t *testing.T) {
+	tree := renderSpec(t, psExample)
+	dir := t.TempDir()
+	var scripts []string
+	for _, p := range tree.Paths() {
+		dst := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, tree[p].Data, tree[p].Mode); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(p, "/keepalived/") && strings.HasSuffix(p, ".sh") || strings.HasSuffix(p, "/haproxy/run.sh") {
+			scripts = append(scripts, dst)
+		}
+	}
+	if len(scripts) != 8 {
+		t.Fatalf("found %d keepalived and haproxy scripts, want 8", len(scripts))
+	}
+	for _, s := range scripts {
+		if out, err := exec.Command("bash", "-n", s).CombinedOutput(); err != nil {
+			t.Errorf("bash -n %s: %v\n%s", s, err, out)
+		}
+	}
+	if _, err := exec.LookPath("shellcheck"); err != nil {
+		t.Skip("shellcheck is not installed; bash -n passed")
+	}
+	args := append([]string{"-x", "-s", "bash"}, scripts...)
+	if out, err := exec.Command("shellcheck", args...).CombinedOutput(); err != nil {
+		t.Errorf("shellcheck: %v\n%s", err, out)
+	}
+}
