@@ -1,0 +1,130 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// probeTableDDL is the app schema the seed site holds before Bucardo is
+// set up (the guide's site 0 "may include data").
+// It must equal probe.TableDDL (internal/probe).
+const probeTableDDL = `CREATE TABLE IF NOT EXISTS hagen_probe (
+    id     text        PRIMARY KEY,
+    site   text        NOT NULL,
+    client text        NOT NULL,
+    value  bigint      NOT NULL DEFAULT 0,
+    at     timestamptz NOT NULL DEFAULT clock_timestamp()
+)`
+
+// upBucardo follows the RUNBOOK for multi-master-async: the app schema on
+// the seed site, then the Bucardo service (its run.sh copies the schema,
+// runs the one-time copy until Good and switches to master-master), then
+// wait for state Good.
+func (c *cluster) upBucardo(ctx context.Context) error {
+	bs := c.siteByName(c.inv.Database.BucardoSite)
+	if bs == nil {
+		return fmt.Errorf("inventory: bucardo site %q is not a site", c.inv.Database.BucardoSite)
+	}
+	seed := c.sites[0]
+	if _, err := c.psql(ctx, seed, probeTableDDL); err != nil {
+		return fmt.Errorf("app schema on %s: %w", seed.Inv.Name, err)
+	}
+	// Some data before replication starts: the one-time copy must carry it.
+	if _, err := c.psql(ctx, seed, `INSERT INTO hagen_probe (id, site, client) VALUES ('seed-row', '`+seed.Inv.Name+`', 'verify') ON CONFLICT DO NOTHING`); err != nil {
+		return err
+	}
+	c.progress("site %s: starting %s", bs.Inv.Name, c.inv.Database.BucardoService)
+	t0 := time.Now()
+	if _, err := c.startService(ctx, bs, c.inv.Database.BucardoService, nil); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	if err := c.waitBucardoGood(wctx); err != nil {
+		return err
+	}
+	c.progress("bucardo: state Good after %s", time.Since(t0).Round(time.Millisecond))
+	// The seed row reached every other site: the one-time copy ran.
+	for _, s := range c.sites[1:] {
+		if err := poll(wctx, "seed row on "+s.Inv.Name, func() error {
+			out, err := c.psql(wctx, s, `SELECT count(*) FROM hagen_probe WHERE id = 'seed-row'`)
+			if err != nil {
+				return err
+			}
+			if out != "1" {
+				return fmt.Errorf("seed row count %s", out)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bucardoStatus runs `bucardo status` in the replication container and
+// returns each sync's state.
+func (c *cluster) bucardoStatus(ctx context.Context) (map[string]string, string, error) {
+	bs := c.siteByName(c.inv.Database.BucardoSite)
+	id := bs.Containers[c.inv.Database.BucardoService]
+	r, err := c.e.exec(ctx, id, nil, "bucardo", "status")
+	if err != nil {
+		return nil, "", err
+	}
+	states := parseBucardoStatus(r.Stdout)
+	if r.Code != 0 && len(states) == 0 {
+		return nil, r.String(), fmt.Errorf("bucardo status exited %d: %s", r.Code, lastLines(r.String(), 3))
+	}
+	return states, r.Stdout, nil
+}
+
+// parseBucardoStatus reads the sync table of `bucardo status`:
+//
+//	Name    State    Last good    Time    Last I/D    Last bad    Time
+//	=======+========+============+=======+===========+===========+=======
+//	sync0 | Good   | 13:19:08   | 7s     | 37/106    | none      |
+func parseBucardoStatus(out string) map[string]string {
+	states := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Split(line, "|")
+		if len(f) < 2 {
+			continue
+		}
+		name, state := strings.TrimSpace(f[0]), strings.TrimSpace(f[1])
+		if name == "" || name == "Name" || strings.HasPrefix(name, "=") {
+			continue
+		}
+		states[name] = state
+	}
+	return states
+}
+
+// waitBucardoGood waits until every sync bucardo lists is in state Good.
+func (c *cluster) waitBucardoGood(ctx context.Context) error {
+	bs := c.siteByName(c.inv.Database.BucardoSite)
+	id := bs.Containers[c.inv.Database.BucardoService]
+	return poll(ctx, "bucardo state Good", func() error {
+		st, err := c.e.state(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !st.Running && st.ExitCode != 0 {
+			return fmt.Errorf("replication container exited %d: %s", st.ExitCode, c.e.tail(ctx, id, 6))
+		}
+		states, _, err := c.bucardoStatus(ctx)
+		if err != nil {
+			return err
+		}
+		if len(states) == 0 {
+			return fmt.Errorf("no sync listed yet")
+		}
+		for name, s := range states {
+			if !strings.HasPrefix(s, "Good") {
+				return fmt.Errorf("sync %s is %s", name, s)
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,486 @@
+package verify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+
+	"github.com/hagen-ha/hagen/render"
+)
+
+// ErrIncompleteRender means the rendered tree lacks a file verify needs
+// (for example a concern whose renderer is not written yet).
+var ErrIncompleteRender = errors.New("rendered tree is incomplete")
+
+// lan is one simulated network: a site LAN or the clients network.
+type lan struct {
+	Prefix  netip.Prefix
+	ID      string
+	Gateway netip.Addr // the Docker bridge's address
+	Router  netip.Addr // the WAN router's address on this network
+}
+
+// site is one production host and the compose services on it.
+type site struct {
+	Inv     render.InventorySite
+	Addr    netip.Addr
+	LAN     *lan
+	HostID  string
+	Project *types.Project
+	// Containers by compose service name, and the names in start order.
+	Containers map[string]string
+	Started    []string
+	// Redirects are the emulated published ports: published → target.
+	Redirects [][2]int
+}
+
+// cluster is a running test deployment.
+type cluster struct {
+	e        *engine
+	inv      render.Inventory
+	dir      string // the rendered tree
+	image    string
+	hagenBin string
+	secrets  secrets
+	lans     []*lan
+	clients  *lan // the network of the name server and the clients
+	routerID string
+	dnsID    string
+	sites    []*site
+	devs     []string
+	vols     map[string]bool
+	progress func(format string, args ...any)
+}
+
+func (c *cluster) deviate(format string, args ...any) {
+	d := fmt.Sprintf(format, args...)
+	if !slices.Contains(c.devs, d) {
+		c.devs = append(c.devs, d)
+	}
+}
+
+func readInventory(dir string) (render.Inventory, error) {
+	var inv render.Inventory
+	data, err := os.ReadFile(filepath.Join(dir, "inventory.json"))
+	if err != nil {
+		return inv, err
+	}
+	err = json.Unmarshal(data, &inv)
+	return inv, err
+}
+
+// planLANs derives the simulated networks from the inventory: one per
+// distinct site LAN, plus the /24 around the name server when no site LAN
+// holds it. Every network gets a gateway and a router address that no
+// rendered address (site, VIP, name server) uses.
+func planLANs(inv render.Inventory) ([]*lan, *lan, error) {
+	used := map[netip.Addr]bool{}
+	ns, err := netip.ParseAddr(inv.Nameserver)
+	if err != nil {
+		return nil, nil, fmt.Errorf("inventory nameserver %q: %w", inv.Nameserver, err)
+	}
+	used[ns] = true
+	if inv.VIP != nil {
+		if a, err := netip.ParseAddr(inv.VIP.Address); err == nil {
+			used[a] = true
+		}
+	}
+	var lans []*lan
+	find := func(a netip.Addr) *lan {
+		for _, l := range lans {
+			if l.Prefix.Contains(a) {
+				return l
+			}
+		}
+		return nil
+	}
+	for _, s := range inv.Sites {
+		p, err := netip.ParsePrefix(s.LAN)
+		if err != nil {
+			return nil, nil, fmt.Errorf("site %s lan: %w", s.Name, err)
+		}
+		a, err := netip.ParseAddr(s.Address)
+		if err != nil {
+			return nil, nil, fmt.Errorf("site %s address: %w", s.Name, err)
+		}
+		used[a] = true
+		p = p.Masked()
+		if !slices.ContainsFunc(lans, func(l *lan) bool { return l.Prefix == p }) {
+			lans = append(lans, &lan{Prefix: p})
+		}
+	}
+	clients := find(ns)
+	if clients == nil {
+		clients = &lan{Prefix: netip.PrefixFrom(ns, 24).Masked()}
+		lans = append(lans, clients)
+	}
+	for _, l := range lans {
+		if l.Prefix.Bits() > 28 {
+			return nil, nil, fmt.Errorf("network %s is too small for verify", l.Prefix)
+		}
+		// Gateway: the lowest free host address; router: the highest.
+		for a := l.Prefix.Addr().Next(); l.Prefix.Contains(a); a = a.Next() {
+			if !used[a] {
+				l.Gateway = a
+				used[a] = true
+				break
+			}
+		}
+		last := lastAddr(l.Prefix)
+		for a := last.Prev(); l.Prefix.Contains(a); a = a.Prev() {
+			if !used[a] {
+				l.Router = a
+				used[a] = true
+				break
+			}
+		}
+		if !l.Gateway.IsValid() || !l.Router.IsValid() {
+			return nil, nil, fmt.Errorf("network %s has no free addresses", l.Prefix)
+		}
+	}
+	return lans, clients, nil
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	a := p.Addr().As4()
+	bits := p.Bits()
+	for i := bits; i < 32; i++ {
+		a[i/8] |= 1 << (7 - uint(i%8))
+	}
+	return netip.AddrFrom4(a)
+}
+
+func (c *cluster) lanOf(a netip.Addr) *lan {
+	for _, l := range c.lans {
+		if l.Prefix.Contains(a) {
+			return l
+		}
+	}
+	return nil
+}
+
+func (c *cluster) name(parts ...string) string {
+	return "hagen-" + c.e.runID + "-" + strings.Join(parts, "-")
+}
+
+func (c *cluster) createNetworks(ctx context.Context) error {
+	for _, l := range c.lans {
+		// Dynamic addresses (none are expected: every container gets a
+		// static one) come from a range that avoids the rendered ones.
+		res, err := c.e.cli.NetworkCreate(ctx, c.name("net", strings.NewReplacer(".", "-", "/", "-").Replace(l.Prefix.String())), client.NetworkCreateOptions{
+			Driver: "bridge",
+			IPAM: &network.IPAM{Config: []network.IPAMConfig{{
+				Subnet: l.Prefix, Gateway: l.Gateway,
+			}}},
+			Labels: c.e.labels(nil),
+		})
+		if err != nil {
+			return fmt.Errorf("create network %s: %w", l.Prefix, err)
+		}
+		l.ID = res.ID
+	}
+	return nil
+}
+
+// node describes a container to create.
+type node struct {
+	Name       string
+	Image      string
+	Entrypoint []string
+	Cmd        []string
+	Env        []string
+	Labels     map[string]string
+	Mounts     []mount.Mount
+	CapAdd     []string
+	Sysctls    map[string]string
+	ExtraHosts []string
+	DNS        []netip.Addr
+	Health     *container.HealthConfig
+	Restart    string
+	// Either LAN+IP (own network namespace) or NetNS (a container id).
+	LAN   *lan
+	IP    netip.Addr
+	NetNS string
+	Init  bool
+}
+
+func (c *cluster) create(ctx context.Context, n node) (string, error) {
+	init := n.Init
+	hc := &container.HostConfig{
+		CapAdd:     n.CapAdd,
+		Sysctls:    n.Sysctls,
+		ExtraHosts: n.ExtraHosts,
+		DNS:        n.DNS,
+		Mounts:     n.Mounts,
+		Init:       &init,
+	}
+	if n.Restart != "" && n.Restart != "no" {
+		hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyMode(n.Restart)}
+	}
+	var nc *network.NetworkingConfig
+	if n.NetNS != "" {
+		hc.NetworkMode = container.NetworkMode("container:" + n.NetNS)
+	} else {
+		hc.NetworkMode = container.NetworkMode(n.LAN.ID)
+		nc = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+			n.LAN.ID: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: n.IP}},
+		}}
+	}
+	res, err := c.e.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name: n.Name,
+		Config: &container.Config{
+			Image: n.Image, Entrypoint: n.Entrypoint, Cmd: n.Cmd, Env: n.Env,
+			Labels: c.e.labels(n.Labels), Healthcheck: n.Health,
+		},
+		HostConfig:       hc,
+		NetworkingConfig: nc,
+	})
+	if err != nil {
+		return "", fmt.Errorf("create %s: %w", n.Name, err)
+	}
+	return res.ID, nil
+}
+
+// routes makes every other network reachable through the router.
+func (c *cluster) routes(ctx context.Context, id string, on *lan) error {
+	for _, l := range c.lans {
+		if l == on {
+			continue
+		}
+		if _, err := c.e.mustExec(ctx, id, nil, "ip", "route", "replace", l.Prefix.String(), "via", on.Router.String()); err != nil {
+			return fmt.Errorf("route to %s: %w", l.Prefix, err)
+		}
+	}
+	return nil
+}
+
+var sleeper = []string{"sleep", "infinity"}
+
+// startRouter starts the WAN: one container on every network that
+// forwards between them.
+func (c *cluster) startRouter(ctx context.Context) error {
+	first := c.lans[0]
+	id, err := c.create(ctx, node{
+		Name: c.name("wan-router"), Image: c.image, Entrypoint: sleeper, Init: true,
+		CapAdd:  []string{"NET_ADMIN", "NET_RAW"},
+		Sysctls: map[string]string{"net.ipv4.ip_forward": "1", "net.ipv4.conf.all.rp_filter": "0", "net.ipv4.conf.default.rp_filter": "0"},
+		LAN:     first, IP: first.Router,
+		Labels: map[string]string{labelRole: "router"},
+	})
+	if err != nil {
+		return err
+	}
+	c.routerID = id
+	for _, l := range c.lans[1:] {
+		if _, err := c.e.cli.NetworkConnect(ctx, l.ID, client.NetworkConnectOptions{
+			Container:      id,
+			EndpointConfig: &network.EndpointSettings{IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: l.Router}},
+		}); err != nil {
+			return fmt.Errorf("connect router to %s: %w", l.Prefix, err)
+		}
+	}
+	return c.e.start(ctx, id)
+}
+
+// startDNS runs BIND with the rendered clients/named.conf at the
+// inventory's name server address.
+func (c *cluster) startDNS(ctx context.Context) error {
+	dir := filepath.Join(c.dir, "clients")
+	if _, err := os.Stat(filepath.Join(dir, "named.conf")); err != nil {
+		return fmt.Errorf("%w: %v", ErrIncompleteRender, err)
+	}
+	ns := netip.MustParseAddr(c.inv.Nameserver)
+	id, err := c.create(ctx, node{
+		Name: c.name("dns"), Image: c.image, Init: true,
+		Entrypoint: []string{"named", "-g", "-c", "/etc/hagen/clients/named.conf"},
+		CapAdd:     []string{"NET_ADMIN"},
+		Mounts:     []mount.Mount{{Type: mount.TypeBind, Source: dir, Target: "/etc/hagen/clients", ReadOnly: true}},
+		LAN:        c.clients, IP: ns,
+		Labels: map[string]string{labelRole: "dns"},
+	})
+	if err != nil {
+		return err
+	}
+	c.dnsID = id
+	if err := c.e.start(ctx, id); err != nil {
+		return err
+	}
+	if err := c.routes(ctx, id, c.clients); err != nil {
+		return err
+	}
+	// Ready when it answers for the first client name.
+	return poll(ctx, "name server answers", func() error {
+		out, err := c.e.mustExec(ctx, id, nil, "dig", "+short", "+time=1", "+tries=1", "@127.0.0.1", c.inv.Clients.Names[0])
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(out) == "" {
+			return errors.New("empty answer")
+		}
+		return nil
+	})
+}
+
+// startSiteHost starts the container standing in for a site's host: it
+// owns the site address, and the site's services share its network.
+func (c *cluster) startSiteHost(ctx context.Context, s *site) error {
+	var hosts []string
+	for name := range s.Project.Services {
+		hosts = append(hosts, name+":127.0.0.1")
+	}
+	slices.Sort(hosts)
+	id, err := c.create(ctx, node{
+		Name: c.name(s.Inv.Name, "host"), Image: c.image, Entrypoint: sleeper, Init: true,
+		CapAdd:     []string{"NET_ADMIN", "NET_RAW", "NET_BROADCAST"},
+		Sysctls:    map[string]string{"net.ipv4.ip_nonlocal_bind": "1"},
+		ExtraHosts: hosts,
+		DNS:        []netip.Addr{netip.MustParseAddr(c.inv.Nameserver)},
+		LAN:        s.LAN, IP: s.Addr,
+		Labels: map[string]string{labelRole: roleNetworkOwner, "dev.hagen.site": s.Inv.Name},
+	})
+	if err != nil {
+		return err
+	}
+	s.HostID = id
+	return c.bootSiteHost(ctx, s)
+}
+
+// bootSiteHost starts the site host and sets up what a fresh network
+// namespace lacks: routes over the WAN and the published-port redirects.
+// Also used to power a site back on after a kill.
+func (c *cluster) bootSiteHost(ctx context.Context, s *site) error {
+	if err := c.e.start(ctx, s.HostID); err != nil {
+		return err
+	}
+	if err := c.routes(ctx, s.HostID, s.LAN); err != nil {
+		return err
+	}
+	for _, r := range s.Redirects {
+		pub, tgt := strconv.Itoa(r[0]), strconv.Itoa(r[1])
+		if pub == tgt {
+			continue
+		}
+		for _, rule := range [][]string{
+			{"iptables", "-t", "nat", "-A", "PREROUTING", "-p", "tcp", "--dport", pub, "-j", "REDIRECT", "--to-ports", tgt},
+			{"iptables", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-m", "addrtype", "--dst-type", "LOCAL", "--dport", pub, "-j", "REDIRECT", "--to-ports", tgt},
+		} {
+			if _, err := c.e.mustExec(ctx, s.HostID, nil, rule...); err != nil {
+				return fmt.Errorf("site %s port %s→%s: %w", s.Inv.Name, pub, tgt, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (c *cluster) volume(ctx context.Context, s *site, name string) (string, error) {
+	v := c.name(s.Inv.Name, name)
+	if c.vols[v] {
+		return v, nil
+	}
+	if _, err := c.e.cli.VolumeCreate(ctx, client.VolumeCreateOptions{Name: v, Labels: c.e.labels(nil)}); err != nil {
+		return "", fmt.Errorf("create volume %s: %w", v, err)
+	}
+	c.vols[v] = true
+	return v, nil
+}
+
+// override replaces what a compose service runs, for stand-ins.
+type override struct {
+	Entrypoint []string
+	Cmd        []string
+	Env        []string
+	Mounts     []mount.Mount
+}
+
+// startService creates and starts one compose service of a site in the
+// site host's network namespace, as rendered unless ov is given.
+func (c *cluster) startService(ctx context.Context, s *site, name string, ov *override) (string, error) {
+	svc, ok := s.Project.Services[name]
+	if !ok {
+		return "", fmt.Errorf("site %s has no compose service %s", s.Inv.Name, name)
+	}
+	for _, v := range svc.Volumes {
+		if v.Type == types.VolumeTypeBind {
+			if _, err := os.Stat(v.Source); err != nil {
+				return "", fmt.Errorf("%w: service %s mounts %s: %v", ErrIncompleteRender, name, v.Source, err)
+			}
+		}
+		if v.Type == types.VolumeTypeVolume {
+			if _, err := c.volume(ctx, s, v.Source); err != nil {
+				return "", err
+			}
+		}
+	}
+	mounts, err := serviceMounts(svc, func(v string) string { return c.name(s.Inv.Name, v) })
+	if err != nil {
+		return "", err
+	}
+	n := node{
+		Name: c.name(s.Inv.Name, name), Image: svc.Image,
+		Entrypoint: svc.Entrypoint, Cmd: svc.Command, Env: serviceEnv(svc.Environment),
+		Mounts: mounts, CapAdd: svc.CapAdd, Health: healthConfig(svc.HealthCheck),
+		Restart: svc.Restart, NetNS: s.HostID, Init: svc.Init != nil && *svc.Init,
+		Labels: map[string]string{"dev.hagen.site": s.Inv.Name, "dev.hagen.service": name},
+	}
+	if len(svc.Sysctls) > 0 {
+		n.Sysctls = map[string]string{}
+		for k, v := range svc.Sysctls {
+			n.Sysctls[k] = v
+		}
+	}
+	if ov != nil {
+		n.Image, n.Entrypoint, n.Cmd = c.image, ov.Entrypoint, ov.Cmd
+		n.Env = append(n.Env, ov.Env...)
+		n.Mounts = ov.Mounts
+		n.Health = nil
+	}
+	id, err := c.create(ctx, n)
+	if err != nil {
+		return "", err
+	}
+	s.Containers[name] = id
+	s.Started = append(s.Started, name)
+	if err := c.e.start(ctx, id); err != nil {
+		return "", fmt.Errorf("start %s on %s: %w", name, s.Inv.Name, err)
+	}
+	return id, nil
+}
+
+// publishedPorts collects the published → target ports of a project.
+func publishedPorts(p *types.Project) [][2]int {
+	var out [][2]int
+	for _, name := range slices.Sorted(func(yield func(string) bool) {
+		for k := range p.Services {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		for _, port := range p.Services[name].Ports {
+			pub, err := strconv.Atoi(port.Published)
+			if err != nil || pub == 0 {
+				continue
+			}
+			out = append(out, [2]int{pub, int(port.Target)})
+		}
+	}
+	return out
+}
+
+// down removes everything of the run.
+func (c *cluster) down(ctx context.Context) error {
+	return Cleanup(ctx, c.e.cli, c.e.runID)
+}

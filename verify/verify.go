@@ -1,0 +1,332 @@
+// Package verify brings a rendered deployment up in containers and runs
+// the failover scenarios of its topology against it.
+package verify
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/hagen-ha/hagen/render"
+	"github.com/hagen-ha/hagen/schema"
+	"github.com/hagen-ha/hagen/verify/image"
+)
+
+// Options configure Run.
+type Options struct {
+	// Spec is the path of the CUE spec.
+	Spec string
+	// Scenario runs only the scenario of this name; empty runs all.
+	Scenario string
+	// Keep leaves the containers, networks and volumes up for debugging.
+	Keep bool
+	// HagenBinary is a static linux/amd64 hagen binary mounted into the
+	// containers that run hagen (probe server and clients).
+	HagenBinary string
+	// Progress receives one line per step; nil discards them.
+	Progress io.Writer
+	// Client talks to the Docker engine; nil means one from the
+	// environment.
+	Client *client.Client
+	// RunID names the run's label value; empty means a random one.
+	RunID string
+}
+
+// Run renders the spec, brings the deployment up and runs the scenarios.
+// The report is returned also when err is not nil, as far as it got. An
+// error means the harness could not do its work; failed scenarios are in
+// the report, not in err.
+func Run(ctx context.Context, opts Options) (rep *Report, err error) {
+	os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	start := time.Now()
+	rep = &Report{Spec: opts.Spec, Started: start}
+	defer func() { rep.Duration = time.Since(start) }()
+	pw := opts.Progress
+	if pw == nil {
+		pw = io.Discard
+	}
+	progress := func(format string, args ...any) {
+		fmt.Fprintf(pw, "[%6.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
+	}
+	phase := func(name string, t0 time.Time) {
+		d := time.Since(t0)
+		rep.Phases = append(rep.Phases, Phase{Name: name, Duration: d})
+		progress("%s: %s", name, d.Round(time.Millisecond))
+	}
+
+	// Render into a temporary tree.
+	t0 := time.Now()
+	topo, _, err := schema.Load(opts.Spec)
+	if err != nil {
+		return rep, fmt.Errorf("load spec: %w", err)
+	}
+	tree, err := render.Render(topo)
+	if err != nil {
+		return rep, fmt.Errorf("render: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "hagen-verify-")
+	if err != nil {
+		return rep, err
+	}
+	if !opts.Keep {
+		defer os.RemoveAll(dir)
+	}
+	if err := writeTree(dir, tree); err != nil {
+		return rep, err
+	}
+	inv, err := readInventory(dir)
+	if err != nil {
+		return rep, fmt.Errorf("rendered inventory: %w", err)
+	}
+	rep.Topology, rep.Mode = inv.Name, inv.Mode
+	phase("render", t0)
+
+	cli := opts.Client
+	if cli == nil {
+		if cli, err = image.NewClient(); err != nil {
+			return rep, err
+		}
+		defer cli.Close()
+	}
+	if err := image.Ping(ctx, cli); err != nil {
+		return rep, err
+	}
+
+	// The node image, tagged with the spec's name so that the compose
+	// files run unchanged.
+	t0 = time.Now()
+	built, err := image.Build(ctx, image.Options{Progress: pw, Client: cli})
+	if err != nil {
+		return rep, fmt.Errorf("node image: %w", err)
+	}
+	if inv.NodeImage != "" && inv.NodeImage != built.Tag {
+		if _, err := cli.ImageTag(ctx, client.ImageTagOptions{Source: built.Tag, Target: inv.NodeImage}); err != nil {
+			return rep, fmt.Errorf("tag %s as %s: %w", built.Tag, inv.NodeImage, err)
+		}
+		rep.Deviations = append(rep.Deviations, fmt.Sprintf("the spec's node image %s is hagen's %s, tagged locally", inv.NodeImage, built.Tag))
+	}
+	if built.Skipped {
+		phase("node image "+built.Tag+" (present)", t0)
+	} else {
+		phase("node image "+built.Tag+" (cold build)", t0)
+	}
+
+	runID := opts.RunID
+	if runID == "" {
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		runID = hex.EncodeToString(b)
+	}
+	progress("run id %s", runID)
+	c := &cluster{
+		e: &engine{cli: cli, runID: runID}, inv: inv, dir: dir, image: built.Tag,
+		hagenBin: opts.HagenBinary, secrets: secrets{}, vols: map[string]bool{},
+		progress: progress,
+	}
+	defer func() {
+		rep.Deviations = append(rep.Deviations, c.devs...)
+		if opts.Keep {
+			progress("--keep: the deployment stays up (rendered tree %s); remove it with:", dir)
+			for _, cmd := range CleanupCommands(runID) {
+				fmt.Fprintln(pw, "  "+cmd)
+			}
+			return
+		}
+		// A fresh context: the run's may be cancelled (Ctrl-C, timeout).
+		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		t0 := time.Now()
+		if cerr := c.down(cctx); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("cleanup of run %s: %w", runID, cerr))
+		}
+		phase("cleanup", t0)
+	}()
+
+	t0 = time.Now()
+	if err := c.up(ctx); err != nil {
+		return rep, fmt.Errorf("bring-up: %w", err)
+	}
+	phase("bring-up", t0)
+
+	for _, sc := range scenariosFor(inv.Mode) {
+		if opts.Scenario != "" && sc.name != opts.Scenario {
+			continue
+		}
+		progress("scenario %s: %s", sc.name, sc.desc)
+		res := runScenario(ctx, c, sc)
+		rep.Scenarios = append(rep.Scenarios, res)
+		progress("scenario %s: %s (%s)%s", sc.name, res.Status, res.Duration.Round(time.Millisecond), failureSuffix(res))
+		if ctx.Err() != nil {
+			return rep, ctx.Err()
+		}
+	}
+	if opts.Scenario != "" && len(rep.Scenarios) == 0 {
+		return rep, fmt.Errorf("no scenario %q for mode %s (have: %s)", opts.Scenario, inv.Mode, strings.Join(ScenarioNames(inv.Mode), ", "))
+	}
+	return rep, nil
+}
+
+func failureSuffix(s Scenario) string {
+	if s.Failure == "" {
+		return ""
+	}
+	return ": " + s.Failure
+}
+
+func writeTree(dir string, tree render.Tree) error {
+	for p, f := range tree {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			return err
+		}
+		mode := f.Mode
+		if mode == 0 {
+			mode = 0o644
+		}
+		if err := os.WriteFile(full, f.Data, mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// up brings the deployment up in the rendered RUNBOOK's order.
+func (c *cluster) up(ctx context.Context) error {
+	if err := c.upInfra(ctx); err != nil {
+		return err
+	}
+	return c.upServices(ctx)
+}
+
+// upInfra creates the networks, the WAN router, the site hosts and the
+// name server: everything but the compose services.
+func (c *cluster) upInfra(ctx context.Context) error {
+	lans, clients, err := planLANs(c.inv)
+	if err != nil {
+		return err
+	}
+	c.lans, c.clients = lans, clients
+	for _, is := range c.inv.Sites {
+		s := &site{Inv: is, Containers: map[string]string{}}
+		s.Addr = netip.MustParseAddr(is.Address)
+		s.LAN = c.lanOf(s.Addr)
+		if is.Compose == "" {
+			return fmt.Errorf("%w: site %s has no compose file", ErrIncompleteRender, is.Name)
+		}
+		names, err := secretNames(filepath.Join(c.dir, is.Dir, "hagen.env.template"))
+		if err != nil {
+			return fmt.Errorf("site %s env template: %w", is.Name, err)
+		}
+		if err := c.secrets.fill(names); err != nil {
+			return err
+		}
+		c.sites = append(c.sites, s)
+	}
+	for _, s := range c.sites {
+		p, err := loadCompose(ctx, filepath.Join(c.dir, s.Inv.Compose), c.inv.Name+"-"+s.Inv.Name, c.secrets)
+		if err != nil {
+			return err
+		}
+		s.Project = p
+		s.Redirects = publishedPorts(p)
+	}
+	c.deviate("each site host is a container owning the site address; its compose services share its network namespace (network_mode container:<host>)")
+	c.deviate("published ports are iptables REDIRECT rules inside the site host, not Docker port publishing; nothing is published on the real host")
+	c.deviate("compose service names resolve to 127.0.0.1 through the site host's /etc/hosts")
+	c.deviate("the WAN is a router container between the site LANs and the clients network")
+	c.deviate("secrets are fresh random values passed as container environment (hagen.env is not written)")
+
+	c.progress("networks: %d, router, name server %s", len(c.lans), c.inv.Nameserver)
+	if err := c.createNetworks(ctx); err != nil {
+		return err
+	}
+	if err := c.startRouter(ctx); err != nil {
+		return err
+	}
+	for _, s := range c.sites {
+		if err := c.startSiteHost(ctx, s); err != nil {
+			return err
+		}
+	}
+	return c.startDNS(ctx)
+}
+
+// upServices starts the databases, replication and the app tier.
+func (c *cluster) upServices(ctx context.Context) error {
+	db := c.inv.Database.Service
+	for _, s := range c.sites {
+		c.progress("site %s: starting %s", s.Inv.Name, db)
+		if _, err := c.startService(ctx, s, db, nil); err != nil {
+			return err
+		}
+	}
+	for _, s := range c.sites {
+		wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+		err := c.e.waitHealthy(wctx, s.Containers[db], s.Inv.Name+"/"+db)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
+	c.progress("databases healthy")
+	switch c.inv.Mode {
+	case "multi-master-async":
+		return c.upBucardo(ctx)
+	}
+	return nil
+}
+
+// siteByName returns the site of that name.
+func (c *cluster) siteByName(name string) *site {
+	for _, s := range c.sites {
+		if s.Inv.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// psql runs SQL on a site's database as the superuser and returns the
+// unaligned, tuples-only output.
+func (c *cluster) psql(ctx context.Context, s *site, sql string) (string, error) {
+	id := s.Containers[c.inv.Database.Service]
+	out, err := c.e.mustExec(ctx, id, []string{"PGPASSWORD=" + c.secrets["POSTGRES_PASSWORD"], "PGCONNECT_TIMEOUT=3"},
+		"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", fmt.Sprint(c.inv.Database.Port),
+		"-U", c.inv.Database.Superuser, "-d", c.inv.Database.Name, "-Atc", sql)
+	return strings.TrimSpace(out), err
+}
+
+// poll calls f until it succeeds or ctx ends.
+func poll(ctx context.Context, what string, f func() error) error {
+	var last error
+	for {
+		if last = f(); last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: %w (last: %v)", what, ctx.Err(), last)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// ScenarioNames lists the scenarios verify runs for a database mode.
+func ScenarioNames(mode string) []string {
+	var out []string
+	for _, s := range scenariosFor(mode) {
+		out = append(out, s.name)
+	}
+	return slices.Clip(out)
+}

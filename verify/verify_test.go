@@ -1,0 +1,229 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/hagen-ha/hagen/render"
+	"github.com/hagen-ha/hagen/schema"
+	"github.com/hagen-ha/hagen/verify/image"
+)
+
+// dockerOrSkip returns a client when an engine answers; otherwise the test
+// is skipped, or fails when HAGEN_REQUIRE_DOCKER=1.
+func dockerOrSkip(t *testing.T) *client.Client {
+	t.Helper()
+	os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	cli, err := image.NewClient()
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = image.Ping(ctx, cli)
+		cancel()
+	}
+	if err != nil {
+		if os.Getenv("HAGEN_REQUIRE_DOCKER") == "1" {
+			t.Fatalf("HAGEN_REQUIRE_DOCKER=1 but no Docker engine answers: %v", err)
+		}
+		t.Skipf("no Docker engine answers (%v); set HAGEN_REQUIRE_DOCKER=1 to make this a failure", err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+// nodeImage builds (or finds) the node image, or skips when it cannot be
+// built here.
+func nodeImage(t *testing.T, cli *client.Client) string {
+	t.Helper()
+	res, err := image.Build(context.Background(), image.Options{Client: cli})
+	if err != nil {
+		if os.Getenv("HAGEN_REQUIRE_DOCKER") == "1" {
+			t.Fatalf("node image: %v", err)
+		}
+		t.Skipf("node image cannot be built here: %v", err)
+	}
+	t.Logf("node image %s (present: %v, %s)", res.Tag, res.Skipped, res.Duration.Round(time.Millisecond))
+	return res.Tag
+}
+
+func assertNothingLeft(t *testing.T, cli *client.Client, runID string) {
+	t.Helper()
+	left, err := Leftovers(context.Background(), cli, runID)
+	if err != nil {
+		t.Fatalf("list leftovers: %v", err)
+	}
+	if len(left) > 0 {
+		t.Errorf("run %s left behind: %s", runID, strings.Join(left, "; "))
+		_ = Cleanup(context.Background(), cli, runID)
+	}
+}
+
+// TestWAN brings up the networks, router, site hosts and name server of
+// dual-site and checks that the sites reach each other over the WAN by
+// their rendered names, and that a published port is redirected.
+func TestWAN(t *testing.T) {
+	cli := dockerOrSkip(t)
+	img := nodeImage(t, cli)
+	topo, _, err := schema.Load("../examples/dual-site.cue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := render.Render(topo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := writeTree(dir, tree); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := readInventory(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runID := "test-wan-" + strings.ReplaceAll(time.Now().Format("150405.000"), ".", "")
+	c := &cluster{
+		e: &engine{cli: cli, runID: runID}, inv: inv, dir: dir, image: img,
+		secrets: secrets{}, vols: map[string]bool{}, progress: t.Logf,
+	}
+	t.Cleanup(func() {
+		if err := c.down(context.Background()); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+		assertNothingLeft(t, cli, runID)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	lans, clients, err := planLANs(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.lans, c.clients = lans, clients
+	for _, is := range inv.Sites {
+		s := &site{Inv: is, Containers: map[string]string{}}
+		s.Addr = mustAddr(t, is.Address)
+		s.LAN = c.lanOf(s.Addr)
+		p, err := loadCompose(ctx, filepath.Join(dir, is.Compose), inv.Name+"-"+is.Name, secrets{"POSTGRES_PASSWORD": "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Project = p
+		s.Redirects = publishedPorts(p)
+		c.sites = append(c.sites, s)
+	}
+	if err := c.createNetworks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.startRouter(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range c.sites {
+		if err := c.startSiteHost(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.startDNS(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s0, s1 := c.sites[0], c.sites[1]
+	// A listener on site 1's port 5432 (the database's target port)...
+	if _, err := c.e.mustExec(ctx, s1.HostID, nil, "sh", "-c", "nc -lk 5432 >/dev/null 2>&1 </dev/null &"); err != nil {
+		t.Fatal(err)
+	}
+	// ...is reached from site 0 as 1.ha.test:5444, through DNS, the WAN
+	// router and the published-port redirect.
+	err = poll(ctx, "1.ha.test:5444 from site 0", func() error {
+		_, err := c.e.mustExec(ctx, s0.HostID, nil, "nc", "-z", "-w", "2", s1.Inv.Host, "5444")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The service name postgres is this host.
+	out, err := c.e.mustExec(ctx, s0.HostID, nil, "getent", "hosts", "postgres")
+	if err != nil || !strings.HasPrefix(out, "127.0.0.1") {
+		t.Errorf("postgres on the site host: %q, %v", out, err)
+	}
+}
+
+// TestMatrixDualSite runs the whole multi-master-async matrix.
+func TestMatrixDualSite(t *testing.T) {
+	runMatrix(t, "../examples/dual-site.cue", "")
+}
+
+// TestDistributionWeighted runs the distribution scenario on the 66/33 spec.
+func TestDistributionWeighted(t *testing.T) {
+	if _, err := os.Stat("../examples/weighted.cue"); err != nil {
+		t.Skip("examples/weighted.cue is missing")
+	}
+	runMatrix(t, "../examples/weighted.cue", "ha-distribution")
+}
+
+func runMatrix(t *testing.T, spec, only string) {
+	cli := dockerOrSkip(t)
+	if testing.Short() {
+		t.Skip("-short: the verify matrix takes minutes")
+	}
+	bin := filepath.Join(t.TempDir(), "hagen")
+	build := exec.Command("go", "build", "-o", bin, "../cmd/hagen")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build hagen: %v\n%s", err, out)
+	}
+	runID := "test-" + strings.ReplaceAll(time.Now().Format("150405.000"), ".", "")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, Options{
+		Spec: spec, Scenario: only, HagenBinary: bin, Client: cli, RunID: runID,
+		Progress: testWriter{t},
+	})
+	assertNothingLeft(t, cli, runID)
+	if errors.Is(err, ErrIncompleteRender) {
+		t.Skipf("the rendered tree is not complete yet: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range rep.Phases {
+		t.Logf("phase %-40s %s", p.Name, p.Duration.Round(time.Millisecond))
+	}
+	for _, d := range rep.Deviations {
+		t.Logf("deviation: %s", d)
+	}
+	if len(rep.Scenarios) == 0 {
+		t.Fatal("no scenario ran")
+	}
+	for _, s := range rep.Scenarios {
+		switch s.Status {
+		case Failed:
+			t.Errorf("scenario %s failed: %s", s.Name, s.Failure)
+		case Skipped:
+			t.Logf("scenario %s skipped: %s", s.Name, s.Failure)
+		default:
+			t.Logf("scenario %s passed in %s: %+v", s.Name, s.Duration.Round(time.Millisecond), s.Metrics)
+		}
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func mustAddr(t *testing.T, s string) netip.Addr {
+	t.Helper()
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
