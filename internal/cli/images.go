@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/hagen-ha/hagen/verify/image"
+)
+
+func init() { extraCommands = append(extraCommands, imagesCmd()) }
+
+func imagesCmd() *command {
+	return &command{
+		name:    "images",
+		summary: "build the node image verify runs, or print its Dockerfile",
+		usage:   "build|dockerfile",
+		help: `
+Images manages the node image (PostgreSQL with PL/Perl, Bucardo,
+keepalived, HAProxy, BIND, iproute2, iptables) that hagen verify runs.
+
+  hagen images build       build it from Debian packages with debootstrap
+                           (needs root and a Debian mirror, no registry);
+                           prints the tag and the cold build time, or
+                           "present" when the tag exists already
+  hagen images dockerfile  print an equivalent Dockerfile for hosts that
+                           can pull a Debian base image
+
+Examples:
+  hagen images build
+  hagen images dockerfile > Dockerfile && docker build -t hagen-node .`,
+		run: runImages,
+	}
+}
+
+func runImages(c *command, e *env, args []string) int {
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		fmt.Fprintf(e.stdout, "Usage: hagen %s %s\n%s\n", c.name, c.usage, c.help)
+		return ExitOK
+	}
+	if len(args) != 1 {
+		return usageErr(e, c, "want one subcommand: build or dockerfile")
+	}
+	switch args[0] {
+	case "dockerfile":
+		fmt.Fprint(e.stdout, image.Dockerfile())
+		return ExitOK
+	case "build":
+		res, err := image.Build(e.ctx, image.Options{Progress: e.stderr})
+		if err != nil {
+			fmt.Fprintf(e.stderr, "hagen images build: %v\n", err)
+			return ExitInvalid
+		}
+		if res.Skipped {
+			fmt.Fprintf(e.stdout, "%s present\n", res.Tag)
+		} else {
+			fmt.Fprintf(e.stdout, "%s built in %s (%d MB)\n", res.Tag, res.Duration.Round(100_000_000), res.Size>>20)
+		}
+		return ExitOK
+	}
+	return usageErr(e, c, "unknown subcommand %q: want build or dockerfile", args[0])
+}
