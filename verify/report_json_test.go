@@ -1,0 +1,92 @@
+package verify
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// Reading the JSON back into a Report restores every field.
+func TestWriteJSONRoundTrip(t *testing.T) {
+	want := sampleReport()
+	var b bytes.Buffer
+	if err := WriteJSON(&b, want); err != nil {
+		t.Fatal(err)
+	}
+	var got Report
+	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
+		t.Fatalf("unmarshal: %v\n%s", err, b.String())
+	}
+	if diff := cmp.Diff(want, &got); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+}
+
+// The extra fields: milliseconds next to nanoseconds, and the counts.
+func TestWriteJSONExtras(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteJSON(&b, sampleReport()); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		DurationNs int64 `json:"durationNs"`
+		DurationMs int64 `json:"durationMs"`
+		Summary    struct {
+			Passed, Failed, Skipped int
+			OK                      bool
+		} `json:"summary"`
+		Phases []struct {
+			Name       string `json:"name"`
+			DurationMs int64  `json:"durationMs"`
+		} `json:"phases"`
+		Scenarios []struct {
+			Name       string `json:"name"`
+			DurationMs int64  `json:"durationMs"`
+			Metrics    struct {
+				RTO  int64 `json:"rtoMs"`
+				Lost *int  `json:"writesLost"`
+			} `json:"metrics"`
+		} `json:"scenarios"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.DurationMs != 83400 || doc.DurationNs != 83_400_000_000 {
+		t.Errorf("duration %d ms, %d ns; want 83400 ms", doc.DurationMs, doc.DurationNs)
+	}
+	if s := doc.Summary; s.Passed != 2 || s.Failed != 1 || s.Skipped != 1 || s.OK {
+		t.Errorf("summary %+v, want 2 passed, 1 failed, 1 skipped, not ok", s)
+	}
+	if len(doc.Phases) != 2 || doc.Phases[1].Name != "bring-up" || doc.Phases[1].DurationMs != 42300 {
+		t.Errorf("phases %+v", doc.Phases)
+	}
+	if len(doc.Scenarios) != 4 || doc.Scenarios[1].DurationMs != 35000 || doc.Scenarios[1].Metrics.RTO != 5210 {
+		t.Errorf("scenarios %+v", doc.Scenarios)
+	}
+	// writesLost is always present: zero lost writes is a result.
+	if l := doc.Scenarios[0].Metrics.Lost; l == nil || *l != 0 {
+		t.Errorf("writesLost of the first scenario: %v, want present and 0", l)
+	}
+}
+
+// An empty report has empty lists, not null, for readers that iterate.
+func TestWriteJSONEmpty(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteJSON(&b, &Report{Topology: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"phases", "scenarios", "deviations"} {
+		if _, ok := doc[k].([]any); !ok {
+			t.Errorf("%s = %v, want a list", k, doc[k])
+		}
+	}
+	if ok, _ := doc["summary"].(map[string]any)["ok"].(bool); !ok {
+		t.Errorf("summary %v, want ok", doc["summary"])
+	}
+}
