@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"cuelang.org/go/cue"
@@ -15,14 +16,57 @@ import (
 // checker holds the rules that relate several fields of a spec. Each
 // violation names the field path and carries the position of that field.
 type checker struct {
-	v        cue.Value
+	v        cue.Value // the spec unified with #Topology
+	user     cue.Value // the spec as written, for positions
+	file     string    // the spec's file name, as in positions
 	t        *Topology
 	errs     errors.Error
 	warnings []Warning
 }
 
+// pos is the position of path in the spec file: the field's value, as in
+// CUE's own errors, or, where the unified value places the field in hagen's
+// schema (vip.priorities) or the spec leaves it to a default, the nearest
+// enclosing field the spec writes.
 func (c *checker) pos(path string) token.Pos {
-	return c.v.LookupPath(cue.ParsePath(path)).Pos()
+	if p := c.v.LookupPath(cue.MakePath(selectors(path)...)).Pos(); p.IsValid() && p.Filename() == c.file {
+		return p
+	}
+	return specPos(c.user, path)
+}
+
+// specPos is the position of path, or of its nearest ancestor, in user.
+func specPos(user cue.Value, path string) token.Pos {
+	sels := selectors(path)
+	for n := len(sels); n > 0; n-- {
+		if p := user.LookupPath(cue.MakePath(sels[:n]...)).Pos(); p.IsValid() {
+			return p
+		}
+	}
+	return token.NoPos
+}
+
+// selectors splits a path as printed in messages (services.my-app.ports[0])
+// into CUE selectors. cue.ParsePath would reject labels that are not
+// identifiers, such as the service name my-app.
+func selectors(path string) []cue.Selector {
+	var sels []cue.Selector
+	for _, part := range strings.Split(path, ".") {
+		name, rest, _ := strings.Cut(part, "[")
+		if name != "" {
+			sels = append(sels, cue.Str(name))
+		}
+		for rest != "" {
+			idx, after, _ := strings.Cut(rest, "]")
+			n, err := strconv.Atoi(idx)
+			if err != nil {
+				break
+			}
+			sels = append(sels, cue.Index(n))
+			rest = strings.TrimPrefix(after, "[")
+		}
+	}
+	return sels
 }
 
 func (c *checker) errorf(path, format string, args ...any) {
