@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
@@ -201,10 +202,17 @@ func (c *checker) clients() {
 		if s.Name != want {
 			c.errorf(fmt.Sprintf("clients.servers[%d].name", i), "%s is out of sequence; the names run 0.%s, 1.%s, ... without gaps, so this one is %s", s.Name, c.t.Domain, c.t.Domain, want)
 		}
-		c.siteRef(fmt.Sprintf("clients.servers[%d].site", i), s.Site)
+		if !c.siteRef(fmt.Sprintf("clients.servers[%d].site", i), s.Site) {
+			continue
+		}
+		// The first site with this host name: a second one is already
+		// reported as a duplicate host.
 		for j, site := range c.t.Sites {
-			if site.Host == s.Name && site.Name != s.Site {
-				c.errorf(fmt.Sprintf("clients.servers[%d].site", i), "%s is the host name of sites[%d] (%s), so it must point at %s", s.Name, j, site.Name, site.Name)
+			if site.Host == s.Name {
+				if site.Name != s.Site {
+					c.errorf(fmt.Sprintf("clients.servers[%d].site", i), "%s is the host name of sites[%d] (%s), so it must point at %s", s.Name, j, site.Name, site.Name)
+				}
+				break
 			}
 		}
 	}
@@ -339,6 +347,12 @@ func (c *checker) vip() {
 			c.errorf("vip.address", "%s is the address of sites[%d] (%s); the virtual IP must be an unused address", v.Address, i, s.Name)
 		}
 	}
+	if v.Address == c.t.Clients.Nameserver {
+		c.errorf("vip.address", "%s is clients.nameserver; the virtual IP must be an unused address", v.Address)
+	}
+	if s := c.t.Database.Streaming; s != nil && v.Address == s.Witness {
+		c.errorf("vip.address", "%s is database.streaming.witness; a node that reaches the witness through the VIP only reaches itself, so the witness must be a third host", v.Address)
+	}
 	c.vipPromotion()
 }
 
@@ -356,7 +370,8 @@ func (c *checker) vipPromotion() {
 		return
 	}
 	for _, name := range sortedKeys(v.Priorities) {
-		if name != s.Primary && v.Priorities[name] >= prio {
+		// Equal to the primary's is reported as a duplicate priority.
+		if name != s.Primary && v.Priorities[name] > prio {
 			c.errorf("vip.priorities."+name, "%d is not below the primary %s's %d; the highest priority takes the VIP on a fresh start and promotes, so it must be the primary", v.Priorities[name], s.Primary, prio)
 		}
 	}
@@ -433,29 +448,49 @@ func (c *checker) services() {
 
 // hostPort is one port a site binds on its host.
 type hostPort struct {
-	path string
-	port int
+	path     string
+	port     int
+	protocol string
 }
 
-// ports checks that no two services bind one host port on a site.
+// ports checks that no two services bind one host port (and protocol) on
+// a site. A clash on several sites is one error that names them all.
 func (c *checker) ports() {
+	type clash struct {
+		path, first string
+		port        int
+		sites       []string
+	}
+	var clashes []*clash
+	byPaths := map[[2]string]*clash{}
 	for _, site := range c.t.Sites {
-		byPort := map[int]string{}
+		bound := map[string]string{}
 		for _, hp := range c.t.hostPorts(site.Name) {
-			if first, dup := byPort[hp.port]; dup {
-				c.errorf(hp.path, "port %d on site %s is already bound by %s", hp.port, site.Name, first)
+			key := fmt.Sprintf("%d/%s", hp.port, hp.protocol)
+			first, dup := bound[key]
+			if !dup {
+				bound[key] = hp.path
 				continue
 			}
-			byPort[hp.port] = hp.path
+			if cl := byPaths[[2]string{hp.path, first}]; cl != nil {
+				cl.sites = append(cl.sites, site.Name)
+				continue
+			}
+			cl := &clash{path: hp.path, first: first, port: hp.port, sites: []string{site.Name}}
+			byPaths[[2]string{hp.path, first}] = cl
+			clashes = append(clashes, cl)
 		}
+	}
+	for _, cl := range clashes {
+		c.errorf(cl.path, "port %d is already bound by %s on %s %s; each host port serves one service, so choose another", cl.port, cl.first, plural(len(cl.sites), "site", "sites"), strings.Join(cl.sites, ", "))
 	}
 }
 
 // hostPorts lists every host port bound on a site, in spec order.
 func (t *Topology) hostPorts(site string) []hostPort {
-	ports := []hostPort{{"database.publishedPort", t.Database.PublishedPort}}
+	ports := []hostPort{{"database.publishedPort", t.Database.PublishedPort, "tcp"}}
 	if s := t.Database.Streaming; s != nil {
-		ports = append(ports, hostPort{"database.streaming.healthPort", s.HealthPort})
+		ports = append(ports, hostPort{"database.streaming.healthPort", s.HealthPort, "tcp"})
 	}
 	for _, name := range sortedKeys(t.Services) {
 		svc := t.Services[name]
@@ -463,13 +498,13 @@ func (t *Topology) hostPorts(site string) []hostPort {
 			continue
 		}
 		for i, p := range svc.Ports {
-			ports = append(ports, hostPort{fmt.Sprintf("services.%s.ports[%d].published", name, i), p.Published})
+			ports = append(ports, hostPort{fmt.Sprintf("services.%s.ports[%d].published", name, i), p.Published, p.Protocol})
 		}
 	}
 	if p := t.Proxy; p != nil && p.RunsOn(site) {
-		ports = append(ports, hostPort{"proxy.port", p.Port})
+		ports = append(ports, hostPort{"proxy.port", p.Port, "tcp"})
 		if p.Stats != nil {
-			ports = append(ports, hostPort{"proxy.stats.port", p.Stats.Port})
+			ports = append(ports, hostPort{"proxy.stats.port", p.Stats.Port, "tcp"})
 		}
 	}
 	return ports
@@ -542,4 +577,27 @@ func (c *checker) secrets() {
 			check("services."+name+".secrets."+k, t.Services[name].Secrets[k])
 		}
 	}
+	// A password can also hide in a URL's user information.
+	if urlPassword(t.Clients.URL) {
+		c.errorf("clients.url", "holds a literal password (user:password@); remove it: clients take credentials from their own secret store")
+	}
+	for _, name := range sortedKeys(t.Services) {
+		env := t.Services[name].Environment
+		for _, k := range sortedKeys(env) {
+			if urlPassword(env[k]) && !secretish.MatchString(k) {
+				c.errorf("services."+name+".environment."+k, "holds a URL with a literal password (user:password@); move it to services.%s.secrets.%s as env:NAME or file:PATH", name, k)
+			}
+		}
+	}
+}
+
+// urlPassword reports whether s is a URL whose user information carries a
+// password.
+func urlPassword(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return false
+	}
+	_, ok := u.User.Password()
+	return ok
 }
