@@ -249,7 +249,7 @@ func (r *runner) distribution(ctx context.Context) {
 		for try := 0; try < r.c.Servers; try++ {
 			s, ev := r.connect(ctx, i, n)
 			s.close()
-			if ev.OK {
+			if ev.OK || try == r.c.Servers-1 {
 				break
 			}
 			if !r.wait(ctx, r.c.ReconnectDelay) {

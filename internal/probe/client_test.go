@@ -437,3 +437,31 @@ func TestParseEvents(t *testing.T) {
 		t.Errorf("bad line: error %v, want one naming line 2", err)
 	}
 }
+
+// A distribution session tries each server once; with all of them down it
+// gives up after the last, without a failover to nowhere.
+func TestClientDistributionAllDown(t *testing.T) {
+	f := newFakeNet(t, "site0", "site1")
+	f.kill(0)
+	f.kill(1)
+	clock := &fakeClock{now: t0}
+	c := baseConfig(f, clock, 2)
+	c.Mode = ModeDistribution
+	c.Sessions = 2
+	c.Rand = randSeq(t, 1, 0)
+	events, got := run(t, context.Background(), c)
+	want := []brief{
+		{Ms: 0, Op: OpConnect, Server: "1.ha.test", Session: 1},
+		{Ms: 5000, Op: OpFailover, Server: "0.ha.test", From: "1.ha.test", Session: 1},
+		{Ms: 5000, Op: OpConnect, Server: "0.ha.test", Session: 1},
+		{Ms: 5000, Op: OpConnect, Server: "0.ha.test", Session: 2},
+		{Ms: 10000, Op: OpFailover, Server: "1.ha.test", From: "0.ha.test", Session: 2},
+		{Ms: 10000, Op: OpConnect, Server: "1.ha.test", Session: 2},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	if s := Shares(events); len(s) != 0 {
+		t.Errorf("Shares = %v, want none", s)
+	}
+}
