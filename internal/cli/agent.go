@@ -1,0 +1,46 @@
+package cli
+
+import (
+	"flag"
+	"fmt"
+
+	"github.com/hagen-ha/hagen/internal/agent"
+)
+
+func init() { extraCommands = append(extraCommands, agentCmd()) }
+
+func agentCmd() *command {
+	return &command{
+		name:    "agent",
+		summary: "run a database node's health agent (started by the rendered deployment)",
+		usage:   "--config FILE",
+		hidden:  true,
+		help: `
+The agent serves the node's health URL: /primary answers 200 only on the
+writable primary (for HAProxy and cloud load balancers), /replica 200 on a
+streaming standby, /health the role and replication state as JSON. The
+rendered hagen-agent service starts it with the site's agent/agent.json.
+
+Examples:
+  hagen agent --config /etc/hagen/agent/agent.json`,
+		run: func(c *command, e *env, args []string) int {
+			fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+			cfg := fs.String("config", "", "agent.json `file` rendered for this site (required)")
+			pos, code, ok := parse(e, c, fs, args)
+			if !ok {
+				return code
+			}
+			if len(pos) != 0 {
+				return usageErr(e, c, "takes no arguments")
+			}
+			if *cfg == "" {
+				return usageErr(e, c, "--config is required")
+			}
+			if err := agent.Run(e.ctx, *cfg, e.stdout); err != nil {
+				fmt.Fprintf(e.stderr, "hagen agent: %v\n", err)
+				return ExitInvalid
+			}
+			return ExitOK
+		},
+	}
+}
