@@ -2,7 +2,10 @@ package verify
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -61,7 +64,10 @@ func (c *cluster) upBucardo(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	if err := c.startApps(ctx); err != nil {
+		return err
+	}
+	return c.startClientHost(ctx)
 }
 
 // bucardoStatus runs `bucardo status` in the replication container and
@@ -101,11 +107,46 @@ func parseBucardoStatus(out string) map[string]string {
 	return states
 }
 
-// waitBucardoGood waits until every sync bucardo lists is in state Good.
+// mainSyncs are the sync names of the rendered bucardo/bucardo.json (the
+// master-master configuration the RUNBOOK ends with).
+func (c *cluster) mainSyncs() ([]string, error) {
+	bs := c.siteByName(c.inv.Database.BucardoSite)
+	file := filepath.Join(c.dir, bs.Inv.Dir, "bucardo", "bucardo.json")
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrIncompleteRender, err)
+	}
+	var conf struct {
+		Syncs []struct {
+			Name string `json:"name"`
+		} `json:"syncs"`
+	}
+	if err := json.Unmarshal(data, &conf); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	var names []string
+	for i, s := range conf.Syncs {
+		if s.Name == "" {
+			s.Name = fmt.Sprintf("sync%d", i)
+		}
+		names = append(names, s.Name)
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%s has no syncs", file)
+	}
+	return names, nil
+}
+
+// waitBucardoGood waits until every sync of the rendered bucardo.json is
+// listed by bucardo status in state Good.
 func (c *cluster) waitBucardoGood(ctx context.Context) error {
 	bs := c.siteByName(c.inv.Database.BucardoSite)
 	id := bs.Containers[c.inv.Database.BucardoService]
-	return poll(ctx, "bucardo state Good", func() error {
+	want, err := c.mainSyncs()
+	if err != nil {
+		return err
+	}
+	return poll(ctx, "bucardo syncs "+strings.Join(want, ", ")+" Good", func() error {
 		st, err := c.e.state(ctx, id)
 		if err != nil {
 			return err
@@ -117,10 +158,11 @@ func (c *cluster) waitBucardoGood(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if len(states) == 0 {
-			return fmt.Errorf("no sync listed yet")
-		}
-		for name, s := range states {
+		for _, name := range want {
+			s, ok := states[name]
+			if !ok {
+				return fmt.Errorf("sync %s not listed yet", name)
+			}
 			if !strings.HasPrefix(s, "Good") {
 				return fmt.Errorf("sync %s is %s", name, s)
 			}

@@ -59,10 +59,17 @@ type cluster struct {
 	clients  *lan // the network of the name server and the clients
 	routerID string
 	dnsID    string
-	sites    []*site
-	devs     []string
-	vols     map[string]bool
-	progress func(format string, args ...any)
+	clientID string
+	// State handed from one scenario to the next.
+	killed       *site
+	killedAcked  []string
+	killedClient string
+	notGoodSeen  string
+	outageDone   bool
+	sites        []*site
+	devs         []string
+	vols         map[string]bool
+	progress     func(format string, args ...any)
 }
 
 func (c *cluster) deviate(format string, args ...any) {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/hagen-ha/hagen/internal/probe"
 )
 
 // bucardoScenarios is the multi-master-async matrix (issue 3), in order:
@@ -15,15 +17,15 @@ func bucardoScenarios() []scenario {
 	return []scenario{
 		{name: "replication-0-to-1", desc: "a row written on site 0 appears on site 1; lag measured", run: replicationScenario(0, 1)},
 		{name: "replication-1-to-0", desc: "a row written on site 1 appears on site 0; lag measured", run: replicationScenario(1, 0)},
-		{name: "monitoring-steady", desc: "bucardo status reads Good in steady state", run: monitoringSteady},
-		{name: "direct-site-0", desc: "a client configured directly to site 0 connects and writes", run: notYet},
-		{name: "direct-site-1", desc: "a client configured directly to site 1 connects and writes", run: notYet},
-		{name: "ha-distribution", desc: "HA clients connect to live sites with the DNS weights' shares", run: notYet},
-		{name: "concurrent-update", desc: "the same row updated on both sites at once converges per the conflict strategy", run: notYet},
-		{name: "partition", desc: "WAN cut while clients write on both sites; heal; converge; no acked write lost", run: notYet},
-		{name: "kill-site-failover", desc: "kill the site a client uses: failover, RTO, RPO", run: notYet},
-		{name: "site-return", desc: "the killed site returns: outage writes arrive, checksums equal; bucardo not Good while the peer was down", run: notYet},
-		{name: "long-outage", desc: "an outage over 15 s: replication resumes without a hand-run bucardo restart", run: notYet},
+		{name: "direct-site-0", desc: "a client configured directly to site 0 connects and writes there", run: directScenario(0)},
+		{name: "direct-site-1", desc: "a client configured directly to site 1 connects and writes there", run: directScenario(1)},
+		{name: "ha-distribution", desc: "HA clients connect to live sites with the DNS names' shares (bound at alpha 1e-6)", run: distributionScenario},
+		{name: "concurrent-update", desc: "the same row updated on both sites at once converges per the conflict strategy", run: concurrentUpdateScenario},
+		{name: "partition", desc: "WAN cut while clients write on both sites; heal; converge; no acknowledged write lost", run: partitionScenario, timeout: 3 * time.Minute},
+		{name: "kill-site-failover", desc: "kill the site an HA client uses: it fails over; RTO and RPO measured", run: killFailoverScenario},
+		{name: "site-return", desc: "the killed site returns: outage writes reach it and both sites hold the same rows", run: siteReturnScenario, timeout: 3 * time.Minute},
+		{name: "long-outage", desc: "a site down over 15 s: replication resumes after its return without a hand-run bucardo restart", run: longOutageScenario, timeout: 4 * time.Minute},
+		{name: "monitoring", desc: "bucardo status reads Good in steady state and not Good while the peer is down", run: monitoringScenario, timeout: 3 * time.Minute},
 	}
 }
 
@@ -68,18 +70,412 @@ func replicationScenario(from, to int) func(context.Context, *cluster, *Metrics,
 	}
 }
 
-func monitoringSteady(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
-	states, out, err := c.bucardoStatus(ctx)
+// siteQuery runs a query on a site's database.
+func ids(ctx context.Context, c *cluster, s *site, where string) (map[string]bool, error) {
+	out, err := c.psql(ctx, s, "SELECT id FROM hagen_probe WHERE "+where)
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]bool{}
+	for _, l := range strings.Split(out, "\n") {
+		if l != "" {
+			set[l] = true
+		}
+	}
+	return set, nil
+}
+
+// checksum is a per-table checksum of hagen_probe: row count and the md5
+// of every row in id order.
+func checksum(ctx context.Context, c *cluster, s *site) (string, error) {
+	return c.psql(ctx, s, `SELECT count(*) || ':' || coalesce(md5(string_agg(id || '|' || site || '|' || client || '|' || value, ',' ORDER BY id)), '') FROM hagen_probe`)
+}
+
+// waitConverged waits until every site holds the acked ids and the
+// checksums of all sites are equal; it returns how long that took and the
+// ids still missing somewhere when it gives up.
+func waitConverged(ctx context.Context, c *cluster, client string, acked []string) (time.Duration, []string, error) {
+	t0 := time.Now()
+	var missing []string
+	err := poll(ctx, "both sites converged", func() error {
+		missing = nil
+		var sums []string
+		for _, s := range c.sites {
+			if client != "" {
+				have, err := ids(ctx, c, s, fmt.Sprintf("client LIKE '%s%%'", client))
+				if err != nil {
+					return err
+				}
+				for _, id := range probe.Lost(acked, have) {
+					missing = append(missing, s.Inv.Name+":"+id)
+				}
+			}
+			sum, err := checksum(ctx, c, s)
+			if err != nil {
+				return err
+			}
+			sums = append(sums, s.Inv.Name+"="+sum)
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("%d acknowledged write(s) missing, e.g. %s", len(missing), missing[0])
+		}
+		for _, sum := range sums[1:] {
+			if sum[strings.Index(sum, "=")+1:] != sums[0][strings.Index(sums[0], "=")+1:] {
+				return fmt.Errorf("checksums differ: %s", strings.Join(sums, " "))
+			}
+		}
+		return nil
+	})
+	return time.Since(t0), missing, err
+}
+
+func directScenario(n int) func(context.Context, *cluster, *Metrics, *[]string) error {
+	return func(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+		if n >= len(c.inv.Clients.Names) {
+			return skip("the spec has %d client names", len(c.inv.Clients.Names))
+		}
+		want := c.inv.Clients.Sites[n]
+		id := randomID(fmt.Sprintf("direct%d", n))
+		evs, err := c.runClient(ctx, clientRun{Mode: "direct", ServerIndex: n, Duration: 3 * time.Second, ID: id})
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			if e.Op == probe.OpConnect && e.OK && e.Site != want {
+				return fmt.Errorf("expected every connection to %s on %s, one reached %s", c.inv.Clients.Names[n], want, e.Site)
+			}
+		}
+		acked := probe.Acked(evs)
+		m.WritesAcked = len(acked)
+		if len(acked) == 0 {
+			return fmt.Errorf("expected acknowledged writes through %s, saw none (%d events)", c.inv.Clients.Names[n], len(evs))
+		}
+		have, err := ids(ctx, c, c.siteByName(want), fmt.Sprintf("client = '%s'", id))
+		if err != nil {
+			return err
+		}
+		lost := probe.Lost(acked, have)
+		m.WritesLost = len(lost)
+		if len(lost) > 0 {
+			return fmt.Errorf("expected every acknowledged write in %s's database, %d missing", want, len(lost))
+		}
+		return nil
+	}
+}
+
+func distributionScenario(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+	const sessions, alpha = 300, 1e-6
+	evs, err := c.runClient(ctx, clientRun{Mode: "distribution", Sessions: sessions, Duration: 90 * time.Second, ID: randomID("dist")})
 	if err != nil {
 		return err
 	}
-	if len(states) == 0 {
-		return fmt.Errorf("expected bucardo status to list a sync, got: %s", lastLines(out, 4))
+	counts := probe.SiteCounts(evs)
+	n := 0
+	for _, k := range counts {
+		n += k
 	}
-	for name, s := range states {
-		if !strings.HasPrefix(s, "Good") {
-			return fmt.Errorf("expected sync %s Good in steady state, saw %s", name, s)
+	m.Share = probe.Shares(evs)
+	want := map[string]float64{}
+	for _, s := range c.inv.Clients.Sites {
+		want[s] += 1 / float64(len(c.inv.Clients.Sites))
+	}
+	var bad []string
+	for _, s := range c.sites {
+		p := want[s.Inv.Name]
+		bound := probe.ShareBound(n, p, alpha)
+		got := m.Share[s.Inv.Name]
+		*notes = append(*notes, fmt.Sprintf("%s: %d of %d connections (%.3f), expected %.3f ± %.3f", s.Inv.Name, counts[s.Inv.Name], n, got, p, bound))
+		if got < p-bound || got > p+bound {
+			bad = append(bad, fmt.Sprintf("%s share %.3f outside %.3f ± %.3f", s.Inv.Name, got, p, bound))
 		}
 	}
+	if n < sessions/2 {
+		return fmt.Errorf("expected about %d successful connections, saw %d", sessions, n)
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("expected shares within the bound for %d connections at alpha %g: %s", n, alpha, strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+func concurrentUpdateScenario(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+	if len(c.sites) < 2 {
+		return skip("needs two sites")
+	}
+	s0, s1 := c.sites[0], c.sites[1]
+	id := randomID("conflict")
+	if _, err := c.psql(ctx, s0, fmt.Sprintf(`INSERT INTO hagen_probe (id, site, client) VALUES ('%s', '%s', 'verify')`, id, s0.Inv.Name)); err != nil {
+		return err
+	}
+	if err := poll(ctx, "row on "+s1.Inv.Name, func() error {
+		out, err := c.psql(ctx, s1, fmt.Sprintf(`SELECT count(*) FROM hagen_probe WHERE id = '%s'`, id))
+		if err == nil && out != "1" {
+			err = fmt.Errorf("not there yet")
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	errs := make(chan error, 2)
+	for i, s := range []*site{s0, s1} {
+		go func() {
+			_, err := c.psql(ctx, s, fmt.Sprintf(`UPDATE hagen_probe SET value = %d WHERE id = '%s'`, 1000*(i+1), id))
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			return err
+		}
+	}
+	t0 := time.Now()
+	var vals []string
+	err := poll(ctx, "one value on both sites", func() error {
+		vals = nil
+		for _, s := range []*site{s0, s1} {
+			v, err := c.psql(ctx, s, fmt.Sprintf(`SELECT value FROM hagen_probe WHERE id = '%s'`, id))
+			if err != nil {
+				return err
+			}
+			vals = append(vals, v)
+		}
+		if vals[0] != vals[1] {
+			return fmt.Errorf("%s has %s, %s has %s", s0.Inv.Name, vals[0], s1.Inv.Name, vals[1])
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("expected the row to converge to one value (%s): %w", c.inv.Database.ConflictStrategy, err)
+	}
+	m.Extra = map[string]float64{"convergeMs": float64(time.Since(t0).Milliseconds())}
+	*notes = append(*notes, fmt.Sprintf("conflict strategy %s kept value %s on both sites", c.inv.Database.ConflictStrategy, vals[0]))
+	if vals[0] != "1000" && vals[0] != "2000" {
+		return fmt.Errorf("expected one of the two written values, saw %s", vals[0])
+	}
+	return nil
+}
+
+// otherSite is a site other than the Bucardo site (so Bucardo keeps
+// running and watches it go away).
+func (c *cluster) peerOfBucardo() *site {
+	for _, s := range c.sites {
+		if s.Inv.Name != c.inv.Database.BucardoSite {
+			return s
+		}
+	}
+	return nil
+}
+
+func partitionScenario(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+	victim := c.peerOfBucardo()
+	if victim == nil || len(c.inv.Clients.Names) < 2 {
+		return skip("needs two sites")
+	}
+	prefix := randomID("part")
+	type out struct {
+		evs []probe.Event
+		err error
+	}
+	res := make(chan out, len(c.inv.Clients.Names))
+	for i := range c.inv.Clients.Names {
+		go func() {
+			evs, err := c.runClient(ctx, clientRun{Mode: "direct", ServerIndex: i, Duration: 12 * time.Second, Interval: 100 * time.Millisecond, ID: fmt.Sprintf("%s-%d", prefix, i)})
+			res <- out{evs, err}
+		}()
+	}
+	time.Sleep(2 * time.Second) // let the clients write before the cut
+	if err := c.partition(ctx, victim); err != nil {
+		return err
+	}
+	held := time.Now()
+	time.Sleep(6 * time.Second)
+	if err := c.heal(ctx, victim); err != nil {
+		return err
+	}
+	*notes = append(*notes, fmt.Sprintf("%s cut off the WAN for %s", victim.Inv.Name, time.Since(held).Round(100*time.Millisecond)))
+	var acked []string
+	for range c.inv.Clients.Names {
+		o := <-res
+		if o.err != nil {
+			return o.err
+		}
+		acked = append(acked, probe.Acked(o.evs)...)
+	}
+	m.WritesAcked = len(acked)
+	d, missing, err := waitConverged(ctx, c, prefix, acked)
+	m.WritesLost = len(missing)
+	if err != nil {
+		return fmt.Errorf("expected both sites to converge after healing with every acknowledged write: %w", err)
+	}
+	m.Extra = map[string]float64{"convergeAfterHealMs": float64(d.Milliseconds())}
+	return nil
+}
+
+// killFailoverScenario kills the site an HA client is writing to.
+func killFailoverScenario(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+	id := randomID("ha")
+	type out struct {
+		evs []probe.Event
+		err error
+	}
+	res := make(chan out, 1)
+	go func() {
+		evs, err := c.runClient(ctx, clientRun{Mode: "ha", Duration: 16 * time.Second, ID: id})
+		res <- out{evs, err}
+	}()
+	var used *site
+	if err := poll(ctx, "the client's first write", func() error {
+		for _, s := range c.sites {
+			out, err := c.psql(ctx, s, fmt.Sprintf(`SELECT site FROM hagen_probe WHERE client = '%s' LIMIT 1`, id))
+			if err != nil {
+				return err
+			}
+			if out != "" {
+				used = c.siteByName(out)
+				return nil
+			}
+		}
+		return fmt.Errorf("no write yet")
+	}); err != nil {
+		return err
+	}
+	time.Sleep(time.Second)
+	faultAt := time.Now()
+	if err := c.killSite(ctx, used); err != nil {
+		return err
+	}
+	c.killed = used
+	*notes = append(*notes, "the client wrote to "+used.Inv.Name+", which was killed (SIGKILL to every container, site host included)")
+	o := <-res
+	if o.err != nil {
+		return o.err
+	}
+	acked := probe.Acked(o.evs)
+	c.killedAcked, c.killedClient = acked, id
+	m.WritesAcked = len(acked)
+	rto, ok := probe.RTO(o.evs, faultAt)
+	if !ok {
+		return fmt.Errorf("expected an acknowledged write after killing %s, saw none", used.Inv.Name)
+	}
+	m.RTOMillis = rto.Milliseconds()
+	if gap, ok := probe.WriteGap(o.evs, faultAt); ok {
+		m.WriteGapMillis = gap.Milliseconds()
+	}
+	for _, s := range c.sites {
+		if s == used {
+			continue
+		}
+		have, err := ids(ctx, c, s, fmt.Sprintf("client = '%s'", id))
+		if err != nil {
+			return err
+		}
+		lost := probe.Lost(acked, have)
+		m.WritesLost = len(lost)
+		*notes = append(*notes, fmt.Sprintf("RPO: %d acknowledged write(s) not on %s while %s is down (asynchronous replication)", len(lost), s.Inv.Name, used.Inv.Name))
+	}
+	return nil
+}
+
+func siteReturnScenario(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+	if c.killed == nil {
+		return skip("needs kill-site-failover to have killed a site")
+	}
+	s := c.killed
+	t0 := time.Now()
+	if err := c.restartSite(ctx, s); err != nil {
+		return err
+	}
+	c.killed = nil
+	restarted := time.Since(t0)
+	if s.Inv.Name == c.inv.Database.BucardoSite {
+		if err := c.waitBucardoGood(ctx); err != nil {
+			return err
+		}
+	}
+	m.WritesAcked = len(c.killedAcked)
+	d, missing, err := waitConverged(ctx, c, c.killedClient, c.killedAcked)
+	m.WritesLost = len(missing)
+	if err != nil {
+		return fmt.Errorf("expected the outage writes on %s and equal checksums: %w", s.Inv.Name, err)
+	}
+	m.Extra = map[string]float64{"restartMs": float64(restarted.Milliseconds()), "convergeMs": float64(d.Milliseconds())}
+	return nil
+}
+
+// longOutageScenario keeps the peer of the Bucardo site down for more
+// than 15 s while the Bucardo site takes writes, then brings it back.
+func longOutageScenario(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+	victim := c.peerOfBucardo()
+	bs := c.siteByName(c.inv.Database.BucardoSite)
+	if victim == nil || bs == nil {
+		return skip("needs a site besides the Bucardo site")
+	}
+	if err := c.killSite(ctx, victim); err != nil {
+		return err
+	}
+	c.outageDone = true
+	down := time.Now()
+	prefix := randomID("outage")
+	var acked []string
+	for n := 0; time.Since(down) < 20*time.Second; n++ {
+		id := fmt.Sprintf("%s-%d", prefix, n)
+		if _, err := c.psql(ctx, bs, fmt.Sprintf(`INSERT INTO hagen_probe (id, site, client) VALUES ('%s', '%s', '%s')`, id, bs.Inv.Name, prefix)); err != nil {
+			return err
+		}
+		acked = append(acked, id)
+		if states, _, err := c.bucardoStatus(ctx); err == nil {
+			for name, st := range states {
+				if !strings.HasPrefix(st, "Good") && c.notGoodSeen == "" {
+					c.notGoodSeen = fmt.Sprintf("sync %s read %q %s after %s went down", name, st, time.Since(down).Round(time.Second), victim.Inv.Name)
+				}
+			}
+		}
+		time.Sleep(time.Second)
+	}
+	if err := c.restartSite(ctx, victim); err != nil {
+		return err
+	}
+	*notes = append(*notes, fmt.Sprintf("%s was down for %s", victim.Inv.Name, time.Since(down).Round(100*time.Millisecond)))
+	back := time.Now()
+	m.WritesAcked = len(acked)
+	d, missing, err := waitConverged(ctx, c, prefix, acked)
+	m.WritesLost = len(missing)
+	if err != nil {
+		return fmt.Errorf("expected replication to resume after %s returned, without a hand-run bucardo restart: %w", victim.Inv.Name, err)
+	}
+	m.Extra = map[string]float64{"resumeAfterReturnMs": float64(time.Since(back).Milliseconds())}
+	_ = d
+	bsID := bs.Containers[c.inv.Database.BucardoService]
+	if log := c.e.tail(ctx, bsID, 40); strings.Contains(log, "watchdog") {
+		*notes = append(*notes, "the rendered watchdog acted: "+lastLines(grepLines(log, "watchdog"), 2))
+	}
+	return nil
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, " | ") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func monitoringScenario(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+	if !c.outageDone {
+		if err := longOutageScenario(ctx, c, &Metrics{}, notes); err != nil {
+			return err
+		}
+	}
+	if c.notGoodSeen == "" {
+		return fmt.Errorf("expected bucardo status to read not Good while the peer was down (long-outage), it read Good throughout")
+	}
+	*notes = append(*notes, "peer down: "+c.notGoodSeen)
+	t0 := time.Now()
+	if err := c.waitBucardoGood(ctx); err != nil {
+		return fmt.Errorf("expected bucardo status Good in steady state: %w", err)
+	}
+	m.Extra = map[string]float64{"goodAfterMs": float64(time.Since(t0).Milliseconds())}
 	return nil
 }

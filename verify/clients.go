@@ -1,0 +1,178 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/moby/moby/api/types/mount"
+
+	"github.com/hagen-ha/hagen/internal/probe"
+)
+
+const hagenInContainer = "/usr/local/bin/hagen"
+
+func (c *cluster) hagenMount() ([]mount.Mount, error) {
+	if c.hagenBin == "" {
+		return nil, fmt.Errorf("no hagen binary for the probe stand-ins (Options.HagenBinary)")
+	}
+	abs, err := filepath.Abs(c.hagenBin)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return nil, err
+	}
+	return []mount.Mount{{Type: mount.TypeBind, Source: abs, Target: hagenInContainer, ReadOnly: true}}, nil
+}
+
+// appService is the site's app service that serves the client URL's port,
+// and the port it listens on inside (the compose target port).
+func (c *cluster) appService(s *site) (string, int, bool) {
+	for _, app := range s.Inv.Apps {
+		if !slices.Contains(app.Ports, c.inv.Clients.Port) {
+			continue
+		}
+		target := c.inv.Clients.Port
+		for _, p := range s.Project.Services[app.Service].Ports {
+			if pub, _ := strconv.Atoi(p.Published); pub == c.inv.Clients.Port {
+				target = int(p.Target)
+			}
+		}
+		return app.Service, target, true
+	}
+	return "", 0, false
+}
+
+// startApps starts the app tier: on every site the app service that
+// serves the client port, replaced by `hagen probe serve`; the other apps
+// are closed products no scenario needs and are not started.
+func (c *cluster) startApps(ctx context.Context) error {
+	for _, s := range c.sites {
+		if err := c.startApp(ctx, s); err != nil {
+			return err
+		}
+		for _, app := range s.Inv.Apps {
+			if name, _, _ := c.appService(s); app.Service != name {
+				c.deviate("app service %s is not started (closed product; no scenario uses it)", app.Service)
+			}
+		}
+	}
+	return nil
+}
+
+func (c *cluster) startApp(ctx context.Context, s *site) error {
+	name, port, ok := c.appService(s)
+	if !ok {
+		return fmt.Errorf("site %s has no app service on the client port %d", s.Inv.Name, c.inv.Clients.Port)
+	}
+	c.deviate("app service %s runs `hagen probe serve` (stand-in for the closed product), as the superuser on %s:%d", name, c.inv.Database.Service, c.inv.Database.Port)
+	mounts, err := c.hagenMount()
+	if err != nil {
+		return err
+	}
+	id, err := c.startService(ctx, s, name, &override{
+		Entrypoint: []string{hagenInContainer},
+		Cmd: []string{"probe", "serve", "--site", s.Inv.Name, "--listen", ":" + strconv.Itoa(port),
+			"--db-host", c.inv.Database.Service, "--db-port", strconv.Itoa(c.inv.Database.Port),
+			"--db-name", c.inv.Database.Name, "--db-user", c.inv.Database.Superuser,
+			"--password-env", "HAGEN_PROBE_DB_PASSWORD"},
+		Env:    []string{"HAGEN_PROBE_DB_PASSWORD=" + c.secrets["POSTGRES_PASSWORD"]},
+		Mounts: mounts,
+	})
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return poll(wctx, "app on "+s.Inv.Name, func() error {
+		if st, err := c.e.state(wctx, id); err == nil && !st.Running {
+			return fmt.Errorf("app exited %d: %s", st.ExitCode, c.e.tail(wctx, id, 5))
+		}
+		_, err := c.e.mustExec(wctx, s.HostID, nil, "curl", "-sf", "-m", "2", "http://127.0.0.1:"+strconv.Itoa(port)+"/site")
+		return err
+	})
+}
+
+// startClientHost starts the container the client stand-ins run in, on
+// the clients network.
+func (c *cluster) startClientHost(ctx context.Context) error {
+	mounts, err := c.hagenMount()
+	if err != nil {
+		return err
+	}
+	ns := netip.MustParseAddr(c.inv.Nameserver)
+	addr := ns
+	for i := 0; i < 200; i++ {
+		addr = addr.Next()
+		if c.clients.Prefix.Contains(addr) && addr != c.clients.Router && addr != c.clients.Gateway && !c.siteAddr(addr) {
+			break
+		}
+	}
+	id, err := c.create(ctx, node{
+		Name: c.name("clients"), Image: c.image, Entrypoint: sleeper, Init: true,
+		CapAdd: []string{"NET_ADMIN"}, Mounts: mounts,
+		DNS: []netip.Addr{ns}, LAN: c.clients, IP: addr,
+		Labels: map[string]string{labelRole: "clients"},
+	})
+	if err != nil {
+		return err
+	}
+	c.clientID = id
+	if err := c.e.start(ctx, id); err != nil {
+		return err
+	}
+	c.deviate("clients run `hagen probe client` (stand-in for the closed client library) in a container on the clients network")
+	return c.routes(ctx, id, c.clients)
+}
+
+func (c *cluster) siteAddr(a netip.Addr) bool {
+	for _, s := range c.sites {
+		if s.Addr == a {
+			return true
+		}
+	}
+	return false
+}
+
+// clientRun is one `hagen probe client` invocation.
+type clientRun struct {
+	Mode        string // ha, direct, distribution
+	ServerIndex int
+	Duration    time.Duration
+	Interval    time.Duration
+	Sessions    int
+	ID          string
+}
+
+// runClient runs a probe client to its end and returns its events.
+func (c *cluster) runClient(ctx context.Context, r clientRun) ([]probe.Event, error) {
+	if r.Interval == 0 {
+		r.Interval = 50 * time.Millisecond
+	}
+	delay := time.Duration(c.inv.Clients.ReconnectDelay) * time.Second
+	args := []string{hagenInContainer, "probe", "client",
+		"--domain", c.inv.Domain, "--servers", strconv.Itoa(len(c.inv.Clients.Names)),
+		"--port", strconv.Itoa(c.inv.Clients.Port), "--reconnect-delay", delay.String(),
+		"--mode", r.Mode, "--server-index", strconv.Itoa(r.ServerIndex),
+		"--duration", r.Duration.String(), "--interval", r.Interval.String(),
+		"--client-id", r.ID, "--dns", c.inv.Nameserver + ":53"}
+	if r.Sessions > 0 {
+		args = append(args, "--sessions", strconv.Itoa(r.Sessions))
+	}
+	res, err := c.e.exec(ctx, c.clientID, nil, args...)
+	if err != nil {
+		return nil, err
+	}
+	evs, perr := probe.ParseEvents(bytes.NewBufferString(res.Stdout))
+	if res.Code != 0 {
+		return evs, fmt.Errorf("probe client exited %d: %s", res.Code, lastLines(res.Stderr, 3))
+	}
+	return evs, perr
+}
