@@ -1,0 +1,437 @@
+package verify
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	tcexec "github.com/testcontainers/testcontainers-go/exec"
+	tclog "github.com/testcontainers/testcontainers-go/log"
+	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/hagen-ha/hagen/verify/image"
+)
+
+// Paths inside the check container.
+const (
+	boxTree = "/check/tree" // the copy of the checked tree
+	boxView = "/check/view" // per site: what /etc/hagen shows on that site
+	boxEtc  = "/etc/hagen"  // symlink to the view of the site being checked
+)
+
+// placeholderSecret is the value every secret has inside the check
+// container. No real secret ever enters it.
+const placeholderSecret = "hagen-check-placeholder"
+
+// execTimeout bounds one consumer run.
+const execTimeout = 3 * time.Minute
+
+// checkBox is the one container in which the consumers run.
+type checkBox struct {
+	t        *checkTree
+	cli      *client.Client
+	ctr      *testcontainers.DockerContainer
+	runID    string
+	progress io.Writer
+	verbose  bool
+	// site is the site whose files /etc/hagen shows now; "-" for none yet.
+	site string
+	// env gives every secret the tree's env templates name a placeholder.
+	env []string
+	// err is the first failure of the container itself (not of a file).
+	err error
+	pg  *pgState
+}
+
+// startCheckBox starts the check container from the node image, copies
+// the tree into it and lays it out as on a site host. The returned box is
+// non-nil whenever something may need removing, also with an error.
+func startCheckBox(ctx context.Context, t *checkTree, opts CheckOptions) (*checkBox, error) {
+	// Ryuk, testcontainers' reaper, would have to be pulled; exactly
+	// "true" disables it. The container is removed by label instead.
+	os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	progress := opts.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	cli, err := image.NewClient()
+	if err != nil {
+		return nil, err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err = image.Ping(pingCtx, cli)
+	cancel()
+	if err != nil {
+		cli.Close()
+		return nil, err
+	}
+	ref := opts.Image
+	if ref == "" {
+		res, err := image.Build(ctx, image.Options{Progress: progress, Client: cli})
+		if err != nil {
+			cli.Close()
+			return nil, fmt.Errorf("node image: %w", err)
+		}
+		ref = res.Tag
+	} else if ok, err := image.Exists(ctx, ref); err != nil || !ok {
+		cli.Close()
+		if err == nil {
+			err = fmt.Errorf("image %s does not exist", ref)
+		}
+		return nil, err
+	}
+	runID := opts.RunID
+	if runID == "" {
+		b := make([]byte, 6)
+		if _, err := rand.Read(b); err != nil {
+			cli.Close()
+			return nil, err
+		}
+		runID = hex.EncodeToString(b)
+	}
+	box := &checkBox{t: t, cli: cli, runID: runID, progress: progress, verbose: opts.Verbose, site: "-", env: placeholderEnv(t)}
+	fmt.Fprintf(progress, "check: starting %s (label %s=%s)\n", ref, LabelCheck, runID)
+	ctr, err := testcontainers.Run(ctx, ref,
+		testcontainers.WithLogger(tclog.NewNoopLogger()),
+		testcontainers.WithCmd("sleep", "infinity"),
+		testcontainers.WithLabels(map[string]string{LabelCheck: runID}),
+		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+			init := true
+			hc.Init = &init // sleep as PID 1 ignores SIGTERM
+			// To give the VIP interface a stand-in (check_keepalived.go).
+			hc.CapAdd = append(hc.CapAdd, "NET_ADMIN")
+		}),
+		testcontainers.WithWaitStrategy(wait.ForExec([]string{"true"}).WithStartupTimeout(60*time.Second)),
+	)
+	box.ctr = ctr
+	if err != nil {
+		return box, fmt.Errorf("start check container: %w", err)
+	}
+	if err := box.copyTree(ctx); err != nil {
+		return box, err
+	}
+	if err := box.setup(ctx); err != nil {
+		return box, err
+	}
+	return box, nil
+}
+
+// close removes the container by its label, with a context of its own:
+// the caller's may be the one cancelled by Ctrl-C.
+func (b *checkBox) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := removeCheckContainers(ctx, b.cli, b.runID); err != nil {
+		fmt.Fprintf(b.progress, "check: removing the check container: %v\n", err)
+	}
+	b.cli.Close()
+}
+
+// removeCheckContainers removes every container labelled with the run id.
+func removeCheckContainers(ctx context.Context, cli *client.Client, runID string) error {
+	f := make(client.Filters).Add("label", LabelCheck+"="+runID)
+	cs, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, c := range cs.Items {
+		_, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+		if err != nil && !cerrdefs.IsNotFound(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// copyTree copies the tree to boxTree as root-owned files with their
+// rendered modes (keepalived checks script ownership, systemd the
+// executable bit).
+func (b *checkBox) copyTree(ctx context.Context) error {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	dirs := map[string]bool{}
+	var addDir func(d string) error
+	addDir = func(d string) error {
+		if d == "." || d == "/" || dirs[d] {
+			return nil
+		}
+		if err := addDir(path.Dir(d)); err != nil {
+			return err
+		}
+		dirs[d] = true
+		return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, ModTime: time.Unix(0, 0)})
+	}
+	root := strings.TrimPrefix(boxTree, "/")
+	if err := addDir(root); err != nil {
+		return err
+	}
+	for _, f := range b.t.files {
+		name := root + "/" + f.rel
+		if err := addDir(path.Dir(name)); err != nil {
+			return err
+		}
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: int64(f.mode), Size: int64(len(f.data)), ModTime: time.Unix(0, 0)}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	_, err := b.cli.CopyToContainer(ctx, b.ctr.GetContainerID(), client.CopyToContainerOptions{DestinationPath: "/", Content: &buf})
+	if err != nil {
+		return fmt.Errorf("copy the tree into the check container: %w", err)
+	}
+	return nil
+}
+
+// setup lays the tree out as on a site host: for each site a view of its
+// directories as the services see them under /etc/hagen (and the client
+// files under /etc/hagen/clients), the tree at the install directory the
+// systemd units name, the rendered hosts file in /etc/hosts, and the
+// stand-ins for what exists only at run time.
+func (b *checkBox) setup(ctx context.Context) error {
+	var sh strings.Builder
+	sh.WriteString("set -eu\n")
+	top := map[string]bool{}
+	for _, s := range b.t.sites {
+		top[s] = true
+	}
+	views := append([]string{"-top"}, b.t.sites...)
+	for _, v := range views {
+		vdir := boxView + "/" + v
+		fmt.Fprintf(&sh, "mkdir -p %s\n", checkQuote(vdir))
+		entries := map[string]bool{}
+		for _, f := range b.t.files {
+			if f.site == v {
+				e, _, _ := strings.Cut(f.sub, "/")
+				entries[e] = true
+			}
+		}
+		if top["clients"] && !entries["clients"] {
+			fmt.Fprintf(&sh, "ln -s %s %s\n", checkQuote(boxTree+"/clients"), checkQuote(vdir+"/clients"))
+		}
+		for _, e := range checkSortedSet(entries) {
+			fmt.Fprintf(&sh, "ln -s %s %s\n", checkQuote(boxTree+"/"+v+"/"+e), checkQuote(vdir+"/"+e))
+		}
+	}
+	if f := b.t.byPath["clients/hosts"]; f != nil && f.kind == checkerHosts {
+		fmt.Fprintf(&sh, "cat %s >> /etc/hosts\n", checkQuote(boxTree+"/clients/hosts"))
+	}
+	for _, d := range systemdInstallDirs(b.t) {
+		fmt.Fprintf(&sh, "mkdir -p %s && ln -sfn %s %s\n", checkQuote(d), checkQuote(boxTree), checkQuote(d+"/"+b.t.name))
+	}
+	for _, p := range checkSortedKeys(keepalivedPlaceholders(b.t)) {
+		fmt.Fprintf(&sh, "mkdir -p %s && printf '%%s' %s > %s && chmod 600 %s\n",
+			checkQuote(path.Dir(p)), checkQuote(keepalivedPlaceholders(b.t)[p]), checkQuote(p), checkQuote(p))
+	}
+	if ifc := b.t.vipIfce; ifc != "" {
+		fmt.Fprintf(&sh, "ip link show %s >/dev/null 2>&1 || ip link add %s type dummy\n", checkQuote(ifc), checkQuote(ifc))
+	}
+	code, out, err := b.exec(ctx, "", nil, "sh", "-c", sh.String())
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return fmt.Errorf("prepare the check container: exit %d: %s", code, strings.TrimSpace(out))
+	}
+	return nil
+}
+
+// exec runs cmd in the container as user ("" for root) and returns its exit
+// code and combined output. An error is a failure to run it at all.
+func (b *checkBox) exec(ctx context.Context, user string, env []string, cmd ...string) (int, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, execTimeout)
+	defer cancel()
+	opts := []tcexec.ProcessOption{tcexec.Multiplexed(), tcexec.WithWorkingDir(boxTree)}
+	if user != "" {
+		opts = append(opts, tcexec.WithUser(user))
+	}
+	if len(env) > 0 {
+		opts = append(opts, tcexec.WithEnv(env))
+	}
+	code, r, err := b.ctr.Exec(ctx, cmd, opts...)
+	if err != nil {
+		return -1, "", fmt.Errorf("run %q in the check container: %w", strings.Join(cmd, " "), err)
+	}
+	out, err := io.ReadAll(r)
+	if err != nil {
+		return -1, "", fmt.Errorf("read the output of %q: %w", strings.Join(cmd, " "), err)
+	}
+	return code, string(out), nil
+}
+
+// enter makes /etc/hagen show the files of site, as its services see them.
+func (b *checkBox) enter(ctx context.Context, site string) error {
+	if site == "" || site == "clients" {
+		site = "-top"
+	}
+	if b.site == site {
+		return nil
+	}
+	code, out, err := b.exec(ctx, "", nil, "ln", "-sfn", boxView+"/"+site, boxEtc)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return fmt.Errorf("switch %s to site %s: %s", boxEtc, site, strings.TrimSpace(out))
+	}
+	b.site = site
+	return nil
+}
+
+// rewrite turns paths inside the container into paths of the checked tree
+// in a consumer's message: the copy of the tree, and /etc/hagen as the
+// site of f sees it.
+func (b *checkBox) rewrite(f *checkFile, msg string) string {
+	disp := b.t.prefix()
+	pairs := []string{boxTree + "/", disp}
+	if f.site != "" {
+		pairs = append(pairs, boxView+"/"+f.site+"/", disp+f.site+"/")
+	}
+	if f.site != "" && f.site != "clients" {
+		pairs = append(pairs, boxEtc+"/clients/", disp+"clients/", boxEtc+"/", disp+f.site+"/")
+	} else {
+		pairs = append(pairs, boxEtc+"/", disp)
+	}
+	return strings.TrimSpace(strings.NewReplacer(pairs...).Replace(msg))
+}
+
+// run checks every file in the container, site by site, and returns their
+// results. It stops at the first failure of the container itself (b.err)
+// or when ctx ends.
+func (b *checkBox) run(ctx context.Context, files []*checkFile) []CheckResult {
+	var results []CheckResult
+	pgDone := map[string]bool{}
+	for _, f := range files {
+		if ctx.Err() != nil || b.err != nil {
+			break
+		}
+		if err := b.enter(ctx, f.site); err != nil {
+			b.err = err
+			break
+		}
+		if b.verbose {
+			fmt.Fprintf(b.progress, "check: %s (%s)\n", f.rel, f.kind)
+		}
+		var rs []CheckResult
+		var err error
+		switch f.kind {
+		case checkerPGConf, checkerPGHBA, checkerPGIdent:
+			if pgDone[f.dir()] {
+				continue
+			}
+			pgDone[f.dir()] = true
+			rs, err = b.checkPostgres(ctx, f.dir())
+		default:
+			var r CheckResult
+			r, err = b.checkOne(ctx, f)
+			rs = []CheckResult{r}
+		}
+		if err != nil {
+			b.err = err
+			break
+		}
+		for i := range rs {
+			rs[i].Message = b.rewrite(b.t.byPath[rs[i].File], rs[i].Message)
+		}
+		results = append(results, rs...)
+	}
+	return results
+}
+
+func (b *checkBox) checkOne(ctx context.Context, f *checkFile) (CheckResult, error) {
+	switch f.kind {
+	case checkerKeepalived:
+		return b.checkKeepalived(ctx, f)
+	case checkerHAProxy:
+		return b.checkHAProxy(ctx, f)
+	case checkerZone:
+		return b.checkZone(ctx, f)
+	case checkerNamedConf:
+		return b.checkNamedConf(ctx, f)
+	case checkerSystemd:
+		return b.checkSystemd(ctx, f)
+	case checkerShell:
+		return b.checkShell(ctx, f)
+	case checkerBucardo:
+		return b.checkBucardo(ctx, f)
+	}
+	return CheckResult{}, fmt.Errorf("no container checker for %s (%s)", f.rel, f.kind)
+}
+
+// inBox is the path of a tree file inside the container.
+func inBox(f *checkFile) string { return boxTree + "/" + f.rel }
+
+// placeholderEnv names every secret of every env template in the tree
+// with the placeholder value, as the operator's hagen.env would.
+func placeholderEnv(t *checkTree) []string {
+	names := map[string]bool{}
+	for _, f := range t.files {
+		if f.kind == checkerEnvFile {
+			for _, n := range envTemplateNames(f.data) {
+				names[n] = true
+			}
+		}
+	}
+	var env []string
+	for _, n := range checkSortedSet(names) {
+		env = append(env, n+"="+placeholderSecret)
+	}
+	return env
+}
+
+// checkQuote quotes s for a POSIX shell.
+func checkQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func checkSortedSet(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func checkSortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// checkCleanLines drops empty lines and repeated lines (keepalived's processes
+// each print the same parse errors), keeping the first occurrence's order.
+func checkCleanLines(s string) string {
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		l = strings.TrimRight(l, " \t\r")
+		if strings.TrimSpace(l) == "" || seen[l] {
+			continue
+		}
+		seen[l] = true
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
+}
