@@ -11,7 +11,7 @@ func renderCmd() *command {
 	return &command{
 		name:    "render",
 		summary: "write every config file of the deployment into a directory",
-		usage:   "SPEC -o DIR [--check]",
+		usage:   "SPEC -o DIR [--check] [--check-with-tools]",
 		help: `
 Render validates SPEC and writes, per site, the docker-compose file,
 postgresql.conf, pg_hba.conf, Bucardo, keepalived, HAProxy and systemd
@@ -22,6 +22,11 @@ replace a directory that holds files it did not render.
 
 With --check nothing is written: hagen renders in memory and exits 3 with a
 unified diff when DIR differs (edited by hand, or not re-rendered).
+
+With --check-with-tools the new tree is first checked as 'hagen check'
+checks it (each file read by its real consumer, in the node image) and DIR
+is replaced only when every file passes; otherwise hagen exits 2 and DIR
+is left as it was.
 
 Examples:
   hagen render examples/dual-site.cue -o out/
@@ -34,6 +39,7 @@ func runRender(c *command, e *env, args []string) int {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	out := fs.String("o", "", "output `directory` (required)")
 	check := fs.Bool("check", false, "compare DIR with a fresh render instead of writing; exit 3 on differences")
+	withTools := fs.Bool("check-with-tools", false, "check the new tree with the programs that read it (see hagen check) before writing; exit 2 and leave DIR as it was on a failure")
 	pos, code, ok := parse(e, c, fs, args)
 	if !ok {
 		return code
@@ -52,6 +58,11 @@ func runRender(c *command, e *env, args []string) int {
 	if err != nil {
 		fmt.Fprintf(e.stderr, "hagen render: %v\n", err)
 		return ExitInvalid
+	}
+	if *withTools {
+		if code := checkBeforeWrite(e, *out, tree); code != ExitOK {
+			return code
+		}
 	}
 	if *check {
 		diff, err := diffTree(*out, tree)
