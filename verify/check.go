@@ -70,6 +70,7 @@ const (
 	checkerShell      = "bash -n, shellcheck"
 	checkerBucardo    = "apply.sh --dry-run"
 	checkerNone       = "none"
+	checkerSecret     = "secret"
 )
 
 // checkFile is one file of the tree under check.
@@ -137,7 +138,7 @@ func Check(ctx context.Context, dir string, opts CheckOptions) ([]CheckResult, e
 			results[f.rel] = checkInventory(f)
 		case checkerHosts:
 			results[f.rel] = checkHosts(f)
-		case checkerNone:
+		case checkerNone, checkerSecret:
 			results[f.rel] = skipResult(f)
 		default:
 			inContainer = append(inContainer, f)
@@ -215,9 +216,11 @@ func readCheckTree(dir, display string) (*checkTree, error) {
 		if err != nil {
 			return err
 		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
+		var data []byte
+		if !isSecretFile(d.Name()) {
+			if data, err = os.ReadFile(p); err != nil {
+				return err
+			}
 		}
 		f := &checkFile{rel: rel, disp: t.prefix() + rel, data: data, mode: info.Mode().Perm()}
 		if site, sub, ok := strings.Cut(rel, "/"); ok {
@@ -258,7 +261,9 @@ func classify(t *checkTree, f *checkFile) string {
 	switch {
 	case base == "docker-compose.yaml" || base == "compose.yaml":
 		return checkerCompose
-	case base == "hagen.env.template" || strings.HasSuffix(base, ".env"):
+	case isSecretFile(base):
+		return checkerSecret
+	case base == "hagen.env.template":
 		return checkerEnvFile
 	case f.rel == "inventory.json":
 		return checkerInventory
@@ -290,6 +295,15 @@ func classify(t *checkTree, f *checkFile) string {
 	return checkerNone
 }
 
+// isSecretFile reports whether a file holds secret values: the operator's
+// hagen.env next to an installed site's compose file, keys, password
+// files. hagen check never reads such a file nor copies it into the check
+// container.
+func isSecretFile(base string) bool {
+	return strings.HasSuffix(base, ".env") || base == ".pgpass" ||
+		strings.HasSuffix(base, ".key") || strings.HasSuffix(base, ".pem")
+}
+
 func isUnitFile(base string) bool {
 	for _, ext := range []string{".service", ".socket", ".timer", ".target", ".path", ".mount"} {
 		if strings.HasSuffix(base, ext) {
@@ -309,6 +323,9 @@ func skipResult(f *checkFile) CheckResult {
 	why := "no checker knows this file: add one in verify/check.go"
 	if reason, ok := humanOnly[path.Ext(f.rel)]; ok {
 		why = reason
+	}
+	if f.kind == checkerSecret {
+		why = "holds secret values: hagen check neither reads nor copies it"
 	}
 	return CheckResult{File: f.rel, Checker: checkerNone, OK: true, Skipped: true, Message: why}
 }

@@ -81,18 +81,22 @@ func startCheckBox(ctx context.Context, t *checkTree, opts CheckOptions) (*check
 	}
 	ref := opts.Image
 	if ref == "" {
-		res, err := image.Build(ctx, image.Options{Progress: progress, Client: cli})
-		if err != nil {
+		ref = image.Tag()
+	}
+	ok, err := image.Exists(ctx, ref)
+	switch {
+	case err != nil:
+		cli.Close()
+		return nil, err
+	case !ok && opts.Image != "":
+		cli.Close()
+		return nil, fmt.Errorf("image %s does not exist", ref)
+	case !ok:
+		fmt.Fprintf(progress, "check: the node image %s is missing: building it (about a minute)\n", ref)
+		if _, err := image.Build(ctx, image.Options{Progress: progress, Client: cli}); err != nil {
 			cli.Close()
 			return nil, fmt.Errorf("node image: %w", err)
 		}
-		ref = res.Tag
-	} else if ok, err := image.Exists(ctx, ref); err != nil || !ok {
-		cli.Close()
-		if err == nil {
-			err = fmt.Errorf("image %s does not exist", ref)
-		}
-		return nil, err
 	}
 	runID := opts.RunID
 	if runID == "" {
@@ -181,6 +185,9 @@ func (b *checkBox) copyTree(ctx context.Context) error {
 		return err
 	}
 	for _, f := range b.t.files {
+		if f.kind == checkerSecret {
+			continue
+		}
 		name := root + "/" + f.rel
 		if err := addDir(path.Dir(name)); err != nil {
 			return err
@@ -221,7 +228,7 @@ func (b *checkBox) setup(ctx context.Context) error {
 		fmt.Fprintf(&sh, "mkdir -p %s\n", checkQuote(vdir))
 		entries := map[string]bool{}
 		for _, f := range b.t.files {
-			if f.site == v {
+			if f.site == v && f.kind != checkerSecret {
 				e, _, _ := strings.Cut(f.sub, "/")
 				entries[e] = true
 			}

@@ -383,6 +383,7 @@ func TestClassify(t *testing.T) {
 		"s1/bucardo/bucardo.json":             "{}", // no apply.sh next to it
 		"s0/unknown.conf":                     "",
 		"s0/tool.py":                          "#!/usr/bin/env python3\n",
+		"s0/hagen.env":                        "POSTGRES_PASSWORD=not-for-check\n",
 	}
 	want := map[string]string{
 		"inventory.json":                      checkerInventory,
@@ -409,6 +410,7 @@ func TestClassify(t *testing.T) {
 		"s1/bucardo/bucardo.json":             checkerJSON,
 		"s0/unknown.conf":                     checkerNone,
 		"s0/tool.py":                          checkerNone,
+		"s0/hagen.env":                        checkerSecret,
 	}
 	dir := t.TempDir()
 	for p, data := range files {
@@ -427,6 +429,9 @@ func TestClassify(t *testing.T) {
 	for _, f := range tree.files {
 		if f.kind != want[f.rel] {
 			t.Errorf("%s: checked by %q, want %q", f.rel, f.kind, want[f.rel])
+		}
+		if f.kind == checkerSecret && f.data != nil {
+			t.Errorf("%s holds secrets but was read", f.rel)
 		}
 	}
 	if len(tree.files) != len(want) {
