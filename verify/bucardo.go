@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -70,9 +72,16 @@ func (c *cluster) upBucardo(ctx context.Context) error {
 	return c.startClientHost(ctx)
 }
 
+// syncStatus is one row of `bucardo status`.
+type syncStatus struct {
+	State string
+	// Age is the Time column: how long ago the sync was last good.
+	Age time.Duration
+}
+
 // bucardoStatus runs `bucardo status` in the replication container and
 // returns each sync's state.
-func (c *cluster) bucardoStatus(ctx context.Context) (map[string]string, string, error) {
+func (c *cluster) bucardoStatus(ctx context.Context) (map[string]syncStatus, string, error) {
 	bs := c.siteByName(c.inv.Database.BucardoSite)
 	id := bs.Containers[c.inv.Database.BucardoService]
 	r, err := c.e.exec(ctx, id, nil, "bucardo", "status")
@@ -91,8 +100,8 @@ func (c *cluster) bucardoStatus(ctx context.Context) (map[string]string, string,
 //	Name    State    Last good    Time    Last I/D    Last bad    Time
 //	=======+========+============+=======+===========+===========+=======
 //	sync0 | Good   | 13:19:08   | 7s     | 37/106    | none      |
-func parseBucardoStatus(out string) map[string]string {
-	states := map[string]string{}
+func parseBucardoStatus(out string) map[string]syncStatus {
+	states := map[string]syncStatus{}
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Split(line, "|")
 		if len(f) < 2 {
@@ -102,9 +111,48 @@ func parseBucardoStatus(out string) map[string]string {
 		if name == "" || name == "Name" || strings.HasPrefix(name, "=") {
 			continue
 		}
-		states[name] = state
+		st := syncStatus{State: state}
+		if len(f) > 3 {
+			st.Age = parseBucardoAge(f[3])
+		}
+		states[name] = st
 	}
 	return states
+}
+
+// parseBucardoAge reads Bucardo's short durations: "7s", "4m 10s", "1h 2m 3s", "2d 3h".
+func parseBucardoAge(s string) time.Duration {
+	var d time.Duration
+	for _, part := range strings.Fields(s) {
+		if len(part) < 2 {
+			continue
+		}
+		n, err := strconv.Atoi(part[:len(part)-1])
+		if err != nil {
+			continue
+		}
+		unit := map[byte]time.Duration{'s': time.Second, 'm': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour}[part[len(part)-1]]
+		d += time.Duration(n) * unit
+	}
+	return d
+}
+
+var stallAfterRE = regexp.MustCompile(`(?m)\bstall_after=([0-9]+)`)
+
+// stallAfter is the age of Last good the rendered runbook alerts at: the
+// watchdog's stall_after in the rendered run.sh, else 30 s.
+func (c *cluster) stallAfter() time.Duration {
+	bs := c.siteByName(c.inv.Database.BucardoSite)
+	if bs != nil {
+		if data, err := os.ReadFile(filepath.Join(c.dir, bs.Inv.Dir, "bucardo", "run.sh")); err == nil {
+			if m := stallAfterRE.FindSubmatch(data); m != nil {
+				if n, err := strconv.Atoi(string(m[1])); err == nil {
+					return time.Duration(n) * time.Second
+				}
+			}
+		}
+	}
+	return 30 * time.Second
 }
 
 // mainSyncs are the sync names of the rendered bucardo/bucardo.json (the
@@ -163,8 +211,8 @@ func (c *cluster) waitBucardoGood(ctx context.Context) error {
 			if !ok {
 				return fmt.Errorf("sync %s not listed yet", name)
 			}
-			if !strings.HasPrefix(s, "Good") {
-				return fmt.Errorf("sync %s is %s", name, s)
+			if !strings.HasPrefix(s.State, "Good") {
+				return fmt.Errorf("sync %s is %s", name, s.State)
 			}
 		}
 		return nil

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/moby/moby/api/types/container"
@@ -66,6 +67,7 @@ type cluster struct {
 	killedClient string
 	notGoodSeen  string
 	outageDone   bool
+	alertAfter   time.Duration
 	sites        []*site
 	devs         []string
 	vols         map[string]bool

@@ -417,16 +417,31 @@ func longOutageScenario(ctx context.Context, c *cluster, m *Metrics, notes *[]st
 	down := time.Now()
 	prefix := randomID("outage")
 	var acked []string
-	for n := 0; time.Since(down) < 20*time.Second; n++ {
+	// Down for at least 20 s, and until the runbook's alert fires (state
+	// not Good, or Last good older than the watchdog's limit), at most
+	// the limit plus 30 s.
+	limit := c.stallAfter()
+	for n := 0; time.Since(down) < 20*time.Second || (c.notGoodSeen == "" && time.Since(down) < limit+30*time.Second); n++ {
 		id := fmt.Sprintf("%s-%d", prefix, n)
 		if _, err := c.psql(ctx, bs, fmt.Sprintf(`INSERT INTO hagen_probe (id, site, client) VALUES ('%s', '%s', '%s')`, id, bs.Inv.Name, prefix)); err != nil {
 			return err
 		}
 		acked = append(acked, id)
-		if states, _, err := c.bucardoStatus(ctx); err == nil {
+		if states, raw, err := c.bucardoStatus(ctx); err == nil {
+			if n%10 == 0 {
+				*notes = append(*notes, fmt.Sprintf("bucardo status %s after the fault: %s", time.Since(down).Round(time.Second), strings.Join(strings.Fields(lastLines(raw, 1)), " ")))
+			}
 			for name, st := range states {
-				if !strings.HasPrefix(st, "Good") && c.notGoodSeen == "" {
-					c.notGoodSeen = fmt.Sprintf("sync %s read %q %s after %s went down", name, st, time.Since(down).Round(time.Second), victim.Inv.Name)
+				if c.notGoodSeen != "" {
+					break
+				}
+				if !strings.HasPrefix(st.State, "Good") {
+					c.notGoodSeen = fmt.Sprintf("sync %s state %q %s after %s went down", name, st.State, time.Since(down).Round(time.Second), victim.Inv.Name)
+				} else if st.Age > limit {
+					c.notGoodSeen = fmt.Sprintf("sync %s Good but last good %s ago (alert limit %s) %s after %s went down", name, st.Age, limit, time.Since(down).Round(time.Second), victim.Inv.Name)
+				}
+				if c.notGoodSeen != "" {
+					c.alertAfter = time.Since(down)
 				}
 			}
 		}
@@ -469,13 +484,14 @@ func monitoringScenario(ctx context.Context, c *cluster, m *Metrics, notes *[]st
 		}
 	}
 	if c.notGoodSeen == "" {
-		return fmt.Errorf("expected bucardo status to read not Good while the peer was down (long-outage), it read Good throughout")
+		return fmt.Errorf("expected the runbook's alert (state not Good, or Last good older than %s) while the peer was down (long-outage); bucardo status read Good with a recent Last good throughout", c.stallAfter())
 	}
 	*notes = append(*notes, "peer down: "+c.notGoodSeen)
+	*notes = append(*notes, "the State column alone kept reading Good while the peer was down; only the age of Last good (the Time column) shows the stall")
 	t0 := time.Now()
 	if err := c.waitBucardoGood(ctx); err != nil {
 		return fmt.Errorf("expected bucardo status Good in steady state: %w", err)
 	}
-	m.Extra = map[string]float64{"goodAfterMs": float64(time.Since(t0).Milliseconds())}
+	m.Extra = map[string]float64{"goodAfterMs": float64(time.Since(t0).Milliseconds()), "alertAfterMs": float64(c.alertAfter.Milliseconds())}
 	return nil
 }

@@ -56,7 +56,14 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 	if pw == nil {
 		pw = io.Discard
 	}
+	// With a *Progress the steps drive its status line; any other writer
+	// gets one stamped line per step.
+	current := ""
 	progress := func(format string, args ...any) {
+		if p, ok := pw.(*Progress); ok {
+			p.Step(current, fmt.Sprintf(format, args...))
+			return
+		}
 		fmt.Fprintf(pw, "[%6.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 	}
 	phase := func(name string, t0 time.Time) {
@@ -163,10 +170,12 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 		if opts.Scenario != "" && sc.name != opts.Scenario {
 			continue
 		}
+		current = sc.name
 		progress("scenario %s: %s", sc.name, sc.desc)
 		res := runScenario(ctx, c, sc)
 		rep.Scenarios = append(rep.Scenarios, res)
 		progress("scenario %s: %s (%s)%s", sc.name, res.Status, res.Duration.Round(time.Millisecond), failureSuffix(res))
+		current = ""
 		if ctx.Err() != nil {
 			return rep, ctx.Err()
 		}

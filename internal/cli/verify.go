@@ -2,10 +2,10 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -69,19 +69,25 @@ func runVerify(c *command, e *env, args []string) int {
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, *timeout)
 	defer cancel()
+	progress := verify.NewProgress(e.stderr)
 	rep, err := verify.Run(ctx, verify.Options{
-		Spec: pos[0], Scenario: *scenario, Keep: *keep, HagenBinary: bin, Progress: e.stderr,
+		Spec: pos[0], Scenario: *scenario, Keep: *keep, HagenBinary: bin, Progress: progress,
 	})
+	progress.Done()
 	if rep != nil {
-		writeSummary(e, rep)
-		if *jsonOut != "" {
-			if werr := writeJSONReport(*jsonOut, rep); werr != nil {
-				fmt.Fprintf(e.stderr, "hagen verify: %v\n", werr)
-				err = errors.Join(err, werr)
-			}
+		if werr := verify.WriteSummary(e.stdout, rep); werr != nil {
+			err = errors.Join(err, werr)
 		}
-		if *junit != "" {
-			fmt.Fprintf(e.stderr, "hagen verify: --junit: the JUnit writer is not available in this build\n")
+		for _, out := range []struct {
+			file  string
+			write func(io.Writer, *verify.Report) error
+		}{{*jsonOut, verify.WriteJSON}, {*junit, verify.WriteJUnit}} {
+			if out.file == "" {
+				continue
+			}
+			if werr := writeReportFile(out.file, rep, out.write); werr != nil {
+				err = errors.Join(err, fmt.Errorf("write report: %w", werr))
+			}
 		}
 	}
 	if err != nil {
@@ -94,38 +100,14 @@ func runVerify(c *command, e *env, args []string) int {
 	return ExitOK
 }
 
-// writeSummary prints the result table. (Replaced by verify's terminal
-// report writer once it lands.)
-func writeSummary(e *env, rep *verify.Report) {
-	fmt.Fprintf(e.stdout, "hagen verify %s (%s, %s) in %s\n", rep.Spec, rep.Topology, rep.Mode, rep.Duration.Round(time.Millisecond))
-	for _, p := range rep.Phases {
-		fmt.Fprintf(e.stdout, "  phase %-44s %8s\n", p.Name, p.Duration.Round(time.Millisecond))
-	}
-	for _, s := range rep.Scenarios {
-		fmt.Fprintf(e.stdout, "  %-7s %-22s %8s", s.Status, s.Name, s.Duration.Round(time.Millisecond))
-		if s.Metrics.LagMillis > 0 {
-			fmt.Fprintf(e.stdout, "  lag %d ms", s.Metrics.LagMillis)
-		}
-		if s.Metrics.RTOMillis > 0 {
-			fmt.Fprintf(e.stdout, "  RTO %d ms", s.Metrics.RTOMillis)
-		}
-		if s.Failure != "" {
-			fmt.Fprintf(e.stdout, "  %s", s.Failure)
-		}
-		fmt.Fprintln(e.stdout)
-	}
-	if len(rep.Deviations) > 0 {
-		fmt.Fprintln(e.stdout, "Differences from the rendered production files:")
-		for _, d := range rep.Deviations {
-			fmt.Fprintf(e.stdout, "  - %s\n", d)
-		}
-	}
-}
-
-func writeJSONReport(file string, rep *verify.Report) error {
-	data, err := json.MarshalIndent(rep, "", "  ")
+func writeReportFile(file string, rep *verify.Report, write func(io.Writer, *verify.Report) error) error {
+	f, err := os.Create(file)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(file, append(data, '\n'), 0o644)
+	if err := write(f, rep); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
