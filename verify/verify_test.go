@@ -205,9 +205,12 @@ func runMatrix(t *testing.T, spec, only string) {
 		case Failed:
 			t.Errorf("scenario %s failed: %s", s.Name, s.Failure)
 		case Skipped:
-			t.Logf("scenario %s skipped: %s", s.Name, s.Failure)
+			t.Errorf("scenario %s skipped: %s", s.Name, s.Failure)
 		default:
 			t.Logf("scenario %s passed in %s: %+v", s.Name, s.Duration.Round(time.Millisecond), s.Metrics)
+		}
+		for _, n := range s.Notes {
+			t.Logf("  %s: %s", s.Name, n)
 		}
 	}
 }
