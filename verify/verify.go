@@ -61,7 +61,7 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 	current := ""
 	progress := func(format string, args ...any) {
 		if p, ok := pw.(*Progress); ok {
-			p.Step(current, fmt.Sprintf(format, args...))
+			p.Step(current, strings.TrimPrefix(fmt.Sprintf(format, args...), "scenario "+current+": "))
 			return
 		}
 		fmt.Fprintf(pw, "[%6.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
