@@ -3,7 +3,6 @@ package render
 import (
 	"fmt"
 	"net/netip"
-	"strings"
 
 	"github.com/hagen-ha/hagen/schema"
 )
@@ -38,12 +37,17 @@ type keepalivedView struct {
 	Check       schema.Check
 	// Witness is the address the split-brain checker pings; empty when
 	// database.streaming.witness is unset.
-	Witness  string
-	Ping     string
-	CheckSh  string
-	NotifySh string
-	RunDir   string
-	Conf     string
+	Witness string
+	Ping    string
+	// PrimaryCheck asks the local agent whether the database here is the
+	// writable primary; PrimaryWeight is added to the priority while it
+	// is (see primaryWeight).
+	PrimaryCheck  string
+	PrimaryWeight int
+	CheckSh       string
+	NotifySh      string
+	RunDir        string
+	Conf          string
 
 	// What check.sh and notify.sh need of the database.
 	DBPort    int
@@ -55,15 +59,23 @@ type keepalivedView struct {
 	// DBPeers are the other database sites notify.sh inspects and fences:
 	// every other site in primary-standby mode.
 	DBPeers []keepalivedPeer
-	// SyncNames is what a node promoted here sets synchronous_standby_names
-	// to, SyncReason the reason it logs; see syncAfterPromotion.
-	SyncNames  string
-	SyncReason string
+	// What a node promoted here does with synchronous replication: see
+	// syncCandidates.
+	Synchronous   bool
+	OnStandbyDown string
+	SyncStandbys  []syncStandby
 }
 
 type keepalivedPeer struct {
 	Name    string
 	Address string
+}
+
+// syncStandby is a site whose standby may stay synchronous after a
+// promotion, and its application_name.
+type syncStandby struct {
+	Site            string
+	ApplicationName string
 }
 
 // renderKeepalived writes the VRRP configuration and its scripts for a site
@@ -115,7 +127,11 @@ func renderKeepalived(b *builder, v *siteView) {
 		for _, p := range v.Peers {
 			view.DBPeers = append(view.DBPeers, keepalivedPeer{p.Name, p.Address})
 		}
-		view.SyncNames, view.SyncReason = syncAfterPromotion(s, v.Site.Name)
+		view.PrimaryCheck = fmt.Sprintf("/usr/bin/curl -sf -o /dev/null -m 1 http://127.0.0.1:%d/primary", s.HealthPort)
+		view.PrimaryWeight = primaryWeight(vip.Priorities)
+		view.Synchronous = s.Synchronous
+		view.OnStandbyDown = s.OnStandbyDown
+		view.SyncStandbys = syncCandidates(s, v.Site.Name)
 	}
 	b.addTemplate(v.path("keepalived/keepalived.conf"), 0o644, "keepalived.conf.tmpl", view)
 	b.addTemplate(v.path("keepalived/run.sh"), 0o755, "keepalived-run.sh.tmpl", view)
@@ -123,33 +139,38 @@ func renderKeepalived(b *builder, v *siteView) {
 	b.addTemplate(v.path("keepalived/notify.sh"), 0o755, "keepalived-notify.sh.tmpl", view)
 }
 
-// syncAfterPromotion is the synchronous_standby_names a node sets when it
-// is promoted on site, and why. The standbys that remain are the spec's
-// synchronous names other than the promoted site's own. A two-node
-// synchronous pair has none left: keeping the setting would block every
-// write of the new primary (the Inmanta document comments it out on the
-// standby for this reason), so it is cleared whatever onStandbyDown says.
-// With standbys left, onStandbyDown decides: "block" keeps them
-// synchronous, "async" commits without waiting until one reconnects.
-func syncAfterPromotion(s *schema.Streaming, site string) (names, reason string) {
-	if !s.Synchronous {
-		return "", "replication is asynchronous (database.streaming.synchronous: false)"
+// primaryWeight lifts the node with the writable primary above every other
+// VIP node: one more than the spread of the priorities. Elections happen
+// on a simultaneous start (a whole cluster restarting after a failover)
+// and when two masters meet after a partition; the weight makes the VIP
+// land where the data is writable instead of on the highest base
+// priority, which would fence that primary and promote a standby.
+// nopreempt still keeps a working master's VIP. keepalived caps an
+// effective priority at 254.
+func primaryWeight(prios map[string]int) int {
+	lo, hi := 255, 0
+	for _, p := range prios {
+		lo, hi = min(lo, p), max(hi, p)
 	}
-	own := ""
-	if sb := s.Standby(site); sb != nil {
-		own = sb.ApplicationName
-	}
-	var left []string
-	for _, n := range s.SynchronousStandbyNames {
-		if n != own {
-			left = append(left, n)
+	return hi - lo + 1
+}
+
+// syncCandidates are the standbys that may stay synchronous when the node
+// on site is promoted: the spec's synchronous standbys other than site
+// itself. notify.sh keeps those that answered as standbys just before the
+// promotion, and only when onStandbyDown is "block"; the failed primary is
+// never among them. With none left it clears synchronous_standby_names:
+// in a two-node pair the other node is always the failed one, and keeping
+// the setting would block every write of the new primary (the Inmanta
+// document comments it out on the standby for this reason).
+func syncCandidates(s *schema.Streaming, site string) []syncStandby {
+	var out []syncStandby
+	for _, name := range s.SynchronousStandbyNames {
+		for _, sb := range s.Standbys {
+			if sb.ApplicationName == name && sb.Site != site {
+				out = append(out, syncStandby{sb.Site, sb.ApplicationName})
+			}
 		}
 	}
-	if len(left) == 0 {
-		return "", "no synchronous standby is left after this promotion; keeping synchronous_standby_names would block every write"
-	}
-	if s.OnStandbyDown == "async" {
-		return "", "onStandbyDown is async: commit without waiting until a standby reconnects"
-	}
-	return strings.Join(left, ", "), "onStandbyDown is block: the remaining standbys stay synchronous"
+	return out
 }

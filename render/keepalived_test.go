@@ -87,7 +87,11 @@ func TestKeepalivedConf(t *testing.T) {
 			"10.232.0.100/24 dev eth0\n",
 			`script "/etc/hagen/keepalived/check.sh"`,
 			`script "/usr/bin/ping -n -q -c 1 -W 1 10.232.0.254"`,
-			"        hagen_database\n        hagen_witness\n",
+			"        hagen_database\n        hagen_witness\n        hagen_primary\n    }",
+			`script "/usr/bin/curl -sf -o /dev/null -m 1 http://127.0.0.1:8008/primary"`,
+			// 150 - 100 + 1: a writable primary on db1 (151) outranks db0 (150).
+			"weight 51\n",
+			"garp_master_refresh 5\n",
 			`notify_master "/etc/hagen/keepalived/notify.sh MASTER"`,
 			`notify_backup "/etc/hagen/keepalived/notify.sh BACKUP"`,
 			`notify_fault "/etc/hagen/keepalived/notify.sh FAULT"`,
@@ -128,46 +132,46 @@ func TestKeepalivedWithoutAuthOrWitness(t *testing.T) {
 	}
 }
 
-// What a promoted node sets synchronous_standby_names to.
-func TestNotifySyncPolicy(t *testing.T) {
-	syncLine := regexp.MustCompile(`(?m)^sync_names='([^']*)'$`)
-	names := func(tree render.Tree, site string) string {
+// Which standbys a promoted node may keep synchronous: the spec's
+// synchronous standbys other than itself (notify.sh keeps those that are up).
+func TestNotifySyncCandidates(t *testing.T) {
+	block := regexp.MustCompile(`(?m)^sync_standbys=\(\n((?:\t.*\n)*)\)$`)
+	candidates := func(tree render.Tree, site string) string {
 		t.Helper()
-		m := syncLine.FindStringSubmatch(file(t, tree, site+"/keepalived/notify.sh"))
+		m := block.FindStringSubmatch(file(t, tree, site+"/keepalived/notify.sh"))
 		if m == nil {
-			t.Fatalf("%s/keepalived/notify.sh has no sync_names line", site)
+			t.Fatalf("%s/keepalived/notify.sh has no sync_standbys array", site)
 		}
-		return m[1]
+		return strings.ReplaceAll(strings.TrimSpace(m[1]), "\n\t", " ")
 	}
-	// Two nodes: after a failover no standby is left; keeping the name
-	// would block every write of the new primary.
 	two := renderSpec(t, psExample)
-	if got := names(two, "db1"); got != "" {
-		t.Errorf("two-node pair: db1 promoted sets %q, want ''", got)
+	if got := candidates(two, "db1"); got != "" {
+		t.Errorf("two-node pair: db1 promoted may keep %q synchronous, want none", got)
 	}
-	// Three nodes, block: the standby that is left stays synchronous.
+	if got := candidates(two, "db0"); got != "db1=db1" {
+		t.Errorf("two-node pair: db0 promoted may keep %q, want db1=db1 (only while db1 answers as a standby)", got)
+	}
+	mustContain(t, "db1/keepalived/notify.sh", file(t, two, "db1/keepalived/notify.sh"),
+		"synchronous=true\n", "on_standby_down=block\n")
 	three := []string{
 		`	{name: "db1", index: 1, host: "1.ps.test", address: "10.232.0.12", lan: "10.232.0.0/24"},`,
 		`	{name: "db1", index: 1, host: "1.ps.test", address: "10.232.0.12", lan: "10.232.0.0/24"},
 	{name: "db2", index: 2, host: "2.ps.test", address: "10.232.0.13", lan: "10.232.0.0/24"},`,
 		`standbys: [{site: "db1", applicationName: "db1", slot: "db1"}]`,
-		`standbys: [{site: "db1", applicationName: "db1", slot: "db1"}, {site: "db2", applicationName: "db2", slot: "db2"}]`,
+		`standbys: [{site: "db1", applicationName: "db1", slot: "db1"}, {site: "db2", applicationName: "app2", slot: "db2"}]`,
 		`priorities: {db0: 150, db1: 100}`,
 		`priorities: {db0: 150, db1: 100, db2: 90}`,
 	}
 	tree := renderEdited(t, psExample, three...)
-	if got := names(tree, "db1"); got != "db2" {
-		t.Errorf("three nodes, block: db1 promoted sets %q, want db2", got)
+	if got := candidates(tree, "db1"); got != "db2=app2" {
+		t.Errorf("three nodes: db1 promoted may keep %q, want db2=app2", got)
 	}
-	if got := names(tree, "db2"); got != "db1" {
-		t.Errorf("three nodes, block: db2 promoted sets %q, want db1", got)
+	if got := candidates(tree, "db0"); got != "db1=db1 db2=app2" {
+		t.Errorf("three nodes: db0 promoted may keep %q, want db1=db1 db2=app2", got)
 	}
 	mustContain(t, "db1/keepalived/notify.sh", file(t, tree, "db1/keepalived/notify.sh"), "\tdb0=10.232.0.11\n\tdb2=10.232.0.13\n")
-	// Three nodes, async: commit without waiting.
 	tree = renderEdited(t, psExample, append(three, `onStandbyDown:       "block"`, `onStandbyDown:       "async"`)...)
-	if got := names(tree, "db1"); got != "" {
-		t.Errorf("three nodes, async: db1 promoted sets %q, want ''", got)
-	}
+	mustContain(t, "db1/keepalived/notify.sh", file(t, tree, "db1/keepalived/notify.sh"), "on_standby_down=async\n")
 }
 
 // The rendered scripts are valid bash and shellcheck-clean, and no
