@@ -173,6 +173,10 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 		current = sc.name
 		progress("scenario %s: %s", sc.name, sc.desc)
 		res := runScenario(ctx, c, sc)
+		if ctx.Err() != nil {
+			// Interrupted (Ctrl-C, --timeout): not a verdict on the deployment.
+			res.Status, res.Failure = Skipped, "interrupted: "+ctx.Err().Error()
+		}
 		rep.Scenarios = append(rep.Scenarios, res)
 		progress("scenario %s: %s (%s)%s", sc.name, res.Status, res.Duration.Round(time.Millisecond), failureSuffix(res))
 		current = ""
