@@ -1,4 +1,229 @@
 package render
 
-// renderBucardo is not written yet.
-func renderBucardo(b *builder, v *siteView) {}
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/hagen-ha/hagen/schema"
+)
+
+// Bucardo files, only on the site that runs the replication service, in
+// DIR/<site>/bucardo/ (mounted read-only at /etc/hagen/bucardo):
+//
+//   - initial.json: the guide's first phase, a one-time copy from the seed
+//     site to every other site;
+//   - bucardo.json: the guide's second phase, the master-master sync;
+//   - apply.sh PHASE_FILE: configures Bucardo from a phase file;
+//   - run.sh: the postgres_replication container's entrypoint.
+//
+// The phase files keep the guide's keys (databases: id, dbname, host, user,
+// pass; syncs: sources, targets, tables, onetimecopy) and add, per sync:
+//
+//   - name: the Bucardo sync name (also its relgroup's name);
+//   - conflict_strategy: Bucardo's conflict_strategy for a sync with more
+//     than one source;
+//   - checktime: seconds after which Bucardo runs the sync even when no
+//     change was signalled (absent: only on changes); the watchdog relies
+//     on it to tell an idle sync from a stalled one.
+//
+// pass is a reference, never a value: "env:NAME" is the variable NAME of
+// the replication container (read with lib/hagen.sh's secret, so NAME_FILE
+// works too), "file:PATH" a file inside it. host is the guide's
+// "<host> port=<port>", with " sslmode=require" appended when
+// security.ssl is on.
+const (
+	bucConfDir = etcDir + "/bucardo"
+	// Bucardo's own control database: a small cluster of the replication
+	// container, in its volume, on a Unix socket only.
+	bucCtlData = bucData + "/pg"
+	bucCtlSock = "/var/run/bucardo"
+	bucRunDir  = "/run/hagen/bucardo"
+	bucPGPass  = bucRunDir + "/pgpass"
+	// bucConfigured marks a completed first start: later starts only start
+	// Bucardo.
+	bucConfigured = bucData + "/hagen.configured"
+
+	bucInitialSync = "initial_copy"
+	bucMainSync    = "sync0"
+	// bucStatusEvery is how often run.sh prints `bucardo status`, seconds.
+	bucStatusEvery = 30
+	// bucMaxKickWait bounds how long the watchdog waits for a kicked sync.
+	bucMaxKickWait = 60
+)
+
+// bucardoPhase is one phase file.
+type bucardoPhase struct {
+	Databases []bucardoDB   `json:"databases"`
+	Syncs     []bucardoSync `json:"syncs"`
+}
+
+type bucardoDB struct {
+	ID     int    `json:"id"`
+	DBName string `json:"dbname"`
+	Host   string `json:"host"`
+	User   string `json:"user"`
+	Pass   string `json:"pass"`
+}
+
+type bucardoSync struct {
+	Sources          []int         `json:"sources"`
+	Targets          []int         `json:"targets"`
+	Tables           schema.Tables `json:"tables"`
+	Onetimecopy      int           `json:"onetimecopy"`
+	Name             string        `json:"name"`
+	ConflictStrategy string        `json:"conflict_strategy,omitempty"`
+	Checktime        int           `json:"checktime,omitempty"`
+}
+
+type bucardoSiteView struct {
+	Name string
+	ID   int
+	Host string
+	Port int
+	Seed bool
+}
+
+type bucardoRunView struct {
+	Header      string
+	Site        string
+	PGBin       string
+	ConfDir     string
+	CtlData     string
+	CtlSock     string
+	PGPass      string
+	Configured  string
+	Database    string
+	Superuser   string
+	SSLMode     string
+	Sites       []bucardoSiteView
+	Seed        bucardoSiteView
+	InitialSync string
+	MainSync    string
+	StatusEvery int
+	Watchdog    bool
+	Interval    int
+	StallAfter  int
+	KickWait    int
+}
+
+type bucardoApplyView struct {
+	Header  string
+	Site    string
+	PGBin   string
+	CtlSock string
+	RunDir  string
+	PGPass  string
+}
+
+func renderBucardo(b *builder, v *siteView) {
+	bc := v.T.Database.Bucardo
+	if bc == nil || !v.Bucardo {
+		return
+	}
+	db := v.T.Database
+	hdr := header(v.Spec, "#")
+
+	var dbs []bucardoDB
+	var all, others []int
+	seed := v.T.Site(bc.SeedSite)
+	run := bucardoRunView{
+		Header:      hdr,
+		Site:        v.Site.Name,
+		PGBin:       pgBin(db.Version),
+		ConfDir:     bucConfDir,
+		CtlData:     bucCtlData,
+		CtlSock:     bucCtlSock,
+		PGPass:      bucPGPass,
+		Configured:  bucConfigured,
+		Database:    db.Name,
+		Superuser:   db.Superuser,
+		SSLMode:     "prefer",
+		InitialSync: bucInitialSync,
+		MainSync:    bucMainSync,
+		StatusEvery: bucStatusEvery,
+		Watchdog:    bc.Watchdog.Enabled,
+		Interval:    bc.Watchdog.Interval,
+		StallAfter:  bc.Watchdog.StallAfter,
+		KickWait:    min(bc.Watchdog.StallAfter, bucMaxKickWait),
+	}
+	if v.T.Security.SSL {
+		run.SSLMode = "require"
+	}
+	for _, s := range v.T.Sites {
+		host := fmt.Sprintf("%s port=%d", s.Host, db.PublishedPort)
+		if v.T.Security.SSL {
+			host += " sslmode=require"
+		}
+		dbs = append(dbs, bucardoDB{
+			ID:     s.Index,
+			DBName: db.Name,
+			Host:   host,
+			User:   db.Superuser,
+			// The replication container receives the superuser's password
+			// as POSTGRES_PASSWORD (or POSTGRES_PASSWORD_FILE), whatever
+			// the spec's reference is.
+			Pass: "env:" + secretDBPassword,
+		})
+		all = append(all, s.Index)
+		sv := bucardoSiteView{Name: s.Name, ID: s.Index, Host: s.Host, Port: db.PublishedPort, Seed: s.Name == seed.Name}
+		if sv.Seed {
+			run.Seed = sv
+		} else {
+			others = append(others, s.Index)
+		}
+		run.Sites = append(run.Sites, sv)
+	}
+
+	initial := bucardoPhase{
+		Databases: dbs,
+		Syncs: []bucardoSync{{
+			Sources:     []int{seed.Index},
+			Targets:     others,
+			Tables:      bc.Tables,
+			Onetimecopy: 1,
+			Name:        bucInitialSync,
+		}},
+	}
+	main := bucardoPhase{
+		Databases: dbs,
+		Syncs: []bucardoSync{{
+			Sources:          all,
+			Targets:          []int{},
+			Tables:           bc.Tables,
+			Onetimecopy:      0,
+			Name:             bucMainSync,
+			ConflictStrategy: bc.ConflictStrategy,
+		}},
+	}
+	if bc.Watchdog.Enabled {
+		// Half the stall limit: an idle but healthy sync runs often enough
+		// that the watchdog never takes it for a stalled one.
+		main.Syncs[0].Checktime = max(1, bc.Watchdog.StallAfter/2)
+	}
+	b.addBucardoPhase(v.path("bucardo/initial.json"), initial)
+	b.addBucardoPhase(v.path("bucardo/bucardo.json"), main)
+
+	b.addTemplate(v.path("bucardo/apply.sh"), 0o755, "bucardo_apply.sh.tmpl", bucardoApplyView{
+		Header:  hdr,
+		Site:    v.Site.Name,
+		PGBin:   pgBin(db.Version),
+		CtlSock: bucCtlSock,
+		RunDir:  bucRunDir,
+		PGPass:  bucPGPass,
+	})
+	b.addTemplate(v.path("bucardo/run.sh"), 0o755, "bucardo_run.sh.tmpl", run)
+}
+
+// addBucardoPhase adds a phase file as JSON: two-space indent, trailing newline.
+func (b *builder) addBucardoPhase(p string, value bucardoPhase) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(value); err != nil {
+		b.fail(fmt.Errorf("render %s: %w", p, err))
+		return
+	}
+	b.add(p, 0o644, buf.Bytes())
+}
