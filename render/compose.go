@@ -32,6 +32,7 @@ type composeService struct {
 	Secrets         []string                     `yaml:"secrets,omitempty"`
 	DependsOn       map[string]composeDependency `yaml:"depends_on,omitempty"`
 	Healthcheck     *composeHealthcheck          `yaml:"healthcheck,omitempty"`
+	StopSignal      string                       `yaml:"stop_signal,omitempty"`
 	StopGracePeriod string                       `yaml:"stop_grace_period,omitempty"`
 	Labels          map[string]string            `yaml:"labels,omitempty"`
 }
@@ -106,6 +107,9 @@ func renderCompose(b *builder, v *siteView) {
 			Retries:     3,
 			StartPeriod: "120s",
 		},
+		// SIGINT is PostgreSQL's fast shutdown; SIGTERM ("smart") waits
+		// for every client, and the other site's Bucardo never leaves.
+		StopSignal:      "SIGINT",
 		StopGracePeriod: "30s",
 		Labels:          labels("database"),
 	}

@@ -65,13 +65,12 @@ func loadCompose(name string, data []byte, env types.Mapping) (*types.Project, e
 	})
 }
 
-// secretEnv gives every ${VAR...} in a compose file a placeholder value,
-// as the operator's hagen.env would.
+// secretEnv gives every required ${VAR:?...} in a compose file (the
+// secrets) a placeholder value, as the operator's hagen.env would.
 func secretEnv(compose string) types.Mapping {
 	env := types.Mapping{}
 	for _, part := range strings.Split(compose, "${")[1:] {
-		end := strings.IndexAny(part, ":}-")
-		if end > 0 {
+		if end := strings.Index(part, ":?"); end > 0 && !strings.ContainsAny(part[:end], "}-") {
 			env[part[:end]] = "secret-value"
 		}
 	}

@@ -12,12 +12,15 @@ import (
 // document's inventory table): what each site runs and where it is. hagen
 // verify and hagen check read it with the rest of the rendered tree.
 type Inventory struct {
-	Name       string          `json:"name"`
-	Spec       string          `json:"spec"`
-	Test       bool            `json:"test"`
-	Domain     string          `json:"domain"`
-	Nameserver string          `json:"nameserver"`
-	NodeImage  string          `json:"nodeImage"`
+	Name       string `json:"name"`
+	Spec       string `json:"spec"`
+	Test       bool   `json:"test"`
+	Domain     string `json:"domain"`
+	Nameserver string `json:"nameserver"`
+	NodeImage  string `json:"nodeImage"`
+	// InstallDir is where each site's tree lives on its host:
+	// <installDir>/<name>/<site>.
+	InstallDir string          `json:"installDir"`
 	Mode       string          `json:"mode"`
 	Database   InventoryDB     `json:"database"`
 	Sites      []InventorySite `json:"sites"`
@@ -103,6 +106,7 @@ func renderInventory(b *builder) {
 		Domain:     t.Domain,
 		Nameserver: t.Clients.Nameserver,
 		NodeImage:  t.Render.NodeImage,
+		InstallDir: t.Render.InstallDir,
 		Mode:       t.Database.Mode,
 		Database: InventoryDB{
 			Name:          t.Database.Name,
