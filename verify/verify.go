@@ -136,6 +136,11 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 		runID = hex.EncodeToString(b)
 	}
 	progress("run id %s", runID)
+	unlock, err := lockNetworks(ctx, progress)
+	if err != nil {
+		return rep, err
+	}
+	defer unlock() // after the cleanup below (defers run last-in first-out)
 	c := &cluster{
 		e: &engine{cli: cli, runID: runID}, inv: inv, dir: dir, image: built.Tag,
 		hagenBin: opts.HagenBinary, secrets: secrets{}, vols: map[string]bool{},

@@ -89,6 +89,11 @@ func TestWAN(t *testing.T) {
 		t.Fatal(err)
 	}
 	runID := "test-wan-" + strings.ReplaceAll(time.Now().Format("150405.000"), ".", "")
+	unlock, err := lockNetworks(context.Background(), t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(unlock) // registered first: runs after the cleanup below
 	c := &cluster{
 		e: &engine{cli: cli, runID: runID}, inv: inv, dir: dir, image: img,
 		secrets: secrets{}, vols: map[string]bool{}, progress: t.Logf,
