@@ -418,7 +418,9 @@ func (c *checker) appService() string {
 var secretish = regexp.MustCompile(`(?i)(PASSWORD|PASSWD|SECRET|TOKEN|APIKEY|API_KEY|PRIVATE_KEY)`)
 
 // Names of services hagen itself renders on a site.
-var reservedServices = []string{"postgres_replication", "keepalived", "haproxy", "hagen-agent"}
+// Names of services (and, with the systemd target, units) hagen renders
+// on a site itself.
+var reservedServices = []string{"postgres_replication", "keepalived", "haproxy", "hagen-agent", "agent", "bucardo", "postgres"}
 
 func (c *checker) services() {
 	for _, name := range sortedKeys(c.t.Services) {
@@ -428,9 +430,12 @@ func (c *checker) services() {
 			c.errorf(p, "%s is the database service's name", name)
 		}
 		for _, r := range reservedServices {
-			if name == r {
+			if name == r && name != c.t.Database.Service {
 				c.errorf(p, "%s is a service hagen renders itself; choose another name", name)
 			}
+		}
+		if c.t.Site(name) != nil {
+			c.errorf(p, "%s is also a site's name, and both would get the unit hagen-%s-%s.service; choose another name", name, c.t.Name, name)
 		}
 		for i, site := range s.Sites {
 			c.siteRef(fmt.Sprintf("%s.sites[%d]", p, i), site)
