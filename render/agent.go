@@ -38,6 +38,14 @@ type agentStreaming struct {
 	Synchronous             bool     `json:"synchronous"`
 	SynchronousStandbyNames []string `json:"synchronousStandbyNames"`
 	OnStandbyDown           string   `json:"onStandbyDown"`
+	// StandbyNames is each database site's application_name as a standby
+	// (postgres/role.sh uses the same): the agent of a primary puts a
+	// returning standby back into synchronous_standby_names.
+	StandbyNames map[string]string `json:"standbyNames"`
+	// FailoverAfter: with onStandbyDown "async", the seconds without a
+	// synchronous standby after which the primary's agent clears
+	// synchronous_standby_names.
+	FailoverAfter int `json:"failoverAfterSeconds"`
 }
 
 // renderAgent writes agent.json on every primary-standby site: the hagen
@@ -73,7 +81,15 @@ func renderAgent(b *builder, v *siteView) {
 			Synchronous:             s.Synchronous,
 			SynchronousStandbyNames: append([]string{}, s.SynchronousStandbyNames...),
 			OnStandbyDown:           s.OnStandbyDown,
+			StandbyNames:            map[string]string{},
+			FailoverAfter:           s.FailoverAfter,
 		},
+	}
+	for _, site := range v.T.Sites {
+		if v.T.Role(site.Name) != "" {
+			app, _ := standbyIdentity(s, site.Name)
+			cfg.Policy.StandbyNames[site.Name] = app
+		}
 	}
 	for _, p := range v.Peers {
 		cfg.Peers = append(cfg.Peers, agentPeer{

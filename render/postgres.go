@@ -173,6 +173,61 @@ func renderPostgres(b *builder, v *siteView) {
 	b.addTemplate(v.path("postgres/pg_ident.conf"), 0o644, "postgres_pg_ident.conf.tmpl", ident)
 
 	b.addTemplate(v.path("postgres/entrypoint.sh"), 0o755, "postgres_entrypoint.sh.tmpl", entrypoint(v, hdr))
+	if st != nil {
+		b.addTemplate(v.path("postgres/role.sh"), 0o755, "postgres_role.sh.tmpl", roleHook(v, hdr))
+	}
+}
+
+// roleHookView is postgres/role.sh of a primary-standby site: the rejoin
+// of an old primary as a standby when the node starts.
+type roleHookView struct {
+	Header          string
+	Site            string
+	PGBin           string
+	PublishedPort   int
+	Superuser       string
+	Database        string
+	ReplicationUser string
+	// ApplicationName and Slot name this node as a standby: the spec's
+	// standby entry, or the site's name for a node the spec lists as the
+	// primary.
+	ApplicationName string
+	Slot            string
+	SSLMode         string
+	Peers           []rolePeer
+}
+
+type rolePeer struct{ Name, Host string }
+
+func roleHook(v *siteView, hdr string) roleHookView {
+	db := v.T.Database
+	st := db.Streaming
+	app, slot := standbyIdentity(st, v.Site.Name)
+	r := roleHookView{
+		Header: hdr, Site: v.Site.Name, PGBin: pgBin(db.Version), PublishedPort: db.PublishedPort,
+		Superuser: db.Superuser, Database: db.Name, ReplicationUser: st.ReplicationUser,
+		ApplicationName: app, Slot: slot, SSLMode: "prefer",
+	}
+	if v.T.Security.SSL {
+		r.SSLMode = "require"
+	}
+	for _, p := range v.Peers {
+		if v.T.Role(p.Name) != "" {
+			r.Peers = append(r.Peers, rolePeer{p.Name, v.T.Site(p.Name).Host})
+		}
+	}
+	return r
+}
+
+// standbyIdentity is the application_name and slot a site uses when it is
+// a standby: its entry in streaming.standbys, else its site name with "-"
+// as "_" (a slot name allows only [a-z0-9_]; the RUNBOOK's rejoin name).
+func standbyIdentity(st *schema.Streaming, site string) (app, slot string) {
+	if sb := st.Standby(site); sb != nil {
+		return sb.ApplicationName, sb.Slot
+	}
+	name := strings.ReplaceAll(site, "-", "_")
+	return name, name
 }
 
 // syncStandbyNames is synchronous_standby_names for the given application

@@ -3,8 +3,11 @@
 // host network). It serves the node's role over HTTP on
 // database.streaming.healthPort, so that HAProxy, a cloud load balancer or
 // an operator can tell the writable primary from a standby or a fenced old
-// primary. It never changes the database: promotion and fencing are
-// keepalived's notify.sh.
+// primary. Promotion and fencing are keepalived's notify.sh; the agent
+// changes one setting only, synchronous_standby_names on the writable
+// primary (sync.go): it names a standby that streams again after a
+// failover, and clears it when onStandbyDown is "async" and no standby has
+// been synchronous for failoverAfter seconds.
 package agent
 
 import (
@@ -26,7 +29,12 @@ func Run(ctx context.Context, cfgPath string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, &pgSource{db: cfg.Database, spec: cfg.Streaming}, stdout)
+	src := &pgSource{db: cfg.Database, spec: cfg.Streaming}
+	if cfg.Streaming.Synchronous {
+		logger := log.New(stdout, "hagen agent: ", log.LUTC|log.Ltime)
+		go newSyncKeeper(cfg, src, logger).run(ctx)
+	}
+	return serve(ctx, cfg, src, stdout)
 }
 
 func serve(ctx context.Context, cfg *Config, src roleSource, stdout io.Writer) error {

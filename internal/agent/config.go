@@ -52,6 +52,11 @@ type Streaming struct {
 	Synchronous             bool     `json:"synchronous"`
 	SynchronousStandbyNames []string `json:"synchronousStandbyNames"`
 	OnStandbyDown           string   `json:"onStandbyDown"`
+	// StandbyNames is each database site's application_name as a standby.
+	StandbyNames map[string]string `json:"standbyNames"`
+	// FailoverAfter: with OnStandbyDown "async", the seconds without a
+	// synchronous standby before synchronous_standby_names is cleared.
+	FailoverAfter int `json:"failoverAfterSeconds"`
 }
 
 // loadConfig reads and checks agent.json. Unknown fields are errors, so a

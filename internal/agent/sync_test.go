@@ -1,0 +1,64 @@
+package agent
+
+import (
+	"io"
+	"log"
+	"testing"
+	"time"
+)
+
+func keeper(policy string) *syncKeeper {
+	cfg := &Config{
+		Site:  "db1",
+		Peers: []Peer{{Site: "db0"}},
+		Streaming: Streaming{
+			Synchronous: true, OnStandbyDown: policy, FailoverAfter: 3,
+			StandbyNames: map[string]string{"db0": "db0", "db1": "db1"},
+		},
+	}
+	return newSyncKeeper(cfg, nil, log.New(io.Discard, "", 0))
+}
+
+func TestSyncKeeperRestoresAReturningStandby(t *testing.T) {
+	k := keeper("block")
+	now := time.Unix(1000, 0)
+	// Cleared at promotion, nobody streams: nothing to do.
+	if _, apply := k.decide("", "async", nil, now); apply {
+		t.Error("set synchronous_standby_names with no standby streaming")
+	}
+	// A standby the spec does not know, or one still catching up: nothing.
+	if _, apply := k.decide("", "async", []replica{{ApplicationName: "other", State: "streaming"}, {ApplicationName: "db0", State: "catchup"}}, now); apply {
+		t.Error("set synchronous_standby_names for an unknown or catching-up standby")
+	}
+	want, apply := k.decide("", "async", []replica{{ApplicationName: "db0", State: "streaming", SyncState: "async"}}, now)
+	if !apply || want != `FIRST 1 ("db0")` {
+		t.Errorf("decide = %q, %v; want FIRST 1 (\"db0\"), true", want, apply)
+	}
+}
+
+func TestSyncKeeperPolicy(t *testing.T) {
+	now := time.Unix(1000, 0)
+	for _, tc := range []struct {
+		policy string
+		after  time.Duration
+		clear  bool
+	}{
+		{"block", 10 * time.Second, false},
+		{"async", 2 * time.Second, false},
+		{"async", 3 * time.Second, true},
+	} {
+		k := keeper(tc.policy)
+		if _, apply := k.decide(`FIRST 1 ("db0")`, "blocked", nil, now); apply {
+			t.Errorf("%s: acted on the first tick without a standby", tc.policy)
+		}
+		want, apply := k.decide(`FIRST 1 ("db0")`, "blocked", nil, now.Add(tc.after))
+		if apply != tc.clear || want != "" {
+			t.Errorf("%s after %s: decide = %q, %v; want clear %v", tc.policy, tc.after, want, apply, tc.clear)
+		}
+		// A synchronous standby resets the clock.
+		k.decide(`FIRST 1 ("db0")`, "sync", nil, now.Add(tc.after))
+		if !k.noSync.IsZero() {
+			t.Errorf("%s: the clock was not reset by a synchronous standby", tc.policy)
+		}
+	}
+}
