@@ -224,6 +224,10 @@ type node struct {
 	IP    netip.Addr
 	NetNS string
 	Init  bool
+	// StopSignal and StopTimeout (seconds) as compose's stop_signal and
+	// stop_grace_period.
+	StopSignal  string
+	StopTimeout *int
 }
 
 func (c *cluster) create(ctx context.Context, n node) (string, error) {
@@ -253,6 +257,7 @@ func (c *cluster) create(ctx context.Context, n node) (string, error) {
 		Config: &container.Config{
 			Image: n.Image, Entrypoint: n.Entrypoint, Cmd: n.Cmd, Env: n.Env,
 			Labels: c.e.labels(n.Labels), Healthcheck: n.Health,
+			StopSignal: n.StopSignal, StopTimeout: n.StopTimeout,
 		},
 		HostConfig:       hc,
 		NetworkingConfig: nc,
@@ -442,7 +447,12 @@ func (c *cluster) startService(ctx context.Context, s *site, name string, ov *ov
 		Entrypoint: svc.Entrypoint, Cmd: svc.Command, Env: serviceEnv(svc.Environment),
 		Mounts: mounts, CapAdd: svc.CapAdd, Health: healthConfig(svc.HealthCheck),
 		Restart: svc.Restart, NetNS: s.HostID, Init: svc.Init != nil && *svc.Init,
-		Labels: map[string]string{"dev.hagen.site": s.Inv.Name, "dev.hagen.service": name},
+		Labels:     map[string]string{"dev.hagen.site": s.Inv.Name, "dev.hagen.service": name},
+		StopSignal: svc.StopSignal,
+	}
+	if svc.StopGracePeriod != nil {
+		secs := int(time.Duration(*svc.StopGracePeriod).Seconds())
+		n.StopTimeout = &secs
 	}
 	if len(svc.Sysctls) > 0 {
 		n.Sysctls = map[string]string{}
