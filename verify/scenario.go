@@ -28,6 +28,8 @@ func scenariosFor(mode string) []scenario {
 	switch mode {
 	case "multi-master-async":
 		return bucardoScenarios()
+	case "primary-standby":
+		return streamingScenarios()
 	}
 	return nil
 }

@@ -1,0 +1,770 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/hagen-ha/hagen/internal/probe"
+)
+
+// The primary-standby matrix (issue 4). Scenarios run in this order and
+// hand the deployment on: every fault scenario ends with the old primary
+// rejoined as the synchronous standby (by the rendered role hook), or
+// fails saying why.
+func streamingScenarios() []scenario {
+	return []scenario{
+		{name: "replication", desc: "a table created on the primary appears on the standby", run: psReplication, timeout: 5 * time.Minute},
+		{name: "standby-read-only", desc: "a write on the standby fails with PostgreSQL's read-only error", run: psStandbyReadOnly},
+		{name: "steady-state", desc: "the VIP is bound on the primary only; HAProxy sends traffic to the primary", run: psSteadyState},
+		{name: "health-url", desc: "each node's agent answers /primary 200 only on the writable primary", run: psHealthURL},
+		{name: "standby-down", desc: "standby down: the spec's onStandbyDown holds (writes block, or fall back to async)", run: psStandbyDown},
+		{name: "failover-kill", desc: "kill the primary's node while clients write through the VIP and HAProxy: promotion, VIP move, RTO, zero loss", run: psFault("kill"), timeout: 4 * time.Minute},
+		{name: "proxy-switch", desc: "HAProxy active/backup: with the active server killed the backup takes traffic; switch time vs interval × fall", run: psProxySwitch},
+		{name: "rejoin", desc: "the old primary rejoins as the synchronous standby (pg_rewind or a fresh clone); no divergent rows", run: psRejoin, timeout: 3 * time.Minute},
+		{name: "zero-loss-stop", desc: "graceful stop of the primary's node: zero acknowledged writes lost, the old primary rejoins", run: psFault("stop"), timeout: 4 * time.Minute},
+		{name: "zero-loss-postgres-kill", desc: "the primary's database process killed inside its running container: zero loss, rejoin", run: psFault("postgres-kill"), timeout: 4 * time.Minute},
+		{name: "partition-witness", desc: "the primary cut off from its peer and the witness: never two writable primaries; one primary after healing", run: psPartition, timeout: 4 * time.Minute},
+		{name: "zero-loss-pause", desc: "the primary's node frozen (pause): zero acknowledged writes lost; the old primary rejoins after the thaw", run: psFault("pause"), timeout: 4 * time.Minute},
+	}
+}
+
+// currentPrimary finds the site whose agent reports the writable primary.
+func (c *cluster) currentPrimary(ctx context.Context) (*site, error) {
+	var found []*site
+	for _, s := range c.sites {
+		if c.writable(ctx, s) {
+			found = append(found, s)
+		}
+	}
+	if len(found) != 1 {
+		return nil, fmt.Errorf("expected one writable primary, found %d", len(found))
+	}
+	return found[0], nil
+}
+
+func psReplication(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+	if _, err := c.streamingReady(ctx, notes); err != nil {
+		return err
+	}
+	p, err := c.currentPrimary(ctx)
+	if err != nil {
+		return err
+	}
+	sb := c.other(p)
+	table := strings.ReplaceAll(randomID("hagen_t"), "-", "_")
+	t0 := time.Now()
+	if _, err := c.psql(ctx, p, "CREATE TABLE "+table+" (id int PRIMARY KEY); INSERT INTO "+table+" VALUES (1)"); err != nil {
+		return err
+	}
+	committed := time.Since(t0)
+	out, err := c.psql(ctx, sb, "SELECT count(*) FROM "+table)
+	if err != nil || out != "1" {
+		return fmt.Errorf("right after the commit on %s (synchronous: remote_apply is not required, so retrying): %q, %v", p.Inv.Name, out, err)
+	}
+	m.LagMillis = committed.Milliseconds()
+	*notes = append(*notes, fmt.Sprintf("table %s created on %s was readable on %s right after the commit returned (%s)", table, p.Inv.Name, sb.Inv.Name, committed.Round(time.Millisecond)))
+	_, _ = c.psql(ctx, p, "DROP TABLE "+table)
+	return nil
+}
+
+func psStandbyReadOnly(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+	if _, err := c.streamingReady(ctx, notes); err != nil {
+		return err
+	}
+	p, err := c.currentPrimary(ctx)
+	if err != nil {
+		return err
+	}
+	sb := c.other(p)
+	_, err = c.sqlAt(ctx, sb.Inv.Address, c.inv.Database.PublishedPort, "INSERT INTO hagen_writes (id, client) VALUES ('"+randomID("ro")+"', 'ro')")
+	if err == nil {
+		return fmt.Errorf("a write on the standby %s succeeded", sb.Inv.Name)
+	}
+	if !strings.Contains(err.Error(), "read-only transaction") || !strings.Contains(err.Error(), "25006") {
+		return fmt.Errorf("expected PostgreSQL's read-only error (SQLSTATE 25006) from %s, got: %v", sb.Inv.Name, err)
+	}
+	*notes = append(*notes, "standby "+sb.Inv.Name+": "+err.Error())
+	return nil
+}
+
+func psSteadyState(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+	if _, err := c.streamingReady(ctx, notes); err != nil {
+		return err
+	}
+	p, err := c.currentPrimary(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range c.sites {
+		on, err := c.vipOn(ctx, s)
+		if err != nil {
+			return err
+		}
+		if on != (s == p) {
+			return fmt.Errorf("VIP %s bound on %s: %v; expected only on the primary %s", c.inv.VIP.Address, s.Inv.Name, on, p.Inv.Name)
+		}
+	}
+	// Every HAProxy (on each node and at the VIP) leads to the primary.
+	for _, addr := range []string{c.inv.VIP.Address, c.sites[0].Inv.Address, c.sites[1].Inv.Address} {
+		got, err := c.sqlAt(ctx, addr, c.inv.Proxy.Port, "SELECT current_setting('cluster_name') || ' ' || pg_is_in_recovery()::text")
+		if err != nil {
+			return fmt.Errorf("through HAProxy at %s:%d: %v", addr, c.inv.Proxy.Port, err)
+		}
+		if got != p.Inv.Name+" false" {
+			return fmt.Errorf("HAProxy at %s:%d leads to %q, expected the primary %s", addr, c.inv.Proxy.Port, got, p.Inv.Name)
+		}
+	}
+	*notes = append(*notes, fmt.Sprintf("VIP on %s only; HAProxy at the VIP and on both nodes leads to %s", p.Inv.Name, p.Inv.Name))
+	return nil
+}
+
+func psHealthURL(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+	if _, err := c.streamingReady(ctx, notes); err != nil {
+		return err
+	}
+	p, err := c.currentPrimary(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range c.sites {
+		for _, path := range []string{"/primary", "/replica", "/health"} {
+			code, err := c.agentGet(ctx, s, path)
+			if err != nil {
+				return err
+			}
+			want := http.StatusOK
+			if (path == "/primary") != (s == p) && path != "/health" {
+				want = http.StatusServiceUnavailable
+			}
+			if code != want {
+				return fmt.Errorf("agent on %s: GET %s = %d, expected %d", s.Inv.Name, path, code, want)
+			}
+		}
+	}
+	*notes = append(*notes, fmt.Sprintf("/primary 200 on %s only, /replica 200 on the standby only", p.Inv.Name))
+	return nil
+}
+
+// psStandbyDown stops the standby's database while a client writes and
+// checks the spec's onStandbyDown.
+func psStandbyDown(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+	if _, err := c.streamingReady(ctx, notes); err != nil {
+		return err
+	}
+	p, err := c.currentPrimary(ctx)
+	if err != nil {
+		return err
+	}
+	sb := c.other(p)
+	db := c.inv.Database.Service
+	if _, err := c.e.cli.ContainerStop(ctx, sb.Containers[db], client.ContainerStopOptions{}); err != nil {
+		return err
+	}
+	defer func() {
+		_ = c.e.start(context.Background(), sb.Containers[db])
+	}()
+	// One write on the primary, bounded by a client-side timeout.
+	wctx, cancel := context.WithTimeout(ctx, 4*time.Second)
+	_, werr := c.sqlAt(wctx, p.Inv.Address, c.inv.Database.PublishedPort, "INSERT INTO hagen_writes (id, client) VALUES ('"+randomID("sd")+"', 'standby-down')")
+	cancel()
+	blocked := werr != nil
+	policy := c.inv.Database.OnStandbyDown
+	m.Extra = map[string]float64{"writesBlocked": b2f(blocked)}
+	*notes = append(*notes, fmt.Sprintf("onStandbyDown %q: with the standby down a commit on the primary %s", policy, map[bool]string{true: "blocked (no acknowledgement within 4 s)", false: "was acknowledged"}[blocked]))
+	if err := c.e.start(ctx, sb.Containers[db]); err != nil {
+		return err
+	}
+	if err := c.waitSync(ctx, p, time.Minute); err != nil {
+		return fmt.Errorf("after the standby returned: %w", err)
+	}
+	switch policy {
+	case "block":
+		if !blocked {
+			return fmt.Errorf("onStandbyDown is block, but a commit was acknowledged with the standby down")
+		}
+	default:
+		if blocked {
+			return skip("onStandbyDown %q: the fallback to asynchronous is not rendered yet; the commit blocked (%v)", policy, werr)
+		}
+	}
+	return nil
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// faultRun is what a fault scenario measured, for the next scenarios.
+type faultRun struct {
+	kind        string
+	at          time.Time
+	old, new    *site
+	switchAt    time.Duration // first ack through the surviving node's HAProxy
+	promotedAt  time.Duration // the new node's agent answers /primary 200
+	vipMove     time.Duration
+	interval    time.Duration // HAProxy check interval
+	fall        int
+	events      []probe.Event
+	rejoinNotes []string
+}
+
+var (
+	lastFaultMu sync.Mutex
+	lastFaults  = map[*cluster]*faultRun{}
+)
+
+// psFault runs one fault kind against the current primary with clients
+// writing through the VIP (direct and HAProxy) and the surviving node's
+// HAProxy, then checks zero loss and the old primary's rejoin.
+func psFault(kind string) func(context.Context, *cluster, *Metrics, *[]string) error {
+	return func(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+		if _, err := c.streamingReady(ctx, notes); err != nil {
+			return err
+		}
+		old, err := c.currentPrimary(ctx)
+		if err != nil {
+			return err
+		}
+		survivor := c.other(old)
+		if err := c.waitSync(ctx, old, 30*time.Second); err != nil {
+			return fmt.Errorf("before the fault: %w", err)
+		}
+		vip, pub, px := c.inv.VIP.Address, c.inv.Database.PublishedPort, c.inv.Proxy.Port
+		tag := randomID(kind)
+		ws := []writer{
+			{Name: tag + "-vip-a", Addr: vip, Port: pub}, {Name: tag + "-vip-b", Addr: vip, Port: pub},
+			{Name: tag + "-haproxy-vip", Addr: vip, Port: px},
+			{Name: tag + "-haproxy-" + survivor.Inv.Name, Addr: survivor.Inv.Address, Port: px},
+		}
+		wctx, stopWriters := context.WithCancel(ctx)
+		defer stopWriters()
+		rec := &recorder{}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			rec.add(c.runWritersLive(wctx, ws, 5*time.Millisecond, rec))
+		}()
+		// At least 1,000 acknowledged writes before the fault.
+		if err := poll(ctx, "1000 acknowledged writes", func() error {
+			if n := rec.acked(); n < 1000 {
+				return fmt.Errorf("%d acknowledged", n)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		fr := &faultRun{kind: kind, old: old, new: survivor, interval: time.Duration(c.inv.Proxy.Interval) * time.Millisecond, fall: c.inv.Proxy.Fall}
+		c.progress("fault %s on %s", kind, old.Inv.Name)
+		fr.at = time.Now()
+		if err := c.injectFault(ctx, kind, old); err != nil {
+			return err
+		}
+		// The fault takes a moment (one container after the other):
+		// writes sent before it is complete may still be acknowledged by
+		// the old primary. Recovery counts from the end of the fault.
+		faultDone := time.Now()
+		// Promotion and VIP move, sampled every 100 ms until writes
+		// resume through every path.
+		sctx, stopSampling := context.WithCancel(ctx)
+		sampled := make(chan struct{})
+		go func() {
+			defer close(sampled)
+			for sctx.Err() == nil && (fr.promotedAt == 0 || fr.vipMove == 0) {
+				if fr.promotedAt == 0 && c.writable(sctx, survivor) {
+					fr.promotedAt = time.Since(fr.at)
+				}
+				if on, err := c.vipOn(sctx, survivor); err == nil && on && fr.vipMove == 0 {
+					fr.vipMove = time.Since(fr.at)
+				}
+				select {
+				case <-sctx.Done():
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+		}()
+		rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		err = poll(rctx, "writes through every path after the fault", func() error {
+			evs := rec.snapshot()
+			for _, w := range ws {
+				if _, ok := firstStartedAfter(filterServer(evs, w.Name), faultDone); !ok {
+					return fmt.Errorf("no acknowledged write through %s:%d since the fault", w.Addr, w.Port)
+				}
+			}
+			return nil
+		})
+		cancel()
+		if err != nil {
+			stopSampling()
+			<-sampled
+			return err
+		}
+		if kind == "postgres-kill" {
+			// A crashed postmaster child: the postmaster recovers in place,
+			// or keepalived fails over. Let it settle either way.
+			time.Sleep(5 * time.Second)
+		} else {
+			time.Sleep(time.Second)
+		}
+		stopSampling()
+		<-sampled
+		stopWriters()
+		<-done
+		current, err := c.currentPrimary(ctx)
+		if err != nil {
+			return fmt.Errorf("after the %s of %s: %w", kind, old.Inv.Name, err)
+		}
+		if on, err := c.vipOn(ctx, current); err != nil || !on {
+			return fmt.Errorf("after the %s of %s: the VIP is not on the writable primary %s (%v)", kind, old.Inv.Name, current.Inv.Name, err)
+		}
+		failedOver := current != old
+		if !failedOver {
+			fr.vipMove, fr.promotedAt = 0, 0
+			*notes = append(*notes, fmt.Sprintf("no failover: %s recovered in place and stayed the primary", old.Inv.Name))
+		}
+		fr.new = current
+		evs := rec.snapshot()
+		fr.events = evs
+		if d, ok := firstStartedAfter(filterServer(evs, ws[3].Name), faultDone); ok {
+			fr.switchAt = faultDone.Add(d).Sub(fr.at)
+		}
+		gap, _ := writeGap(evs, faultDone)
+		rto, _ := firstStartedAfter(evs, faultDone)
+		rto += faultDone.Sub(fr.at)
+		var worst time.Duration
+		for _, w := range ws[:3] {
+			if g, ok := writeGap(filterServer(evs, w.Name), faultDone); ok && g > worst {
+				worst = g
+			}
+		}
+		m.Extra = map[string]float64{"faultMs": float64(faultDone.Sub(fr.at).Milliseconds())}
+		m.RTOMillis = rto.Milliseconds()
+		m.WriteGapMillis = max(gap, worst).Milliseconds()
+		m.SwitchMillis = fr.vipMove.Milliseconds()
+		m.Extra["vipMoveMs"] = float64(fr.vipMove.Milliseconds())
+		m.Extra["promotedMs"] = float64(fr.promotedAt.Milliseconds())
+		m.Extra["proxySwitchMs"] = float64(fr.switchAt.Milliseconds())
+		acked := probe.Acked(evs)
+		present, err := c.writeIDs(ctx, current)
+		if err != nil {
+			return fmt.Errorf("read the writes on the primary %s: %w", current.Inv.Name, err)
+		}
+		lost := probe.Lost(acked, present)
+		m.WritesAcked, m.WritesLost = len(acked), len(lost)
+		ackedSet := map[string]bool{}
+		for _, id := range acked {
+			ackedSet[id] = true
+		}
+		for id := range present {
+			if strings.HasPrefix(id, tag+"-") && !ackedSet[id] {
+				m.Unexpected++
+			}
+		}
+		*notes = append(*notes, fmt.Sprintf("%s of %s at %s: VIP on %s after %s, %s's agent /primary 200 after %s; write gap %s (worst per-client), first write after %s; %d acknowledged, %d lost, %d rows unacknowledged but present (in flight at the fault)",
+			kind, old.Inv.Name, fr.at.Format("15:04:05.000"), current.Inv.Name, fr.vipMove.Round(time.Millisecond), current.Inv.Name, fr.promotedAt.Round(time.Millisecond), max(gap, worst).Round(time.Millisecond), rto.Round(time.Millisecond), len(acked), len(lost), m.Unexpected))
+		lastFaultMu.Lock()
+		lastFaults[c] = fr
+		lastFaultMu.Unlock()
+		if len(acked) < 1000 {
+			return fmt.Errorf("only %d acknowledged writes; the check needs at least 1000", len(acked))
+		}
+		if len(lost) > 0 {
+			return fmt.Errorf("%d of %d acknowledged writes missing on the primary %s (first: %s)", len(lost), len(acked), current.Inv.Name, strings.Join(lost[:min(5, len(lost))], ", "))
+		}
+		if kind == "kill" {
+			if !failedOver {
+				return fmt.Errorf("the kill of %s's node did not fail over", old.Inv.Name)
+			}
+			// The rejoin scenario brings the node back.
+			return nil
+		}
+		if failedOver && (kind == "pause" || kind == "postgres-kill") {
+			*notes = append(*notes, "the old primary "+old.Inv.Name+" kept running and fenced itself; restarting its database (the runbook's step) rejoins it through the role hook")
+		}
+		if err := c.recoverFault(ctx, kind, old, failedOver); err != nil {
+			return fmt.Errorf("recovery of %s after %s: %w", old.Inv.Name, kind, err)
+		}
+		if !failedOver {
+			return c.checkRejoined(ctx, current, survivor, notes)
+		}
+		return c.checkRejoined(ctx, current, old, notes)
+	}
+}
+
+// firstStartedAfter is the RTO: from the fault to the acknowledgement of
+// the first write that was sent after it. (probe.RTO counts any reply after
+// the fault, and a commit in flight at the fault is acknowledged a moment
+// later by the node that is about to fail.)
+func firstStartedAfter(evs []probe.Event, at time.Time) (time.Duration, bool) {
+	var best time.Duration
+	ok := false
+	for _, e := range evs {
+		if e.Op != probe.OpWrite || !e.OK || time.Unix(0, e.T-e.LatencyNs).Before(at) {
+			continue
+		}
+		if d := e.Time().Sub(at); !ok || d < best {
+			best, ok = d, true
+		}
+	}
+	return best, ok
+}
+
+// writeGap is the write gap: from the last acknowledgement at or before
+// at (the end of the fault) to the first acknowledgement of a write sent
+// after it.
+func writeGap(evs []probe.Event, at time.Time) (time.Duration, bool) {
+	var last time.Time
+	for _, e := range evs {
+		if e.Op == probe.OpWrite && e.OK && !e.Time().After(at) && e.Time().After(last) {
+			last = e.Time()
+		}
+	}
+	first, ok := firstStartedAfter(evs, at)
+	if last.IsZero() || !ok {
+		return 0, false
+	}
+	return at.Add(first).Sub(last), true
+}
+
+func filterServer(evs []probe.Event, name string) []probe.Event {
+	var out []probe.Event
+	for _, e := range evs {
+		if e.Server == name {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (c *cluster) injectFault(ctx context.Context, kind string, s *site) error {
+	switch kind {
+	case "kill":
+		return c.killSite(ctx, s)
+	case "stop":
+		return c.stopSite(ctx, s)
+	case "pause":
+		return c.pauseSite(ctx, s)
+	case "postgres-kill":
+		// Every PostgreSQL server process of the running container but the
+		// postmaster (its PID 1, which a signal from inside the container
+		// cannot kill): the postmaster sees its children crash and runs
+		// crash recovery, as after a backend's crash.
+		_, err := c.e.mustExec(ctx, s.Containers[c.inv.Database.Service], nil, "pkill", "-KILL", "-x", "postgres")
+		return err
+	}
+	return fmt.Errorf("unknown fault %s", kind)
+}
+
+// recoverFault powers the node on again, as an operator would; the
+// rendered role hook decides at start how its database rejoins.
+func (c *cluster) recoverFault(ctx context.Context, kind string, s *site, failedOver bool) error {
+	switch kind {
+	case "kill", "stop":
+		return c.restartSite(ctx, s)
+	case "pause":
+		if err := c.unpauseSite(ctx, s); err != nil {
+			return err
+		}
+		if !failedOver {
+			return nil
+		}
+		// The thawed old primary finds a newer primary and fences itself
+		// (notify.sh BACKUP/FAULT, check.sh); it rejoins at its next start:
+		// the runbook's restart, which the role hook turns into a rejoin.
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := poll(wctx, "the thawed "+s.Inv.Name+" fenced", func() error {
+			if c.writable(wctx, s) {
+				return errors.New("still writable")
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		_, err := c.e.cli.ContainerRestart(ctx, s.Containers[c.inv.Database.Service], client.ContainerRestartOptions{})
+		return err
+	case "postgres-kill":
+		if failedOver {
+			// The old primary recovered fenced: the runbook's restart,
+			// which the role hook turns into a rejoin.
+			_, err := c.e.cli.ContainerRestart(ctx, s.Containers[c.inv.Database.Service], client.ContainerRestartOptions{})
+			return err
+		}
+	}
+	return nil
+}
+
+// checkRejoined waits until old streams from primary as a synchronous
+// standby and both hold the same rows.
+func (c *cluster) checkRejoined(ctx context.Context, primary, old *site, notes *[]string) error {
+	t0 := time.Now()
+	if err := c.waitSync(ctx, primary, 2*time.Minute); err != nil {
+		return fmt.Errorf("%s did not rejoin as the synchronous standby of %s: %w; %s log: %s", old.Inv.Name, primary.Inv.Name, err, old.Inv.Name, c.e.tail(ctx, old.Containers[c.inv.Database.Service], 6))
+	}
+	p, err := c.currentPrimary(ctx)
+	if err != nil {
+		return fmt.Errorf("after the rejoin: %w", err)
+	}
+	if p != primary {
+		return fmt.Errorf("after the rejoin %s is the writable primary, expected %s", p.Inv.Name, primary.Inv.Name)
+	}
+	// A row written now is on both (synchronous), and the sets agree.
+	if _, err := c.sqlAt(ctx, primary.Inv.Address, c.inv.Database.PublishedPort, "INSERT INTO hagen_writes (id, client) VALUES ('"+randomID("rj")+"', 'rejoin')"); err != nil {
+		return fmt.Errorf("a write on %s after the rejoin: %w", primary.Inv.Name, err)
+	}
+	a, err := c.writeIDs(ctx, primary)
+	if err != nil {
+		return err
+	}
+	var b map[string]bool
+	if err := poll(ctx, "the same rows on both nodes", func() error {
+		b, err = c.writeIDs(ctx, old)
+		if err != nil {
+			return err
+		}
+		if len(a) != len(b) {
+			return fmt.Errorf("%s has %d rows, %s %d", primary.Inv.Name, len(a), old.Inv.Name, len(b))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	var divergent []string
+	for id := range b {
+		if !a[id] {
+			divergent = append(divergent, id)
+		}
+	}
+	if len(divergent) > 0 {
+		slices.Sort(divergent)
+		return fmt.Errorf("%d rows on %s that the primary %s lacks (divergent): %s", len(divergent), old.Inv.Name, primary.Inv.Name, strings.Join(divergent[:min(5, len(divergent))], ", "))
+	}
+	*notes = append(*notes, fmt.Sprintf("%s rejoined as the synchronous standby of %s after %s; both hold the same %d rows", old.Inv.Name, primary.Inv.Name, time.Since(t0).Round(time.Millisecond), len(a)))
+	return nil
+}
+
+func psProxySwitch(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+	lastFaultMu.Lock()
+	fr := lastFaults[c]
+	lastFaultMu.Unlock()
+	if fr == nil || fr.kind != "kill" {
+		return skip("needs the failover-kill scenario's run")
+	}
+	if fr.switchAt == 0 {
+		return fmt.Errorf("no write went through %s's HAProxy after the kill", fr.new.Inv.Name)
+	}
+	bound := fr.interval * time.Duration(fr.fall)
+	m.SwitchMillis = fr.switchAt.Milliseconds()
+	m.Extra = map[string]float64{"checkIntervalMs": float64(fr.interval.Milliseconds()), "fall": float64(fr.fall), "intervalTimesFallMs": float64(bound.Milliseconds()), "promotedMs": float64(fr.promotedAt.Milliseconds())}
+	after := fr.switchAt - fr.promotedAt
+	*notes = append(*notes, fmt.Sprintf("HAProxy on %s sent writes to the backup %s %s after the kill: %s after the promotion (the backup is checked on /primary, so it takes traffic once promoted; interval × fall = %s, interval × rise = %s)",
+		fr.new.Inv.Name, fr.new.Inv.Name, fr.switchAt.Round(time.Millisecond), after.Round(time.Millisecond), bound, fr.interval*time.Duration(c.inv.Proxy.Rise)))
+	// The backup is marked up by its first passing check after the
+	// promotion: within one check interval plus the check's own time.
+	if after > fr.interval*time.Duration(c.inv.Proxy.Rise)+fr.interval {
+		return fmt.Errorf("HAProxy took %s after the promotion to send traffic to the backup; expected within %s", after.Round(time.Millisecond), fr.interval*time.Duration(c.inv.Proxy.Rise)+fr.interval)
+	}
+	return nil
+}
+
+func psRejoin(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+	lastFaultMu.Lock()
+	fr := lastFaults[c]
+	lastFaultMu.Unlock()
+	if fr == nil || fr.kind != "kill" {
+		return skip("needs the failover-kill scenario's run")
+	}
+	t0 := time.Now()
+	if err := c.restartSite(ctx, fr.old); err != nil {
+		return err
+	}
+	if err := c.checkRejoined(ctx, fr.new, fr.old, notes); err != nil {
+		return err
+	}
+	m.Extra = map[string]float64{"rejoinMs": float64(time.Since(t0).Milliseconds())}
+	return nil
+}
+
+// psPartition cuts the primary off its peer and the witness (DROP rules
+// in its host's network namespace; the test clients on the Docker host
+// still reach it) and samples every 100 ms which nodes' agents report a
+// writable primary.
+func psPartition(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+	if _, err := c.streamingReady(ctx, notes); err != nil {
+		return err
+	}
+	if c.inv.Database.Witness == "" {
+		return skip("the spec configures no witness")
+	}
+	old, err := c.currentPrimary(ctx)
+	if err != nil {
+		return err
+	}
+	peer := c.other(old)
+	if err := c.waitSync(ctx, old, 30*time.Second); err != nil {
+		return fmt.Errorf("before the partition: %w", err)
+	}
+	tag := randomID("partition")
+	ws := []writer{
+		{Name: tag + "-vip", Addr: c.inv.VIP.Address, Port: c.inv.Database.PublishedPort},
+		{Name: tag + "-haproxy-vip", Addr: c.inv.VIP.Address, Port: c.inv.Proxy.Port},
+	}
+	wctx, stopWriters := context.WithCancel(ctx)
+	defer stopWriters()
+	rec := &recorder{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.runWritersLive(wctx, ws, 5*time.Millisecond, rec)
+	}()
+	if err := poll(ctx, "writes before the partition", func() error {
+		if rec.acked() < 200 {
+			return errors.New("fewer than 200 acknowledged")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	var rules []string
+	for _, addr := range []string{peer.Inv.Address, c.inv.Database.Witness} {
+		rules = append(rules, "iptables -I INPUT -s "+addr+" -j DROP", "iptables -I OUTPUT -d "+addr+" -j DROP")
+	}
+	// One exec: the cut is complete within milliseconds.
+	if _, err := c.e.mustExec(ctx, old.HostID, nil, "sh", "-ec", strings.Join(rules, "\n")); err != nil {
+		return fmt.Errorf("partition %s: %w", old.Inv.Name, err)
+	}
+	at := time.Now()
+	defer func() { _ = c.heal(context.Background(), old) }()
+	c.progress("partitioned %s from %s and the witness", old.Inv.Name, peer.Inv.Name)
+	var fencedAt, promotedAt time.Duration
+	both := 0
+	samples := 0
+	sample := func(sctx context.Context) (bool, bool) {
+		var wo, wp bool
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); wo = c.writable(sctx, old) }()
+		go func() { defer wg.Done(); wp = c.writable(sctx, peer) }()
+		wg.Wait()
+		samples++
+		if wo && wp {
+			both++
+		}
+		return wo, wp
+	}
+	pctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	err = poll(pctx, peer.Inv.Name+" promoted and the VIP on it", func() error {
+		wo, wp := sample(pctx)
+		if !wo && fencedAt == 0 {
+			fencedAt = time.Since(at)
+		}
+		if wp && promotedAt == 0 {
+			promotedAt = time.Since(at)
+		}
+		on, err := c.vipOn(pctx, peer)
+		if err != nil {
+			return err
+		}
+		if !wp || !on || wo {
+			return fmt.Errorf("%s writable %v, %s writable %v, VIP on %s %v", old.Inv.Name, wo, peer.Inv.Name, wp, peer.Inv.Name, on)
+		}
+		return nil
+	})
+	cancel()
+	if err != nil {
+		return err
+	}
+	// Writes resume through the VIP on the new primary.
+	if err := poll(ctx, "writes after the partition", func() error {
+		if _, ok := firstStartedAfter(rec.snapshot(), at.Add(promotedAt)); !ok {
+			return errors.New("none acknowledged since the promotion")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	healAt := time.Now()
+	if err := c.heal(ctx, old); err != nil {
+		return err
+	}
+	// After healing: sample for five seconds; exactly one writable primary.
+	for time.Since(healAt) < 5*time.Second {
+		wo, wp := sample(ctx)
+		if wo {
+			return fmt.Errorf("after healing, the old primary %s is writable again (%s writable: %v)", old.Inv.Name, peer.Inv.Name, wp)
+		}
+		if !wp {
+			return fmt.Errorf("after healing, no writable primary: %s is not writable", peer.Inv.Name)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stopWriters()
+	<-done
+	evs := rec.snapshot()
+	gap, _ := writeGap(evs, at)
+	acked := probe.Acked(evs)
+	present, err := c.writeIDs(ctx, peer)
+	if err != nil {
+		return err
+	}
+	lost := probe.Lost(acked, present)
+	m.WritesAcked, m.WritesLost, m.WriteGapMillis = len(acked), len(lost), gap.Milliseconds()
+	m.Extra = map[string]float64{"fencedMs": float64(fencedAt.Milliseconds()), "promotedMs": float64(promotedAt.Milliseconds()), "samples": float64(samples), "samplesBothWritable": float64(both)}
+	*notes = append(*notes, fmt.Sprintf("%s cut off from %s and the witness: %s fenced after %s, %s promoted after %s; %d samples (every ~100 ms), %d with two writable primaries; write gap %s; %d acknowledged, %d lost",
+		old.Inv.Name, peer.Inv.Name, old.Inv.Name, fencedAt.Round(time.Millisecond), peer.Inv.Name, promotedAt.Round(time.Millisecond), samples, both, gap.Round(time.Millisecond), len(acked), len(lost)))
+	if both > 0 {
+		return fmt.Errorf("%d of %d samples saw two writable primaries", both, samples)
+	}
+	if len(lost) > 0 {
+		return fmt.Errorf("%d acknowledged writes lost", len(lost))
+	}
+	// The fenced old primary stays read-only until it is restarted; the
+	// runbook's step, which the role hook turns into a rejoin.
+	*notes = append(*notes, "after healing "+old.Inv.Name+" stays fenced (read-only); restarting its database (the runbook's step) rejoins it through the role hook")
+	if _, err := c.e.cli.ContainerRestart(ctx, old.Containers[c.inv.Database.Service], client.ContainerRestartOptions{}); err != nil {
+		return err
+	}
+	return c.checkRejoined(ctx, peer, old, notes)
+}
+
+// recorder collects writer events while they run.
+type recorder struct {
+	mu  sync.Mutex
+	evs []probe.Event
+	n   int
+}
+
+func (r *recorder) add(evs []probe.Event) {}
+
+func (r *recorder) record(e probe.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.evs = append(r.evs, e)
+	if e.OK {
+		r.n++
+	}
+}
+
+func (r *recorder) acked() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n
+}
+
+func (r *recorder) snapshot() []probe.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := slices.Clone(r.evs)
+	slices.SortFunc(out, func(a, b probe.Event) int { return int(a.T - b.T) })
+	return out
+}

@@ -1,0 +1,447 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/netip"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hagen-ha/hagen/internal/probe"
+)
+
+// Bring-up of a primary-standby deployment, in the rendered RUNBOOK's
+// order: the databases (started by upServices, the standby cloning the
+// primary), synchronous replication confirmed, the agents, keepalived,
+// HAProxy and the app tier.
+//
+// verify.Run brings up only what every mode shares; the rest happens once,
+// on the first scenario of the matrix (streamingReady), so that the
+// matrix runs without a change to the shared harness.
+
+// streamingState is the per-run state of the primary-standby matrix, kept
+// by cluster (a run's cluster lives as long as its Run call).
+type streamingState struct {
+	once sync.Once
+	err  error
+	took time.Duration
+	// primary is the site running the writable primary, as last observed.
+	primary *site
+}
+
+var (
+	streamingMu     sync.Mutex
+	streamingStates = map[*cluster]*streamingState{}
+)
+
+func streamingOf(c *cluster) *streamingState {
+	streamingMu.Lock()
+	defer streamingMu.Unlock()
+	st := streamingStates[c]
+	if st == nil {
+		st = &streamingState{}
+		streamingStates[c] = st
+	}
+	return st
+}
+
+// streamingReady runs the primary-standby bring-up once per run and
+// returns its error to every scenario.
+func (c *cluster) streamingReady(ctx context.Context, notes *[]string) (*streamingState, error) {
+	st := streamingOf(c)
+	first := false
+	st.once.Do(func() {
+		first = true
+		t0 := time.Now()
+		st.err = c.upStreaming(ctx, st)
+		st.took = time.Since(t0)
+	})
+	if first && st.err == nil {
+		*notes = append(*notes, fmt.Sprintf("primary-standby bring-up (sync replication, agents, keepalived, HAProxy, app): %s", st.took.Round(time.Millisecond)))
+	}
+	if st.err != nil {
+		return st, fmt.Errorf("primary-standby bring-up: %w", st.err)
+	}
+	return st, nil
+}
+
+func (c *cluster) siteByRole(role string) *site {
+	for _, s := range c.sites {
+		if s.Inv.Role == role {
+			return s
+		}
+	}
+	return nil
+}
+
+func (c *cluster) other(s *site) *site {
+	for _, o := range c.sites {
+		if o != s {
+			return o
+		}
+	}
+	return nil
+}
+
+func (c *cluster) upStreaming(ctx context.Context, st *streamingState) error {
+	primary, standby := c.siteByRole("primary"), c.siteByRole("standby")
+	if primary == nil || standby == nil || len(c.sites) != 2 {
+		return fmt.Errorf("the matrix needs one primary and one standby site (inventory has %d sites)", len(c.sites))
+	}
+	st.primary = primary
+	c.progress("waiting for pg_stat_replication on %s to show %s as sync", primary.Inv.Name, standby.Inv.Name)
+	if err := c.waitSync(ctx, primary, 2*time.Minute); err != nil {
+		return err
+	}
+	// The compose files mount ${HAGEN_BINARY:-/usr/local/bin/hagen} into
+	// the agent: reload them with the binary verify built.
+	bin, err := filepath.Abs(c.hagenBin)
+	if err != nil || c.hagenBin == "" {
+		return fmt.Errorf("no hagen binary for the agents (Options.HagenBinary)")
+	}
+	env := secrets{}
+	maps.Copy(env, c.secrets)
+	env["HAGEN_BINARY"] = bin
+	for _, s := range c.sites {
+		p, err := loadCompose(ctx, filepath.Join(c.dir, s.Inv.Compose), c.inv.Name+"-"+s.Inv.Name, env)
+		if err != nil {
+			return err
+		}
+		s.Project = p
+	}
+	c.deviate("the agent runs the hagen binary verify built (HAGEN_BINARY), as the compose file allows")
+	if err := c.ensureWitness(ctx); err != nil {
+		return err
+	}
+	for _, s := range []*site{primary, standby} {
+		if _, err := c.startService(ctx, s, "hagen-agent", nil); err != nil {
+			return err
+		}
+	}
+	for _, s := range c.sites {
+		if err := poll(ctx, "agent on "+s.Inv.Name, func() error {
+			_, err := c.agentGet(ctx, s, "/health")
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	c.progress("agents answer; starting keepalived (primary first)")
+	for _, s := range []*site{primary, standby} {
+		if _, err := c.startService(ctx, s, "keepalived", nil); err != nil {
+			return err
+		}
+		if s == primary {
+			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			err := poll(wctx, "VIP on "+s.Inv.Name, func() error {
+				on, err := c.vipOn(wctx, s)
+				if err == nil && !on {
+					err = errors.New("not bound")
+				}
+				return err
+			})
+			cancel()
+			if err != nil {
+				return err
+			}
+		}
+	}
+	for _, s := range c.sites {
+		if _, err := c.startService(ctx, s, "haproxy", nil); err != nil {
+			return err
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := poll(wctx, "a write through HAProxy at the VIP", func() error {
+		_, err := c.sqlAt(wctx, c.inv.VIP.Address, c.inv.Proxy.Port, "SELECT 1")
+		return err
+	}); err != nil {
+		return err
+	}
+	if _, err := c.psql(ctx, primary, probe.TableDDL+"; CREATE TABLE IF NOT EXISTS hagen_writes (id text PRIMARY KEY, client text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())"); err != nil {
+		return fmt.Errorf("create the probe tables: %w", err)
+	}
+	return c.startStreamingApps(ctx)
+}
+
+// waitSync waits until the primary at s reports every standby as sync.
+func (c *cluster) waitSync(ctx context.Context, s *site, d time.Duration) error {
+	wctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return poll(wctx, "synchronous replication on "+s.Inv.Name, func() error {
+		out, err := c.psql(wctx, s, "SELECT coalesce(string_agg(application_name || ':' || sync_state, ','), '') FROM pg_stat_replication")
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(out, ":sync") {
+			return fmt.Errorf("pg_stat_replication: %q", out)
+		}
+		return nil
+	})
+}
+
+// ensureWitness makes the spec's witness address answer: in the test
+// network the WAN router usually holds it (it is the router in
+// production); otherwise a small container stands there.
+func (c *cluster) ensureWitness(ctx context.Context) error {
+	if c.inv.Database.Witness == "" {
+		return nil
+	}
+	w, err := netip.ParseAddr(c.inv.Database.Witness)
+	if err != nil {
+		return fmt.Errorf("witness %q: %w", c.inv.Database.Witness, err)
+	}
+	for _, l := range c.lans {
+		if l.Router == w {
+			c.deviate("the witness %s is the test network's router container (in production: the LAN's router)", w)
+			return nil
+		}
+	}
+	l := c.lanOf(w)
+	if l == nil {
+		return fmt.Errorf("the witness %s is on no simulated network", w)
+	}
+	id, err := c.create(ctx, node{
+		Name: c.name("witness"), Image: c.image, Entrypoint: sleeper, Init: true,
+		LAN: l, IP: w, Labels: map[string]string{labelRole: "witness"},
+	})
+	if err != nil {
+		return err
+	}
+	c.deviate("the witness %s is a container that answers ping", w)
+	return c.e.start(ctx, id)
+}
+
+// startStreamingApps starts each site's app services as `hagen probe
+// serve` on their target port, connected where the spec's environment
+// points them (the VIP and the HAProxy port).
+func (c *cluster) startStreamingApps(ctx context.Context) error {
+	mounts, err := c.hagenMount()
+	if err != nil {
+		return err
+	}
+	for _, s := range c.sites {
+		for _, app := range s.Inv.Apps {
+			svc := s.Project.Services[app.Service]
+			if len(svc.Ports) == 0 {
+				continue
+			}
+			port := int(svc.Ports[0].Target)
+			host, dbPort := c.inv.VIP.Address, c.inv.Proxy.Port
+			for k, v := range svc.Environment {
+				if v == nil {
+					continue
+				}
+				switch {
+				case strings.HasSuffix(k, "_DB_HOST"):
+					host = *v
+				case strings.HasSuffix(k, "_DB_PORT"):
+					dbPort, _ = strconv.Atoi(*v)
+				}
+			}
+			c.deviate("app service %s runs `hagen probe serve` (stand-in for the closed product) against %s:%d", app.Service, host, dbPort)
+			id, err := c.startService(ctx, s, app.Service, &override{
+				Entrypoint: []string{hagenInContainer},
+				Cmd: []string{"probe", "serve", "--site", s.Inv.Name, "--listen", ":" + strconv.Itoa(port),
+					"--db-host", host, "--db-port", strconv.Itoa(dbPort),
+					"--db-name", c.inv.Database.Name, "--db-user", c.inv.Database.Superuser,
+					"--password-env", "HAGEN_PROBE_DB_PASSWORD"},
+				Env:    []string{"HAGEN_PROBE_DB_PASSWORD=" + c.secrets["POSTGRES_PASSWORD"]},
+				Mounts: mounts,
+			})
+			if err != nil {
+				return err
+			}
+			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			err = poll(wctx, "app "+app.Service+" on "+s.Inv.Name, func() error {
+				if st, err := c.e.state(wctx, id); err == nil && !st.Running {
+					return fmt.Errorf("app exited %d: %s", st.ExitCode, c.e.tail(wctx, id, 5))
+				}
+				_, err := c.e.mustExec(wctx, s.HostID, nil, "curl", "-sf", "-m", "2", "http://127.0.0.1:"+strconv.Itoa(port)+"/site")
+				return err
+			})
+			cancel()
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// vipOn reports whether the site host has the VIP on its interface.
+func (c *cluster) vipOn(ctx context.Context, s *site) (bool, error) {
+	out, err := c.e.mustExec(ctx, s.HostID, nil, "ip", "-4", "-o", "addr", "show")
+	if err != nil {
+		return false, err
+	}
+	return strings.Contains(out, " "+c.inv.VIP.Address+"/"), nil
+}
+
+// agentGet asks a site's agent, from the test process (the Docker host on
+// the site LAN), and returns the status code.
+func (c *cluster) agentGet(ctx context.Context, s *site, path string) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s:%d%s", s.Inv.Address, c.inv.Database.HealthPort, path), nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, nil
+}
+
+// connect opens a database connection from the test process to addr:port
+// as the superuser.
+func (c *cluster) connect(ctx context.Context, addr string, port int) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable connect_timeout=2 application_name=hagen-verify",
+		addr, port, c.inv.Database.Superuser, c.inv.Database.Name))
+	if err != nil {
+		return nil, err
+	}
+	cfg.Password = c.secrets["POSTGRES_PASSWORD"]
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// sqlAt runs one statement at addr:port and returns the first column of
+// the first row as text ("" for none).
+func (c *cluster) sqlAt(ctx context.Context, addr string, port int, sql string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	conn, err := c.connect(ctx, addr, port)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(ctx, sql)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	out := ""
+	if rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			return "", err
+		}
+		if len(vals) > 0 && vals[0] != nil {
+			out = fmt.Sprint(vals[0])
+		}
+	}
+	return out, rows.Err()
+}
+
+// writer is one client that writes rows through addr:port as fast as
+// acknowledgements come back: acknowledged means COMMIT returned.
+type writer struct {
+	Name string
+	Addr string
+	Port int
+}
+
+// runWritersLive runs the writers until ctx ends, recording every event
+// in rec as it happens.
+func (c *cluster) runWritersLive(ctx context.Context, ws []writer, interval time.Duration, rec *recorder) []probe.Event {
+	var wg sync.WaitGroup
+	for _, w := range ws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.write(ctx, w, interval, rec.record)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (c *cluster) write(ctx context.Context, w writer, interval time.Duration, record func(probe.Event)) {
+	var conn *pgx.Conn
+	defer func() {
+		if conn != nil {
+			conn.Close(context.Background())
+		}
+	}()
+	for seq := 1; ctx.Err() == nil; seq++ {
+		id := fmt.Sprintf("%s-%d", w.Name, seq)
+		t0 := time.Now()
+		var err error
+		if conn == nil {
+			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			conn, err = c.connect(cctx, w.Addr, w.Port)
+			cancel()
+		}
+		if err == nil {
+			wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			_, err = conn.Exec(wctx, "INSERT INTO hagen_writes (id, client) VALUES ($1, $2)", id, w.Name)
+			cancel()
+			if err != nil {
+				conn.Close(context.Background())
+				conn = nil
+			}
+		}
+		if ctx.Err() != nil && err != nil {
+			// Cut short by the end of the run: neither acknowledged nor failed.
+			break
+		}
+		e := probe.Event{T: time.Now().UnixNano(), Op: probe.OpWrite, ID: id, Server: w.Name, Addr: fmt.Sprintf("%s:%d", w.Addr, w.Port), OK: err == nil, LatencyNs: int64(time.Since(t0))}
+		if err != nil {
+			e.Err = err.Error()
+		}
+		record(e)
+		wait := interval
+		if err != nil {
+			wait = 100 * time.Millisecond
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+	}
+}
+
+// writeIDs returns the ids in hagen_writes on the database at s.
+func (c *cluster) writeIDs(ctx context.Context, s *site) (map[string]bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	conn, err := c.connect(ctx, s.Inv.Address, c.inv.Database.PublishedPort)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(ctx, "SELECT id FROM hagen_writes")
+	if err != nil {
+		return nil, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out, nil
+}
+
+// writable reports whether a site's agent answers /primary with 200 (the
+// writable primary).
+func (c *cluster) writable(ctx context.Context, s *site) bool {
+	code, err := c.agentGet(ctx, s, "/primary")
+	return err == nil && code == http.StatusOK
+}
