@@ -59,6 +59,8 @@ type keepalivedView struct {
 	// DBPeers are the other database sites notify.sh inspects and fences:
 	// every other site in primary-standby mode.
 	DBPeers []keepalivedPeer
+	// HealthPort is the agents' port (check.sh reads the peers' /health).
+	HealthPort int
 	// What a node promoted here does with synchronous replication: see
 	// syncCandidates.
 	Synchronous   bool
@@ -124,6 +126,7 @@ func renderKeepalived(b *builder, v *siteView) {
 	if s := v.T.Database.Streaming; s != nil {
 		view.Streaming = true
 		view.Witness = s.Witness
+		view.HealthPort = s.HealthPort
 		for _, p := range v.Peers {
 			view.DBPeers = append(view.DBPeers, keepalivedPeer{p.Name, p.Address})
 		}
