@@ -15,19 +15,37 @@ pg_isready -q -h 127.0.0.1 -p 5444 -U postgres -d orders -t 1 || exit 1
 # its next start). An agent that does not answer within 0.3 s counts as
 # "not newer", so a dead peer never takes the VIP from a live primary.
 health() { curl -sf -m 0.3 "http://$1:8008/health" 2>/dev/null || true; }
-role() { grep -o '"role":"[a-z]*"' <<<"$1" | head -n 1 | cut -d '"' -f 4; }
-timeline() { grep -o '"timeline":[0-9]*' <<<"$1" | head -n 1 | cut -d : -f 2; }
+# The agent's JSON is indented: "role": "primary", "timeline": 2.
+role() { sed -n 's/^ *"role": *"\([a-z]*\)".*/\1/p' <<<"$1" | head -n 1; }
+timeline() { sed -n 's/^ *"timeline": *\([0-9]*\).*/\1/p' <<<"$1" | head -n 1; }
 
+#
+# Nor is a standby that holds the VIP while a peer runs the writable
+# primary (an old primary that won an election after a thaw and was then
+# rewound): it goes FAULT, and the VIP returns to the primary. A standby
+# holding the VIP for the seconds notify.sh needs to fence a dead or
+# fenced peer and promote it is fine: no peer is writable then.
 local_status=$(health 127.0.0.1)
-case $(role "$local_status") in
-primary | fenced) ;;
+local_role=$(role "$local_status")
+case $local_role in
+primary | fenced | standby) ;;
 *) exit 0 ;;
 esac
+if [ "$local_role" = standby ] && ! ip -o addr show | grep -q " 10.232.0.100/24 "; then
+	exit 0
+fi
 tl=$(timeline "$local_status")
 peers=(10.232.0.12)
 for peer in "${peers[@]}"; do
 	peer_status=$(health "$peer")
-	if [ "$(role "$peer_status")" = primary ] && [ "$(timeline "$peer_status")" -gt "${tl:-0}" ]; then
+	if [ "$(role "$peer_status")" != primary ]; then
+		continue
+	fi
+	if [ "$local_role" = standby ]; then
+		echo "this standby holds the VIP while $peer runs the writable primary" >&2
+		exit 1
+	fi
+	if [ "$(timeline "$peer_status")" -gt "${tl:-0}" ]; then
 		echo "stale primary: $peer is the writable primary on timeline $(timeline "$peer_status"), this node is on ${tl:-0}" >&2
 		exit 1
 	fi
