@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
 
 	"github.com/hagen-ha/hagen/internal/probe"
@@ -209,16 +210,21 @@ func b2f(b bool) float64 {
 
 // faultRun is what a fault scenario measured, for the next scenarios.
 type faultRun struct {
-	kind        string
-	at          time.Time
-	old, new    *site
-	switchAt    time.Duration // first ack through the surviving node's HAProxy
-	promotedAt  time.Duration // the new node's agent answers /primary 200
-	vipMove     time.Duration
-	interval    time.Duration // HAProxy check interval
-	fall        int
-	events      []probe.Event
-	rejoinNotes []string
+	kind       string
+	at         time.Time
+	old, new   *site
+	switchAt   time.Duration // first ack through the surviving node's HAProxy
+	promotedAt time.Duration // the new node's agent answers /primary 200
+	vipMove    time.Duration
+	interval   time.Duration // HAProxy check interval
+	fall       int
+	events     []probe.Event
+	// faultTook is how long injecting the fault took (containers one
+	// after the other).
+	faultTook time.Duration
+	// From the surviving node's HAProxy log: the active server marked
+	// down, the backup marked up (zero when not seen).
+	activeDown, backupUp time.Duration
 }
 
 var (
@@ -276,6 +282,7 @@ func psFault(kind string) func(context.Context, *cluster, *Metrics, *[]string) e
 		// writes sent before it is complete may still be acknowledged by
 		// the old primary. Recovery counts from the end of the fault.
 		faultDone := time.Now()
+		fr.faultTook = faultDone.Sub(fr.at)
 		// Promotion and VIP move, sampled every 100 ms until writes
 		// resume through every path.
 		sctx, stopSampling := context.WithCancel(ctx)
@@ -309,7 +316,7 @@ func psFault(kind string) func(context.Context, *cluster, *Metrics, *[]string) e
 		if err != nil {
 			stopSampling()
 			<-sampled
-			return err
+			return fmt.Errorf("%w; %s", err, c.streamingLogs(ctx))
 		}
 		if kind == "postgres-kill" {
 			// A crashed postmaster child: the postmaster recovers in place,
@@ -335,6 +342,9 @@ func psFault(kind string) func(context.Context, *cluster, *Metrics, *[]string) e
 			*notes = append(*notes, fmt.Sprintf("no failover: %s recovered in place and stayed the primary", old.Inv.Name))
 		}
 		fr.new = current
+		if kind == "kill" && failedOver {
+			fr.activeDown, fr.backupUp = c.haproxyMarks(ctx, current, old, fr.at)
+		}
 		evs := rec.snapshot()
 		fr.events = evs
 		if d, ok := firstStartedAfter(filterServer(evs, ws[3].Name), faultDone); ok {
@@ -353,9 +363,13 @@ func psFault(kind string) func(context.Context, *cluster, *Metrics, *[]string) e
 		m.RTOMillis = rto.Milliseconds()
 		m.WriteGapMillis = max(gap, worst).Milliseconds()
 		m.SwitchMillis = fr.vipMove.Milliseconds()
-		m.Extra["vipMoveMs"] = float64(fr.vipMove.Milliseconds())
-		m.Extra["promotedMs"] = float64(fr.promotedAt.Milliseconds())
-		m.Extra["proxySwitchMs"] = float64(fr.switchAt.Milliseconds())
+		m.Extra["firstWriteThroughSurvivorHAProxyMs"] = float64(fr.switchAt.Milliseconds())
+		if failedOver {
+			m.Extra["vipMoveMs"] = float64(fr.vipMove.Milliseconds())
+			m.Extra["promotedMs"] = float64(fr.promotedAt.Milliseconds())
+		} else {
+			m.SwitchMillis = 0
+		}
 		acked := probe.Acked(evs)
 		present, err := c.writeIDs(ctx, current)
 		if err != nil {
@@ -372,8 +386,12 @@ func psFault(kind string) func(context.Context, *cluster, *Metrics, *[]string) e
 				m.Unexpected++
 			}
 		}
-		*notes = append(*notes, fmt.Sprintf("%s of %s at %s: VIP on %s after %s, %s's agent /primary 200 after %s; write gap %s (worst per-client), first write after %s; %d acknowledged, %d lost, %d rows unacknowledged but present (in flight at the fault)",
-			kind, old.Inv.Name, fr.at.Format("15:04:05.000"), current.Inv.Name, fr.vipMove.Round(time.Millisecond), current.Inv.Name, fr.promotedAt.Round(time.Millisecond), max(gap, worst).Round(time.Millisecond), rto.Round(time.Millisecond), len(acked), len(lost), m.Unexpected))
+		moved := fmt.Sprintf("VIP on %s after %s, %s's agent /primary 200 after %s", current.Inv.Name, fr.vipMove.Round(time.Millisecond), current.Inv.Name, fr.promotedAt.Round(time.Millisecond))
+		if !failedOver {
+			moved = "no failover, " + old.Inv.Name + " kept the VIP"
+		}
+		*notes = append(*notes, fmt.Sprintf("%s of %s at %s: %s; write gap %s (worst per-client), first write after %s; %d acknowledged, %d lost, %d rows unacknowledged but present (in flight at the fault)",
+			kind, old.Inv.Name, fr.at.Format("15:04:05.000"), moved, max(gap, worst).Round(time.Millisecond), rto.Round(time.Millisecond), len(acked), len(lost), m.Unexpected))
 		lastFaultMu.Lock()
 		lastFaults[c] = fr
 		lastFaultMu.Unlock()
@@ -391,6 +409,7 @@ func psFault(kind string) func(context.Context, *cluster, *Metrics, *[]string) e
 			return nil
 		}
 		if failedOver && (kind == "pause" || kind == "postgres-kill") {
+			c.deviate("after a pause, a partition or a database crash that failed over, verify restarts the fenced old primary's database container: the RUNBOOK's restart (step 10), which the rendered role hook turns into a rejoin")
 			*notes = append(*notes, "the old primary "+old.Inv.Name+" kept running and fenced itself; restarting its database (the runbook's step) rejoins it through the role hook")
 		}
 		if err := c.recoverFault(ctx, kind, old, failedOver); err != nil {
@@ -436,6 +455,20 @@ func writeGap(evs []probe.Event, at time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	return at.Add(first).Sub(last), true
+}
+
+// streamingLogs is the end of each node's keepalived and database log,
+// for a failure message.
+func (c *cluster) streamingLogs(ctx context.Context) string {
+	var b strings.Builder
+	for _, s := range c.sites {
+		for _, svc := range []string{"keepalived", c.inv.Database.Service} {
+			if id, ok := s.Containers[svc]; ok {
+				fmt.Fprintf(&b, "[%s/%s log: %s] ", s.Inv.Name, svc, c.e.tail(context.WithoutCancel(ctx), id, 12))
+			}
+		}
+	}
+	return b.String()
 }
 
 func filterServer(evs []probe.Event, name string) []probe.Event {
@@ -520,6 +553,24 @@ func (c *cluster) checkRejoined(ctx context.Context, primary, old *site, notes *
 	if p != primary {
 		return fmt.Errorf("after the rejoin %s is the writable primary, expected %s", p.Inv.Name, primary.Inv.Name)
 	}
+	// Steady state again: the VIP on the primary only.
+	vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = poll(vctx, "the VIP on the primary "+primary.Inv.Name+" only", func() error {
+		for _, s := range c.sites {
+			on, err := c.vipOn(vctx, s)
+			if err != nil {
+				return err
+			}
+			if on != (s == primary) {
+				return fmt.Errorf("VIP on %s: %v", s.Inv.Name, on)
+			}
+		}
+		return nil
+	})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("after the rejoin: %w; %s", err, c.streamingLogs(ctx))
+	}
 	// A row written now is on both (synchronous), and the sets agree.
 	if _, err := c.sqlAt(ctx, primary.Inv.Address, c.inv.Database.PublishedPort, "INSERT INTO hagen_writes (id, client) VALUES ('"+randomID("rj")+"', 'rejoin')"); err != nil {
 		return fmt.Errorf("a write on %s after the rejoin: %w", primary.Inv.Name, err)
@@ -565,18 +616,69 @@ func psProxySwitch(ctx context.Context, c *cluster, m *Metrics, notes *[]string)
 	if fr.switchAt == 0 {
 		return fmt.Errorf("no write went through %s's HAProxy after the kill", fr.new.Inv.Name)
 	}
-	bound := fr.interval * time.Duration(fr.fall)
+	if fr.activeDown == 0 || fr.backupUp == 0 {
+		return fmt.Errorf("%s's HAProxy log does not show %s marked down (%s) and %s marked up (%s) after the kill", fr.new.Inv.Name, fr.old.Inv.Name, fr.activeDown, fr.new.Inv.Name, fr.backupUp)
+	}
+	inter, rise := fr.interval, time.Duration(c.inv.Proxy.Rise)
+	bound := inter * time.Duration(fr.fall)
+	// A dead server's check fails by the check timeout (haproxy.cfg:
+	// timeout check 2s) or sooner, and the next one starts an interval
+	// later: fall failures within fall × (interval + timeout) of the end
+	// of the kill.
+	const checkTimeout = 2 * time.Second
+	downBound := fr.faultTook + time.Duration(fr.fall)*(inter+checkTimeout)
 	m.SwitchMillis = fr.switchAt.Milliseconds()
-	m.Extra = map[string]float64{"checkIntervalMs": float64(fr.interval.Milliseconds()), "fall": float64(fr.fall), "intervalTimesFallMs": float64(bound.Milliseconds()), "promotedMs": float64(fr.promotedAt.Milliseconds())}
-	after := fr.switchAt - fr.promotedAt
-	*notes = append(*notes, fmt.Sprintf("HAProxy on %s sent writes to the backup %s %s after the kill: %s after the promotion (the backup is checked on /primary, so it takes traffic once promoted; interval × fall = %s, interval × rise = %s)",
-		fr.new.Inv.Name, fr.new.Inv.Name, fr.switchAt.Round(time.Millisecond), after.Round(time.Millisecond), bound, fr.interval*time.Duration(c.inv.Proxy.Rise)))
-	// The backup is marked up by its first passing check after the
-	// promotion: within one check interval plus the check's own time.
-	if after > fr.interval*time.Duration(c.inv.Proxy.Rise)+fr.interval {
-		return fmt.Errorf("HAProxy took %s after the promotion to send traffic to the backup; expected within %s", after.Round(time.Millisecond), fr.interval*time.Duration(c.inv.Proxy.Rise)+fr.interval)
+	m.Extra = map[string]float64{
+		"checkIntervalMs": float64(inter.Milliseconds()), "fall": float64(fr.fall), "intervalTimesFallMs": float64(bound.Milliseconds()),
+		"activeDownMs": float64(fr.activeDown.Milliseconds()), "backupUpMs": float64(fr.backupUp.Milliseconds()),
+		"promotedMs": float64(fr.promotedAt.Milliseconds()), "firstWriteMs": float64(fr.switchAt.Milliseconds()),
+	}
+	*notes = append(*notes, fmt.Sprintf("HAProxy on %s: active %s marked DOWN %s after the kill (interval × fall = %s; with the 2 s check timeout and the %s the kill took: at most %s), backup %s marked UP %s after the kill, %s after its promotion (interval × rise = %s); first write through it %s after the kill",
+		fr.new.Inv.Name, fr.old.Inv.Name, fr.activeDown.Round(time.Millisecond), bound, fr.faultTook.Round(time.Millisecond), downBound.Round(time.Millisecond), fr.new.Inv.Name, fr.backupUp.Round(time.Millisecond), (fr.backupUp-fr.promotedAt).Round(time.Millisecond), inter*rise, fr.switchAt.Round(time.Millisecond)))
+	if fr.activeDown > downBound {
+		return fmt.Errorf("HAProxy marked the killed active server down after %s; the checks (interval %s, fall %d, timeout 2 s) allow %s", fr.activeDown.Round(time.Millisecond), inter, fr.fall, downBound.Round(time.Millisecond))
+	}
+	// The backup is checked on /primary: it is marked up by the first
+	// passing check after the promotion, within rise intervals (plus one
+	// for the check in flight).
+	if after := fr.backupUp - fr.promotedAt; after > inter*rise+inter {
+		return fmt.Errorf("HAProxy marked the backup up %s after its promotion; expected within %s", after.Round(time.Millisecond), inter*rise+inter)
 	}
 	return nil
+}
+
+// haproxyMarks reads the HAProxy log of site s since t0 and returns when
+// the server of site down was marked DOWN and the server of s UP.
+func (c *cluster) haproxyMarks(ctx context.Context, s, down *site, t0 time.Time) (time.Duration, time.Duration) {
+	id, ok := s.Containers["haproxy"]
+	if !ok {
+		return 0, 0
+	}
+	rc, err := c.e.cli.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true, Since: t0.Add(-time.Second).Format(time.RFC3339Nano)})
+	if err != nil {
+		return 0, 0
+	}
+	defer rc.Close()
+	var out strings.Builder
+	_, _ = stdcopy.StdCopy(&out, &out, rc)
+	var downAt, upAt time.Duration
+	for _, line := range strings.Split(out.String(), "\n") {
+		ts, rest, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil || t.Before(t0) {
+			continue
+		}
+		switch {
+		case downAt == 0 && strings.Contains(rest, "/"+down.Inv.Name+" is DOWN"):
+			downAt = t.Sub(t0)
+		case upAt == 0 && strings.Contains(rest, "/"+s.Inv.Name+" is UP"):
+			upAt = t.Sub(t0)
+		}
+	}
+	return downAt, upAt
 }
 
 func psRejoin(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
@@ -641,6 +743,7 @@ func psPartition(ctx context.Context, c *cluster, m *Metrics, notes *[]string) e
 	for _, addr := range []string{peer.Inv.Address, c.inv.Database.Witness} {
 		rules = append(rules, "iptables -I INPUT -s "+addr+" -j DROP", "iptables -I OUTPUT -d "+addr+" -j DROP")
 	}
+	c.deviate("a partition of two database nodes is iptables DROP rules in the cut-off node's host namespace against its peer and the witness; the Docker host (the test clients) still reaches it")
 	// One exec: the cut is complete within milliseconds.
 	if _, err := c.e.mustExec(ctx, old.HostID, nil, "sh", "-ec", strings.Join(rules, "\n")); err != nil {
 		return fmt.Errorf("partition %s: %w", old.Inv.Name, err)
@@ -684,7 +787,7 @@ func psPartition(ctx context.Context, c *cluster, m *Metrics, notes *[]string) e
 	})
 	cancel()
 	if err != nil {
-		return err
+		return fmt.Errorf("%w; %s", err, c.streamingLogs(ctx))
 	}
 	// Writes resume through the VIP on the new primary.
 	if err := poll(ctx, "writes after the partition", func() error {
@@ -733,6 +836,7 @@ func psPartition(ctx context.Context, c *cluster, m *Metrics, notes *[]string) e
 	// The fenced old primary stays read-only until it is restarted; the
 	// runbook's step, which the role hook turns into a rejoin.
 	*notes = append(*notes, "after healing "+old.Inv.Name+" stays fenced (read-only); restarting its database (the runbook's step) rejoins it through the role hook")
+	c.deviate("after a pause, a partition or a database crash that failed over, verify restarts the fenced old primary's database container: the RUNBOOK's restart (step 10), which the rendered role hook turns into a rejoin")
 	if _, err := c.e.cli.ContainerRestart(ctx, old.Containers[c.inv.Database.Service], client.ContainerRestartOptions{}); err != nil {
 		return err
 	}

@@ -119,6 +119,7 @@ func (c *cluster) upStreaming(ctx context.Context, st *streamingState) error {
 		s.Project = p
 	}
 	c.deviate("the agent runs the hagen binary verify built (HAGEN_BINARY), as the compose file allows")
+	c.deviate("the database clients of the primary-standby matrix are writers in the verify process on the Docker host: they reach the VIP and the nodes over the LAN bridge from its gateway address (inside security.allowedClients), as the superuser; acknowledged = COMMIT returned")
 	if err := c.ensureWitness(ctx); err != nil {
 		return err
 	}
