@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/hagen-ha/hagen/schema"
 	"github.com/hagen-ha/hagen/verify"
 )
 
@@ -37,10 +39,12 @@ leaves it up and prints the commands that remove it.
 Exit codes: 0 every scenario passed (or was skipped), 4 a scenario failed,
 2 the harness could not run (spec, render, Docker), 1 usage.
 
+Scenarios (--scenario NAME), by database mode:
+` + scenarioList() + `
 Examples:
   hagen verify examples/dual-site.cue
   hagen verify --scenario replication-0-to-1 --keep examples/dual-site.cue
-  hagen verify --junit verify.xml --json verify.json examples/dual-site.cue`,
+  hagen verify --junit verify.xml --json verify.json examples/primary-standby.cue`,
 		run: runVerify,
 	}
 }
@@ -110,4 +114,23 @@ func writeReportFile(file string, rep *verify.Report, write func(io.Writer, *ver
 		return err
 	}
 	return f.Close()
+}
+
+// scenarioList is the help text's list of scenario names per mode.
+func scenarioList() string {
+	var b strings.Builder
+	for _, mode := range []string{schema.MultiMasterAsync, schema.PrimaryStandby} {
+		fmt.Fprintf(&b, "  %s:\n", mode)
+		names := verify.ScenarioNames(mode)
+		line := "   "
+		for _, n := range names {
+			if len(line)+len(n) > 74 {
+				b.WriteString(line + "\n")
+				line = "   "
+			}
+			line += " " + n
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
 }
