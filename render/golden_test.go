@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/hagen-ha/hagen/internal/treefile"
 	"github.com/hagen-ha/hagen/render"
 	"github.com/hagen-ha/hagen/schema"
 )
@@ -51,14 +52,8 @@ func TestGolden(t *testing.T) {
 				if err := os.RemoveAll(dir); err != nil {
 					t.Fatal(err)
 				}
-				for _, p := range tree.Paths() {
-					dst := filepath.Join(dir, filepath.FromSlash(p))
-					if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(dst, tree[p].Data, tree[p].Mode); err != nil {
-						t.Fatal(err)
-					}
+				if err := treefile.Write(dir, tree); err != nil {
+					t.Fatal(err)
 				}
 				return
 			}

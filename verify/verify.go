@@ -18,6 +18,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/hagen-ha/hagen/internal/treefile"
 	"github.com/hagen-ha/hagen/render"
 	"github.com/hagen-ha/hagen/schema"
 	"github.com/hagen-ha/hagen/verify/image"
@@ -89,7 +90,7 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 	if !opts.Keep {
 		defer os.RemoveAll(dir)
 	}
-	if err := writeTree(dir, tree); err != nil {
+	if err := treefile.Write(dir, tree); err != nil {
 		return rep, err
 	}
 	inv, err := readInventory(dir)
@@ -200,23 +201,6 @@ func failureSuffix(s Scenario) string {
 		return ""
 	}
 	return ": " + s.Failure
-}
-
-func writeTree(dir string, tree render.Tree) error {
-	for p, f := range tree {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			return err
-		}
-		mode := f.Mode
-		if mode == 0 {
-			mode = 0o644
-		}
-		if err := os.WriteFile(full, f.Data, mode); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // up brings the deployment up in the rendered RUNBOOK's order.

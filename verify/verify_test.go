@@ -12,6 +12,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/hagen-ha/hagen/internal/treefile"
 	"github.com/hagen-ha/hagen/render"
 	"github.com/hagen-ha/hagen/schema"
 	"github.com/hagen-ha/hagen/verify/image"
@@ -80,7 +81,7 @@ func TestWAN(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := writeTree(dir, tree); err != nil {
+	if err := treefile.Write(dir, tree); err != nil {
 		t.Fatal(err)
 	}
 	inv, err := readInventory(dir)
@@ -159,15 +160,18 @@ func TestWAN(t *testing.T) {
 
 // TestMatrixDualSite runs the whole multi-master-async matrix.
 func TestMatrixDualSite(t *testing.T) {
-	runMatrix(t, "../examples/dual-site.cue", "")
+	runMatrix(t, "../examples/dual-site.cue", "", 10*time.Minute)
 }
 
 // TestDistributionWeighted runs the distribution scenario on the 66/33 spec.
 func TestDistributionWeighted(t *testing.T) {
-	runMatrix(t, "../examples/weighted.cue", "ha-distribution")
+	runMatrix(t, "../examples/weighted.cue", "ha-distribution", 10*time.Minute)
 }
 
-func runMatrix(t *testing.T, spec, only string) {
+// runMatrix runs spec's matrix (or the one scenario only) and requires
+// every scenario the mode defines to have run and passed, and nothing
+// labelled with the run to be left.
+func runMatrix(t *testing.T, spec, only string, timeout time.Duration) {
 	cli := dockerOrSkip(t)
 	if testing.Short() {
 		t.Skip("-short: the verify matrix takes minutes")
@@ -179,7 +183,7 @@ func runMatrix(t *testing.T, spec, only string) {
 		t.Fatalf("build hagen: %v\n%s", err, out)
 	}
 	runID := "test-" + strings.ReplaceAll(time.Now().Format("150405.000"), ".", "")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	rep, err := Run(ctx, Options{
 		Spec: spec, Scenario: only, HagenBinary: bin, Client: cli, RunID: runID,
@@ -195,8 +199,12 @@ func runMatrix(t *testing.T, spec, only string) {
 	for _, d := range rep.Deviations {
 		t.Logf("deviation: %s", d)
 	}
-	if len(rep.Scenarios) == 0 {
-		t.Fatal("no scenario ran")
+	want := len(ScenarioNames(rep.Mode))
+	if only != "" {
+		want = 1
+	}
+	if len(rep.Scenarios) != want {
+		t.Fatalf("%d scenarios ran, expected %d", len(rep.Scenarios), want)
 	}
 	for _, s := range rep.Scenarios {
 		switch s.Status {

@@ -10,6 +10,7 @@ import (
 
 	tclog "github.com/testcontainers/testcontainers-go/log"
 
+	"github.com/hagen-ha/hagen/internal/treefile"
 	"github.com/hagen-ha/hagen/render"
 	"github.com/hagen-ha/hagen/verify"
 )
@@ -100,15 +101,9 @@ func checkBeforeWrite(e *env, dir string, tree render.Tree) int {
 		return ExitInvalid
 	}
 	defer os.RemoveAll(tmp)
-	for _, p := range tree.Paths() {
-		dst := filepath.Join(tmp, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err == nil {
-			err = os.WriteFile(dst, tree[p].Data, tree[p].Mode)
-		}
-		if err != nil {
-			fmt.Fprintf(e.stderr, "hagen render: %v\n", err)
-			return ExitInvalid
-		}
+	if err := treefile.Write(tmp, tree); err != nil {
+		fmt.Fprintf(e.stderr, "hagen render: %v\n", err)
+		return ExitInvalid
 	}
 	if code := checkDir(e, tmp, verify.CheckOptions{DisplayDir: filepath.Clean(dir)}); code != ExitOK {
 		fmt.Fprintf(e.stderr, "hagen render: %s left as it was: the new tree failed the check\n", dir)

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hagen-ha/hagen/internal/treefile"
 	"github.com/hagen-ha/hagen/render"
 )
 
@@ -39,15 +40,8 @@ func writeTree(dir string, tree render.Tree) error {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
-	for _, p := range tree.Paths() {
-		f := tree[p]
-		dst := filepath.Join(tmp, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(dst, f.Data, f.Mode); err != nil {
-			return err
-		}
+	if err := treefile.Write(tmp, tree); err != nil {
+		return err
 	}
 	manifest := strings.Join(tree.Paths(), "\n") + "\n"
 	if err := os.WriteFile(filepath.Join(tmp, manifestName), []byte(manifest), 0o644); err != nil {
