@@ -10,18 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// probeTableDDL is the app schema the seed site holds before Bucardo is
-// set up (the guide's site 0 "may include data").
-// It must equal probe.TableDDL (internal/probe).
-const probeTableDDL = `CREATE TABLE IF NOT EXISTS hagen_probe (
-    id     text        PRIMARY KEY,
-    site   text        NOT NULL,
-    client text        NOT NULL,
-    value  bigint      NOT NULL DEFAULT 0,
-    at     timestamptz NOT NULL DEFAULT clock_timestamp()
-)`
+	"github.com/hagen-ha/hagen/internal/probe"
+)
 
 // upBucardo follows the RUNBOOK for multi-master-async: the app schema on
 // the seed site, then the Bucardo service (its run.sh copies the schema,
@@ -33,7 +24,7 @@ func (c *cluster) upBucardo(ctx context.Context) error {
 		return fmt.Errorf("inventory: bucardo site %q is not a site", c.inv.Database.BucardoSite)
 	}
 	seed := c.sites[0]
-	if _, err := c.psql(ctx, seed, probeTableDDL); err != nil {
+	if _, err := c.psql(ctx, seed, probe.TableDDL); err != nil {
 		return fmt.Errorf("app schema on %s: %w", seed.Inv.Name, err)
 	}
 	// Some data before replication starts: the one-time copy must carry it.

@@ -53,11 +53,17 @@ func (c *cluster) currentPrimary(ctx context.Context) (*site, error) {
 	return found[0], nil
 }
 
-func psReplication(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+// readyPrimary waits until the pair streams as rendered and returns the
+// site holding the writable primary: every scenario starts from there.
+func (c *cluster) readyPrimary(ctx context.Context, notes *[]string) (*site, error) {
 	if _, err := c.streamingReady(ctx, notes); err != nil {
-		return err
+		return nil, err
 	}
-	p, err := c.currentPrimary(ctx)
+	return c.currentPrimary(ctx)
+}
+
+func psReplication(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+	p, err := c.readyPrimary(ctx, notes)
 	if err != nil {
 		return err
 	}
@@ -79,10 +85,7 @@ func psReplication(ctx context.Context, c *cluster, m *Metrics, notes *[]string)
 }
 
 func psStandbyReadOnly(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
-	if _, err := c.streamingReady(ctx, notes); err != nil {
-		return err
-	}
-	p, err := c.currentPrimary(ctx)
+	p, err := c.readyPrimary(ctx, notes)
 	if err != nil {
 		return err
 	}
@@ -99,10 +102,7 @@ func psStandbyReadOnly(ctx context.Context, c *cluster, m *Metrics, notes *[]str
 }
 
 func psSteadyState(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
-	if _, err := c.streamingReady(ctx, notes); err != nil {
-		return err
-	}
-	p, err := c.currentPrimary(ctx)
+	p, err := c.readyPrimary(ctx, notes)
 	if err != nil {
 		return err
 	}
@@ -130,10 +130,7 @@ func psSteadyState(ctx context.Context, c *cluster, m *Metrics, notes *[]string)
 }
 
 func psHealthURL(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
-	if _, err := c.streamingReady(ctx, notes); err != nil {
-		return err
-	}
-	p, err := c.currentPrimary(ctx)
+	p, err := c.readyPrimary(ctx, notes)
 	if err != nil {
 		return err
 	}
@@ -159,10 +156,7 @@ func psHealthURL(ctx context.Context, c *cluster, m *Metrics, notes *[]string) e
 // psStandbyDown stops the standby's database while a client writes and
 // checks the spec's onStandbyDown.
 func psStandbyDown(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
-	if _, err := c.streamingReady(ctx, notes); err != nil {
-		return err
-	}
-	p, err := c.currentPrimary(ctx)
+	p, err := c.readyPrimary(ctx, notes)
 	if err != nil {
 		return err
 	}
@@ -237,10 +231,7 @@ var (
 // HAProxy, then checks zero loss and the old primary's rejoin.
 func psFault(kind string) func(context.Context, *cluster, *Metrics, *[]string) error {
 	return func(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
-		if _, err := c.streamingReady(ctx, notes); err != nil {
-			return err
-		}
-		old, err := c.currentPrimary(ctx)
+		old, err := c.readyPrimary(ctx, notes)
 		if err != nil {
 			return err
 		}
