@@ -1,10 +1,11 @@
 package render
 
 import (
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"strings"
+
+	"github.com/hagen-ha/hagen/contract"
 )
 
 // renderClients writes what the client side needs: the DNS zone with the
@@ -62,14 +63,7 @@ func renderClients(b *builder) {
 		Header, Domain, ZoneFile string
 	}{header(spec, "//"), t.Domain, "/etc/hagen/clients/" + t.Domain + ".zone"})
 
-	settings := struct {
-		URL                   string   `json:"url"`
-		Servers               int      `json:"servers"`
-		Names                 []string `json:"names"`
-		ReconnectDelaySeconds int      `json:"reconnectDelaySeconds"`
-		Selection             string   `json:"selection"`
-		Test                  bool     `json:"test"`
-	}{
+	settings := contract.ClientSettings{
 		URL:                   t.Clients.URL,
 		Servers:               len(t.Clients.Servers),
 		ReconnectDelaySeconds: t.Clients.ReconnectDelay,
@@ -79,10 +73,10 @@ func renderClients(b *builder) {
 	for _, s := range t.Clients.Servers {
 		settings.Names = append(settings.Names, s.Name)
 	}
-	data, err := json.MarshalIndent(settings, "", "  ")
+	data, err := contract.Encode(settings)
 	if err != nil {
 		b.fail(err)
 		return
 	}
-	b.add("clients/client.json", 0o644, append(data, '\n'))
+	b.add(contract.ClientSettingsFile, 0o644, data)
 }

@@ -9,6 +9,19 @@ import (
 
 const haproxyDir = etcDir + "/haproxy"
 
+// haproxyCheckTimeoutMs is haproxy.cfg's "timeout check": how long one
+// server check may take. inventory.json publishes it for readers that
+// bound how fast a dead server is marked down.
+const haproxyCheckTimeoutMs = 2000
+
+// haproxyDuration writes milliseconds in HAProxy's time format.
+func haproxyDuration(ms int) string {
+	if ms%1000 == 0 {
+		return fmt.Sprintf("%ds", ms/1000)
+	}
+	return fmt.Sprintf("%dms", ms)
+}
+
 // haproxyView is everything the HAProxy templates print.
 type haproxyView struct {
 	Header  string
@@ -30,6 +43,8 @@ type haproxyView struct {
 	Check      schema.Check
 	Stats      *schema.ProxyStats
 	StatsVar   string
+	// CheckTimeout is "timeout check" (haproxyCheckTimeoutMs).
+	CheckTimeout string
 }
 
 type haproxyServer struct {
@@ -57,6 +72,8 @@ func renderHAProxy(b *builder, v *siteView) {
 		Check:    p.Check,
 		Stats:    p.Stats,
 		StatsVar: secretStatsPass,
+
+		CheckTimeout: haproxyDuration(haproxyCheckTimeoutMs),
 	}
 	port := 0
 	switch p.Fronts {

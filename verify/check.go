@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/hagen-ha/hagen/contract"
 )
 
 // CheckOptions configure Check.
@@ -58,6 +60,8 @@ const (
 	checkerEnvFile    = "compose-go dotenv"
 	checkerJSON       = "json"
 	checkerInventory  = "hagen inventory"
+	checkerAgent      = "hagen agent config"
+	checkerClient     = "hagen client settings"
 	checkerHosts      = "hosts"
 	checkerKeepalived = "keepalived --config-test"
 	checkerHAProxy    = "haproxy -c"
@@ -134,8 +138,8 @@ func Check(ctx context.Context, dir string, opts CheckOptions) ([]CheckResult, e
 			results[f.rel] = checkEnvFile(f)
 		case checkerJSON:
 			results[f.rel] = checkJSON(f)
-		case checkerInventory:
-			results[f.rel] = checkInventory(f)
+		case checkerInventory, checkerAgent, checkerClient:
+			results[f.rel] = checkContract(f, f.kind, contractParsers[f.kind])
 		case checkerHosts:
 			results[f.rel] = checkHosts(f)
 		case checkerNone, checkerSecret:
@@ -239,7 +243,7 @@ func readCheckTree(dir, display string) (*checkTree, error) {
 	sort.Slice(t.files, func(i, j int) bool { return t.files[i].rel < t.files[j].rel })
 	sort.Strings(t.sites)
 	if f := t.byPath["inventory.json"]; f != nil {
-		if inv, err := decodeInventory(f.data); err == nil {
+		if inv, err := contract.ParseInventory(f.rel, f.data); err == nil {
 			t.name, t.domain = inv.Name, inv.Domain
 			if inv.VIP != nil {
 				t.vipIfce = inv.VIP.Interface
@@ -265,8 +269,12 @@ func classify(t *checkTree, f *checkFile) string {
 		return checkerSecret
 	case base == "hagen.env.template":
 		return checkerEnvFile
-	case f.rel == "inventory.json":
+	case f.rel == contract.InventoryFile:
 		return checkerInventory
+	case f.rel == contract.ClientSettingsFile:
+		return checkerClient
+	case path.Join(dir, base) == contract.AgentConfigFile:
+		return checkerAgent
 	case dir == "bucardo" && strings.HasSuffix(base, ".json") && t.byPath[path.Join(f.dir(), "apply.sh")] != nil:
 		return checkerBucardo
 	case strings.HasSuffix(base, ".json"):

@@ -1,16 +1,13 @@
 package verify
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"regexp"
 	"strings"
 
-	"github.com/hagen-ha/hagen/render"
+	"github.com/hagen-ha/hagen/contract"
 )
 
 // checkJSON parses a JSON file (client.json, agent.json) as its readers'
@@ -26,56 +23,31 @@ func checkJSON(f *checkFile) CheckResult {
 	return r
 }
 
-// checkInventory decodes inventory.json the way hagen verify and hagen
-// check read it, strictly: a field the reader does not know is an error,
-// so that the file and render.Inventory cannot drift apart unnoticed.
-func checkInventory(f *checkFile) CheckResult {
-	r := CheckResult{File: f.rel, Checker: checkerInventory}
-	if _, err := decodeInventory(f.data); err != nil {
-		r.Message = jsonError(f, err)
+// checkContract decodes one of the contract files (inventory.json,
+// agent.json, client.json) with the strict decoder its readers use: a
+// field the reader does not know, or content it refuses, is an error, so
+// that the file and its readers cannot drift apart unnoticed.
+func checkContract(f *checkFile, checker string, parse func(name string, data []byte) error) CheckResult {
+	r := CheckResult{File: f.rel, Checker: checker}
+	if err := parse(f.disp, f.data); err != nil {
+		r.Message = err.Error()
 		return r
 	}
 	r.OK = true
 	return r
 }
 
-func decodeInventory(data []byte) (render.Inventory, error) {
-	var inv render.Inventory
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&inv); err != nil {
-		return inv, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return inv, errors.New("data after the top-level value")
-	}
-	return inv, nil
+// contractParsers are the strict decoders of the contract files, by checker.
+var contractParsers = map[string]func(string, []byte) error{
+	checkerInventory: func(n string, d []byte) error { _, err := contract.ParseInventory(n, d); return err },
+	checkerAgent:     func(n string, d []byte) error { _, err := contract.ParseAgentConfig(n, d); return err },
+	checkerClient:    func(n string, d []byte) error { _, err := contract.ParseClientSettings(n, d); return err },
 }
 
 // jsonError formats a decoding error as "file:line:col: message" where
 // encoding/json gives an offset.
 func jsonError(f *checkFile, err error) string {
-	var off int64 = -1
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		off = syn.Offset
-	case errors.As(err, &typ):
-		off = typ.Offset
-	}
-	if off < 0 {
-		return fmt.Sprintf("%s: %v", f.disp, err)
-	}
-	line, col := 1, 1
-	for _, c := range f.data[:min(int(off), len(f.data))] {
-		if c == '\n' {
-			line, col = line+1, 1
-		} else {
-			col++
-		}
-	}
-	return fmt.Sprintf("%s:%d:%d: %v", f.disp, line, col, err)
+	return contract.PositionError(f.disp, f.data, err).Error()
 }
 
 var hostName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$`)

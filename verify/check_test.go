@@ -388,7 +388,7 @@ func TestClassify(t *testing.T) {
 	want := map[string]string{
 		"inventory.json":                      checkerInventory,
 		"RUNBOOK.md":                          checkerNone,
-		"clients/client.json":                 checkerJSON,
+		"clients/client.json":                 checkerClient,
 		"clients/ha.test.zone":                checkerZone,
 		"clients/named.conf":                  checkerNamedConf,
 		"clients/hosts":                       checkerHosts,
@@ -404,7 +404,7 @@ func TestClassify(t *testing.T) {
 		"s0/haproxy/haproxy.cfg":              checkerHAProxy,
 		"s0/bucardo/apply.sh":                 checkerShell,
 		"s0/bucardo/bucardo.json":             checkerBucardo,
-		"s0/agent/agent.json":                 checkerJSON,
+		"s0/agent/agent.json":                 checkerAgent,
 		"s0/systemd/hagen-x-postgres.service": checkerSystemd,
 		"s0/systemd/hagen-x-backup.timer":     checkerSystemd,
 		"s1/bucardo/bucardo.json":             checkerJSON,
@@ -518,11 +518,15 @@ out/clients/hosts:5: "bad_name" is not a host name`
 		t.Errorf("checkHosts = %v %q, want the errors\n%s", r.OK, r.Message, want)
 	}
 	j := &checkFile{rel: "c.json", disp: "out/c.json", data: []byte("{\n  \"a\": 1,\n  \"b\" 2\n}\n")}
-	if r := checkJSON(j); r.OK || !strings.HasPrefix(r.Message, "out/c.json:3:8: invalid character '2'") {
+	if r := checkJSON(j); r.OK || !strings.HasPrefix(r.Message, "out/c.json:3:7: invalid character '2'") {
 		t.Errorf("checkJSON = %v %q", r.OK, r.Message)
 	}
 	inv := &checkFile{rel: "inventory.json", disp: "out/inventory.json", data: []byte(`{"name": "x", "sitez": []}`)}
-	if r := checkInventory(inv); r.OK || !strings.Contains(r.Message, `unknown field "sitez"`) {
-		t.Errorf("checkInventory = %v %q", r.OK, r.Message)
+	if r := checkContract(inv, checkerInventory, contractParsers[checkerInventory]); r.OK || !strings.Contains(r.Message, `unknown field "sitez"`) {
+		t.Errorf("inventory check = %v %q", r.OK, r.Message)
+	}
+	agent := &checkFile{rel: "s0/agent/agent.json", disp: "out/s0/agent/agent.json", data: []byte(`{"site": "s0"}`)}
+	if r := checkContract(agent, checkerAgent, contractParsers[checkerAgent]); r.OK || !strings.Contains(r.Message, "listen is empty") {
+		t.Errorf("agent config check = %v %q", r.OK, r.Message)
 	}
 }

@@ -2,7 +2,6 @@ package verify
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -19,7 +18,7 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
-	"github.com/hagen-ha/hagen/render"
+	"github.com/hagen-ha/hagen/contract"
 )
 
 // ErrIncompleteRender means the rendered tree lacks a file verify needs
@@ -36,7 +35,7 @@ type lan struct {
 
 // site is one production host and the compose services on it.
 type site struct {
-	Inv     render.InventorySite
+	Inv     contract.InventorySite
 	Addr    netip.Addr
 	LAN     *lan
 	HostID  string
@@ -51,7 +50,7 @@ type site struct {
 // cluster is a running test deployment.
 type cluster struct {
 	e        *engine
-	inv      render.Inventory
+	inv      contract.Inventory
 	dir      string // the rendered tree
 	image    string
 	hagenBin string
@@ -81,21 +80,11 @@ func (c *cluster) deviate(format string, args ...any) {
 	}
 }
 
-func readInventory(dir string) (render.Inventory, error) {
-	var inv render.Inventory
-	data, err := os.ReadFile(filepath.Join(dir, "inventory.json"))
-	if err != nil {
-		return inv, err
-	}
-	err = json.Unmarshal(data, &inv)
-	return inv, err
-}
-
 // planLANs derives the simulated networks from the inventory: one per
 // distinct site LAN, plus the /24 around the name server when no site LAN
 // holds it. Every network gets a gateway and a router address that no
 // rendered address (site, VIP, name server) uses.
-func planLANs(inv render.Inventory) ([]*lan, *lan, error) {
+func planLANs(inv contract.Inventory) ([]*lan, *lan, error) {
 	used := map[netip.Addr]bool{}
 	ns, err := netip.ParseAddr(inv.Nameserver)
 	if err != nil {

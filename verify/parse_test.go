@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hagen-ha/hagen/render"
+	"github.com/hagen-ha/hagen/contract"
 )
 
 func TestParseBucardoStatus(t *testing.T) {
@@ -48,14 +48,14 @@ func TestParseBucardoAge(t *testing.T) {
 }
 
 func TestPlanLANsAvoidsRenderedAddresses(t *testing.T) {
-	inv := render.Inventory{
+	inv := contract.Inventory{
 		Nameserver: "10.0.200.53",
-		Sites: []render.InventorySite{
+		Sites: []contract.InventorySite{
 			{Name: "a", Address: "10.0.0.1", LAN: "10.0.0.0/24"},
 			{Name: "b", Address: "10.0.0.254", LAN: "10.0.0.0/24"},
 			{Name: "c", Address: "10.0.1.10", LAN: "10.0.1.0/24"},
 		},
-		VIP: &render.InventoryVIP{Address: "10.0.0.2"},
+		VIP: &contract.InventoryVIP{Address: "10.0.0.2"},
 	}
 	lans, clients, err := planLANs(inv)
 	if err != nil {

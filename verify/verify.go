@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hagen-ha/hagen/contract"
+
 	"github.com/moby/moby/client"
 
 	"github.com/hagen-ha/hagen/internal/treefile"
@@ -93,10 +95,11 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 	if err := treefile.Write(dir, tree); err != nil {
 		return rep, err
 	}
-	inv, err := readInventory(dir)
+	invp, err := contract.ReadInventory(dir)
 	if err != nil {
 		return rep, fmt.Errorf("rendered inventory: %w", err)
 	}
+	inv := *invp
 	rep.Topology, rep.Mode = inv.Name, inv.Mode
 	phase("render", t0)
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hagen-ha/hagen/contract"
+
 	"github.com/moby/moby/client"
 
 	"github.com/hagen-ha/hagen/internal/treefile"
@@ -84,7 +86,7 @@ func TestWAN(t *testing.T) {
 	if err := treefile.Write(dir, tree); err != nil {
 		t.Fatal(err)
 	}
-	inv, err := readInventory(dir)
+	inv, err := contract.ReadInventory(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +97,7 @@ func TestWAN(t *testing.T) {
 	}
 	t.Cleanup(unlock) // registered first: runs after the cleanup below
 	c := &cluster{
-		e: &engine{cli: cli, runID: runID}, inv: inv, dir: dir, image: img,
+		e: &engine{cli: cli, runID: runID}, inv: *inv, dir: dir, image: img,
 		secrets: secrets{}, vols: map[string]bool{}, progress: t.Logf,
 	}
 	t.Cleanup(func() {
@@ -106,7 +108,7 @@ func TestWAN(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	lans, clients, err := planLANs(inv)
+	lans, clients, err := planLANs(*inv)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/hagen-ha/hagen/contract"
 )
 
 // Run loads the config at cfgPath and serves /primary, /replica and
@@ -37,7 +39,7 @@ func Run(ctx context.Context, cfgPath string, stdout io.Writer) error {
 	return serve(ctx, cfg, src, stdout)
 }
 
-func serve(ctx context.Context, cfg *Config, src roleSource, stdout io.Writer) error {
+func serve(ctx context.Context, cfg *contract.AgentConfig, src roleSource, stdout io.Writer) error {
 	logger := log.New(stdout, "hagen agent: ", log.LUTC|log.Ltime)
 	h := newHandler(cfg.Site, cfg.Peers, src, logger)
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hagen-ha/hagen/contract"
 	"github.com/hagen-ha/hagen/render"
 	"github.com/hagen-ha/hagen/schema"
 )
@@ -37,7 +38,7 @@ func TestRenderedConfigsDecode(t *testing.T) {
 				continue
 			}
 			found++
-			cfg, err := parseConfig(p, tree[p].Data)
+			cfg, err := contract.ParseAgentConfig(p, tree[p].Data)
 			if err != nil {
 				t.Errorf("%s: %v", spec, err)
 				continue
@@ -58,7 +59,7 @@ func TestRenderedConfigsDecode(t *testing.T) {
 
 func TestConfigRejects(t *testing.T) {
 	good := `{"site":"db0","listen":":8008","database":{"host":"127.0.0.1","port":5444,"user":"postgres","name":"orders","sslmode":"disable","passwordEnv":"POSTGRES_PASSWORD","passwordFileEnv":"POSTGRES_PASSWORD_FILE","connectTimeoutSeconds":2},"peers":[],"streaming":{"primary":"db0","synchronous":true,"synchronousStandbyNames":["db1"],"onStandbyDown":"block"}}`
-	if _, err := parseConfig("good", []byte(good)); err != nil {
+	if _, err := contract.ParseAgentConfig("good", []byte(good)); err != nil {
 		t.Fatalf("good config: %v", err)
 	}
 	cases := map[string]string{
@@ -69,17 +70,17 @@ func TestConfigRejects(t *testing.T) {
 		"no password":   strings.Replace(good, `"POSTGRES_PASSWORD"`, `""`, 1),
 	}
 	for name, src := range cases {
-		if _, err := parseConfig(name, []byte(src)); err == nil {
+		if _, err := contract.ParseAgentConfig(name, []byte(src)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
 }
 
 func TestPassword(t *testing.T) {
-	d := DatabaseConfig{PasswordEnv: "HAGEN_TEST_PW", PasswordFileEnv: "HAGEN_TEST_PW_FILE"}
+	d := contract.AgentDatabase{PasswordEnv: "HAGEN_TEST_PW", PasswordFileEnv: "HAGEN_TEST_PW_FILE"}
 	t.Setenv("HAGEN_TEST_PW", "")
 	t.Setenv("HAGEN_TEST_PW_FILE", "")
-	if _, err := d.password(); err == nil {
+	if _, err := d.Password(); err == nil {
 		t.Error("no password set, but no error")
 	}
 	file := filepath.Join(t.TempDir(), "pw")
@@ -87,11 +88,11 @@ func TestPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("HAGEN_TEST_PW_FILE", file)
-	if pw, err := d.password(); err != nil || pw != "from-file" {
+	if pw, err := d.Password(); err != nil || pw != "from-file" {
 		t.Errorf("password from file = %q, %v", pw, err)
 	}
 	t.Setenv("HAGEN_TEST_PW", "from-env")
-	if pw, err := d.password(); err != nil || pw != "from-env" {
+	if pw, err := d.Password(); err != nil || pw != "from-env" {
 		t.Errorf("password from env = %q, %v", pw, err)
 	}
 }

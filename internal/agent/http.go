@@ -6,6 +6,8 @@ import (
 	"log"
 	"net/http"
 	"sync"
+
+	"github.com/hagen-ha/hagen/contract"
 )
 
 // handler serves the node's health from a roleSource:
@@ -19,7 +21,7 @@ import (
 // Every request asks the database afresh; role changes are logged.
 type handler struct {
 	site  string
-	peers []Peer
+	peers []contract.AgentPeer
 	src   roleSource
 	log   *log.Logger
 
@@ -27,7 +29,7 @@ type handler struct {
 	last string // the last role logged
 }
 
-func newHandler(site string, peers []Peer, src roleSource, logger *log.Logger) *handler {
+func newHandler(site string, peers []contract.AgentPeer, src roleSource, logger *log.Logger) *handler {
 	return &handler{site: site, peers: peers, src: src, log: logger}
 }
 
@@ -62,7 +64,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		body := struct {
 			status
-			Peers []Peer `json:"peers"`
+			Peers []contract.AgentPeer `json:"peers"`
 		}{st, h.peers}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/hagen-ha/hagen/contract"
 )
 
 // fakeSource reports a fixed status, or an error.
@@ -98,7 +100,7 @@ func TestPrimaryNeedsWritable(t *testing.T) {
 }
 
 func TestHealthJSON(t *testing.T) {
-	peers := []Peer{{Site: "db1", Address: "10.232.0.12", Health: "http://10.232.0.12:8008/health"}}
+	peers := []contract.AgentPeer{{Site: "db1", Address: "10.232.0.12", Health: "http://10.232.0.12:8008/health"}}
 	h := newHandler("db0", peers, &fakeSource{st: writable}, log.New(io.Discard, "", 0))
 	code, body := get(t, h, "GET", "/health")
 	if code != 200 {
@@ -113,7 +115,7 @@ func TestHealthJSON(t *testing.T) {
 			State     string
 			Connected []string
 		}
-		Peers []Peer
+		Peers []contract.AgentPeer
 	}
 	if err := json.Unmarshal([]byte(body), &got); err != nil {
 		t.Fatalf("/health is not JSON: %v\n%s", err, body)

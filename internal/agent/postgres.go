@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hagen-ha/hagen/contract"
+
 	"github.com/jackc/pgx/v5"
 )
 
@@ -13,12 +15,12 @@ import (
 // probe: a session started after a reload sees the fenced setting, and a
 // database that restarts never leaves a stale connection behind.
 type pgSource struct {
-	db   DatabaseConfig
-	spec Streaming
+	db   contract.AgentDatabase
+	spec contract.AgentStreaming
 }
 
 func (p *pgSource) connConfig() (*pgx.ConnConfig, error) {
-	pw, err := p.db.password()
+	pw, err := p.db.Password()
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hagen-ha/hagen/contract"
+
 	"github.com/jackc/pgx/v5"
 )
 
@@ -27,13 +29,13 @@ import (
 // the standby, as the spec says.
 type syncKeeper struct {
 	src    *pgSource
-	cfg    *Config
+	cfg    *contract.AgentConfig
 	log    *log.Logger
 	every  time.Duration
 	noSync time.Time // since when no synchronous standby is connected
 }
 
-func newSyncKeeper(cfg *Config, src *pgSource, logger *log.Logger) *syncKeeper {
+func newSyncKeeper(cfg *contract.AgentConfig, src *pgSource, logger *log.Logger) *syncKeeper {
 	return &syncKeeper{src: src, cfg: cfg, log: logger, every: time.Second}
 }
 

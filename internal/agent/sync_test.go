@@ -5,13 +5,15 @@ import (
 	"log"
 	"testing"
 	"time"
+
+	"github.com/hagen-ha/hagen/contract"
 )
 
 func keeper(policy string) *syncKeeper {
-	cfg := &Config{
+	cfg := &contract.AgentConfig{
 		Site:  "db1",
-		Peers: []Peer{{Site: "db0"}},
-		Streaming: Streaming{
+		Peers: []contract.AgentPeer{{Site: "db0"}},
+		Streaming: contract.AgentStreaming{
 			Synchronous: true, OnStandbyDown: policy, FailoverAfter: 3,
 			StandbyNames: map[string]string{"db0": "db0", "db1": "db1"},
 		},

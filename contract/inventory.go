@@ -1,0 +1,193 @@
+package contract
+
+import (
+	"fmt"
+	"net/netip"
+	"path/filepath"
+)
+
+// Inventory is inventory.json, the deployment's machine-readable host list
+// (the CCC document's inventory table): what each site runs, where it is,
+// and the timers the rendered files use. hagen verify and hagen check read
+// it with the rest of the rendered tree instead of the spec.
+type Inventory struct {
+	Name       string `json:"name"`
+	Spec       string `json:"spec"`
+	Test       bool   `json:"test"`
+	Domain     string `json:"domain"`
+	Nameserver string `json:"nameserver"`
+	NodeImage  string `json:"nodeImage"`
+	// InstallDir is where each site's tree lives on its host:
+	// <installDir>/<name>/<site>.
+	InstallDir string          `json:"installDir"`
+	Mode       string          `json:"mode"`
+	Database   InventoryDB     `json:"database"`
+	Sites      []InventorySite `json:"sites"`
+	Clients    InventoryClient `json:"clients"`
+	VIP        *InventoryVIP   `json:"vip,omitempty"`
+	Proxy      *InventoryProxy `json:"proxy,omitempty"`
+}
+
+// InventoryDB is the database of every site.
+type InventoryDB struct {
+	Name          string `json:"name"`
+	Service       string `json:"service"`
+	Port          int    `json:"port"`
+	PublishedPort int    `json:"publishedPort"`
+	Superuser     string `json:"superuser"`
+	// Bucardo only.
+	BucardoSite      string `json:"bucardoSite,omitempty"`
+	BucardoService   string `json:"bucardoService,omitempty"`
+	ConflictStrategy string `json:"conflictStrategy,omitempty"`
+	// Primary-standby only.
+	Synchronous     bool   `json:"synchronous,omitempty"`
+	OnStandbyDown   string `json:"onStandbyDown,omitempty"`
+	ReplicationUser string `json:"replicationUser,omitempty"`
+	HealthPort      int    `json:"healthPort,omitempty"`
+	Witness         string `json:"witness,omitempty"`
+	// FailoverAfter is the seconds the primary may be unreachable before a
+	// standby promotes.
+	FailoverAfter int `json:"failoverAfter,omitempty"`
+}
+
+// InventorySite is one host of the deployment.
+type InventorySite struct {
+	Name    string `json:"name"`
+	Index   int    `json:"index"`
+	Host    string `json:"host"`
+	Address string `json:"address"`
+	LAN     string `json:"lan"`
+	// Role: "primary" or "standby" (primary-standby), "" otherwise.
+	Role string `json:"role,omitempty"`
+	// Dir is the site's directory in the tree; Compose its compose file.
+	Dir     string `json:"dir"`
+	Compose string `json:"compose,omitempty"`
+	// Services are the compose services, in start order.
+	Services []string `json:"services"`
+	// Apps are the spec's application services among them.
+	Apps        []InventoryApp `json:"apps,omitempty"`
+	VIPPriority int            `json:"vipPriority,omitempty"`
+}
+
+// InventoryApp is an application service of a site and its published ports.
+type InventoryApp struct {
+	Service string `json:"service"`
+	Ports   []int  `json:"ports"`
+}
+
+// InventoryClient is the client side: the DNS names and the reconnect delay.
+type InventoryClient struct {
+	URL            string   `json:"url"`
+	Names          []string `json:"names"`
+	Sites          []string `json:"sites"` // Sites[i] is the site Names[i] points at
+	ReconnectDelay int      `json:"reconnectDelay"`
+	Port           int      `json:"port"` // the port in the client URL
+}
+
+// InventoryVIP is the keepalived virtual IP and its timers.
+type InventoryVIP struct {
+	Address   string `json:"address"`
+	Prefix    int    `json:"prefix"`
+	Interface string `json:"interface"`
+	RouterID  int    `json:"routerId"`
+	Advert    int    `json:"advertInterval"`
+	// Check is keepalived's track script on the local database: every
+	// Interval seconds, Fall failures mark the node FAULT.
+	Check InventoryCheck `json:"check"`
+}
+
+// InventoryCheck is a periodic health check's timers.
+type InventoryCheck struct {
+	Interval int `json:"interval"`
+	Fall     int `json:"fall"`
+	Rise     int `json:"rise"`
+}
+
+// InventoryProxy is HAProxy and the timers of its server checks.
+type InventoryProxy struct {
+	Fronts   string   `json:"fronts"`
+	Port     int      `json:"port"`
+	Sites    []string `json:"sites"`
+	Active   []string `json:"active"`
+	Backup   []string `json:"backup"`
+	Interval int      `json:"checkIntervalMs"`
+	Fall     int      `json:"fall"`
+	Rise     int      `json:"rise"`
+	// CheckTimeout is haproxy.cfg's "timeout check": how long one server
+	// check may take before it counts as failed.
+	CheckTimeout int `json:"checkTimeoutMs"`
+}
+
+// ParseInventory decodes inventory.json strictly; name is used in errors.
+func ParseInventory(name string, data []byte) (*Inventory, error) {
+	var inv Inventory
+	if err := decode(name, data, &inv); err != nil {
+		return nil, err
+	}
+	return &inv, nil
+}
+
+// ReadInventory reads and decodes the inventory.json of the rendered tree
+// in dir.
+func ReadInventory(dir string) (*Inventory, error) {
+	return readFile(filepath.Join(dir, filepath.FromSlash(InventoryFile)), ParseInventory)
+}
+
+// Validate checks what the JSON shape cannot: the fields every reader
+// relies on are set and the addresses parse.
+func (inv *Inventory) Validate() error {
+	var p problems
+	p.need("name", inv.Name)
+	p.need("domain", inv.Domain)
+	p.need("mode", inv.Mode)
+	if _, err := netip.ParseAddr(inv.Nameserver); err != nil {
+		p.add("nameserver %q is not an IP address", inv.Nameserver)
+	}
+	if len(inv.Sites) == 0 {
+		p.add("sites is empty")
+	}
+	p.need("database.name", inv.Database.Name)
+	p.need("database.service", inv.Database.Service)
+	p.port("database.port", inv.Database.Port)
+	p.port("database.publishedPort", inv.Database.PublishedPort)
+	seen := map[string]bool{}
+	for i, s := range inv.Sites {
+		f := fmt.Sprintf("sites[%d]", i)
+		p.need(f+".name", s.Name)
+		if seen[s.Name] {
+			p.add("%s.name %q is listed twice", f, s.Name)
+		}
+		seen[s.Name] = true
+		if _, err := netip.ParseAddr(s.Address); err != nil {
+			p.add("%s.address %q is not an IP address", f, s.Address)
+		}
+		if _, err := netip.ParsePrefix(s.LAN); err != nil {
+			p.add("%s.lan %q is not a network", f, s.LAN)
+		}
+		p.need(f+".dir", s.Dir)
+	}
+	if len(inv.Clients.Names) != len(inv.Clients.Sites) {
+		p.add("clients.names has %d entries but clients.sites %d", len(inv.Clients.Names), len(inv.Clients.Sites))
+	}
+	for i, s := range inv.Clients.Sites {
+		if !seen[s] {
+			p.add("clients.sites[%d] %q is not a site", i, s)
+		}
+	}
+	if v := inv.VIP; v != nil {
+		if _, err := netip.ParseAddr(v.Address); err != nil {
+			p.add("vip.address %q is not an IP address", v.Address)
+		}
+	}
+	return p.err()
+}
+
+// Site returns the site of that name, or nil.
+func (inv *Inventory) Site(name string) *InventorySite {
+	for i := range inv.Sites {
+		if inv.Sites[i].Name == name {
+			return &inv.Sites[i]
+		}
+	}
+	return nil
+}
