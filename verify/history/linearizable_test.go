@@ -14,7 +14,7 @@ func TestLinearizable(t *testing.T) {
 		h := hist(
 			wr("a", 0, 100, "x", "1", OK, vip, p0),
 			wr("b", 50, 150, "x", "2", OK, proxy, p0),
-			rd("c", 60, 70, "x", "1", vip, p0),  // 1 took effect first
+			rd("c", 60, 70, "x", "1", vip, p0),   // 1 took effect first
 			rd("d", 160, 170, "x", "2", vip, p0), // then 2
 			rd("e", 0, 10, "y", "", vip, p0),
 		)
