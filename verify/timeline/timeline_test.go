@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/hagen-ha/hagen/verify/history"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -194,6 +196,33 @@ func TestHTMLInBrowser(t *testing.T) {
 		if !bytes.Contains(dom, []byte(want)) {
 			t.Errorf("rendered page lacks %q", want)
 		}
+	}
+
+	// porcupine's own page for a history that is not linearizable
+	// draws without an error too.
+	h := history.History{Ops: []history.Op{
+		{Client: "a", Kind: history.Write, Key: "x", Value: "1", Invoke: ms(0), Complete: ms(10), Outcome: history.OK, Path: vipPath},
+		{Client: "a", Kind: history.Write, Key: "x", Value: "2", Invoke: ms(20), Complete: ms(30), Outcome: history.OK, Path: vipPath},
+		{Client: "b", Kind: history.Read, Key: "x", Value: "1", Invoke: ms(40), Complete: ms(45), Outcome: history.OK, Path: db1Path},
+	}}
+	h.Normalize()
+	l := history.CheckLinearizable(h, history.FinalState{}, history.LinearizabilityOptions{Timeout: time.Minute})
+	if l.Result != "illegal" || len(l.Visualization) == 0 {
+		t.Fatalf("porcupine: %+v", l)
+	}
+	vis := filepath.Join(dir, "porcupine.html")
+	if err := os.WriteFile(vis, l.Visualization, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd = exec.CommandContext(ctx, browser, append(common, "--dump-dom", "file://"+vis)...)
+	stderr.Reset()
+	cmd.Stderr = &stderr
+	vdom, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("porcupine page: %v\n%s", err, stderr.String())
+	}
+	if !bytes.Contains(vdom, []byte("<svg")) || consoleErrors(stderr.String()) != "" {
+		t.Errorf("porcupine page did not draw (svg: %v); console:\n%s", bytes.Contains(vdom, []byte("<svg")), consoleErrors(stderr.String()))
 	}
 
 	shot := filepath.Join(dir, "run.png")
