@@ -5,13 +5,19 @@ import (
 	"path"
 	"strings"
 
+	"github.com/hagen-ha/hagen/contract"
 	"github.com/hagen-ha/hagen/schema"
 )
 
-// PostgreSQL files of a site, in DIR/<site>/postgres/ (mounted read-only at
-// /etc/hagen/postgres): postgresql.conf, pg_hba.conf, pg_ident.conf and the
-// container entrypoint. The data directory is the pgdata volume.
+// postgresComponent is the database of every site: in DIR/<site>/postgres/
+// (mounted read-only at /etc/hagen/postgres) postgresql.conf, pg_hba.conf,
+// pg_ident.conf and the container entrypoint; the data directory is the
+// pgdata volume. Natively (systemd target) PostgreSQL runs from the Debian
+// package after systemd/postgres-prepare.sh.
+type postgresComponent struct{}
+
 const (
+	pgData      = "/var/lib/postgresql/data"
 	pgConfDir   = etcDir + "/postgres"
 	pgConfFile  = pgConfDir + "/postgresql.conf"
 	pgHBAFile   = pgConfDir + "/pg_hba.conf"
@@ -29,6 +35,9 @@ const (
 	pgRoleHook = pgConfDir + "/role.sh"
 	// pgIdentMap maps the postgres OS user to a superuser with another name.
 	pgIdentMap = "hagen"
+	// pgPrepareScript is the site tree's script that the native postgres
+	// unit runs before the server.
+	pgPrepareScript = "systemd/postgres-prepare.sh"
 )
 
 // Connection limits. Bucardo holds, per sync, a controller and a worker
@@ -42,6 +51,10 @@ const (
 	// pg_rewind or a second clone may run next to them.
 	pgMinWalSenders = 10
 )
+
+func (postgresComponent) packages() hostPackages {
+	return hostPackages{Packages: []string{"postgresql-%d"}, DistUnits: []string{"postgresql"}}
+}
 
 type postgresConfView struct {
 	Header         string
@@ -109,24 +122,31 @@ type entrypointView struct {
 	SSL       bool
 	CertFile  string
 	KeyFile   string
-	// Primary-standby only.
+	SSLMode   string
+	// Primary-standby only (streamSite).
 	Streaming       bool
 	ReplicationUser string
-	Slots           []string // on the primary: one physical slot per standby
-	PrimaryHost     string   // on a standby
+	Slots           []string
+	PrimaryHost     string
 	PrimaryPort     int
 	Slot            string
 	ApplicationName string
-	// PrimaryConninfo is what the standby's postgresql.auto.conf gets after
-	// the clone: no password, a passfile instead.
 	PrimaryConninfo string
-	SSLMode         string
 }
 
-func renderPostgres(b *builder, v *siteView) {
+// sslMode is the libpq sslmode hagen's clients use between sites.
+func sslMode(t *schema.Topology) string {
+	if t.Security.SSL {
+		return "require"
+	}
+	return "prefer"
+}
+
+func (postgresComponent) site(v *siteView) {
 	db := v.T.Database
 	ssl := v.T.Security.SSL
 	hdr := header(v.Spec, "#")
+	st := v.streaming()
 
 	conf := postgresConfView{
 		Header:         hdr,
@@ -144,101 +164,130 @@ func renderPostgres(b *builder, v *siteView) {
 	if db.Mode == schema.MultiMasterAsync {
 		conf.MaxConnections = pgMaxConnectionsMultiMaster
 	}
-	st := db.Streaming
 	if st != nil {
 		conf.Streaming = true
 		conf.Primary = v.Role == "primary"
 		conf.Standby = v.Role == "standby"
 		conf.MaxWalSenders = max(pgMinWalSenders, 2*len(v.T.Sites)+2)
 		conf.SynchronousCommit = "on"
-		if conf.Primary && st.Synchronous && len(st.SynchronousStandbyNames) > 0 {
-			conf.SyncStandbyNames = syncStandbyNames(st.SynchronousStandbyNames)
+		if conf.Primary {
+			conf.SyncStandbyNames = st.SyncNames
 		}
-		if sb := st.Standby(v.Site.Name); sb != nil {
-			conf.PrimarySlotName = sb.Slot
-		}
+		conf.PrimarySlotName = st.SpecSlot
 	}
-	b.addTemplate(v.path("postgres/postgresql.conf"), 0o644, "postgresql.conf.tmpl", conf)
-
-	b.addTemplate(v.path("postgres/pg_hba.conf"), 0o644, "pg_hba.conf.tmpl", hbaView{
+	v.file("postgres/postgresql.conf", 0o644, contract.ReaderPGConf, "site/postgres/postgresql.conf.tmpl", conf)
+	v.file("postgres/pg_hba.conf", 0o644, contract.ReaderPGHBA, "site/postgres/pg_hba.conf.tmpl", hbaView{
 		Header: hdr,
 		Site:   v.Site.Name,
 		Groups: hbaGroups(v),
 	})
-
 	ident := identView{Header: hdr, Map: pgIdentMap}
 	if db.Superuser != "postgres" {
 		ident.Superuser = db.Superuser
 	}
-	b.addTemplate(v.path("postgres/pg_ident.conf"), 0o644, "postgres_pg_ident.conf.tmpl", ident)
+	v.file("postgres/pg_ident.conf", 0o644, contract.ReaderPGIdent, "site/postgres/pg_ident.conf.tmpl", ident)
+	v.file("postgres/entrypoint.sh", 0o755, contract.ReaderShell, "site/postgres/entrypoint.sh.tmpl", entrypoint(v, hdr))
 
-	b.addTemplate(v.path("postgres/entrypoint.sh"), 0o755, "postgres_entrypoint.sh.tmpl", entrypoint(v, hdr))
+	secrets := []secretUse{{secretDBPassword, db.Password}}
 	if st != nil {
-		b.addTemplate(v.path("postgres/role.sh"), 0o755, "postgres_role.sh.tmpl", roleHook(v, hdr))
+		secrets = append(secrets, secretUse{secretReplPassword, db.Streaming.ReplicationPassword})
+	}
+	svc := &service{
+		Name:    db.Service,
+		Unit:    "postgres",
+		Label:   "database",
+		What:    fmt.Sprintf("PostgreSQL %d", db.Version),
+		Runs:    fmt.Sprintf("PostgreSQL %d", db.Version),
+		Product: "PostgreSQL",
+		Image:   v.T.Render.NodeImage,
+		Script:  "postgres/entrypoint.sh",
+		Env:     v.nodeEnv(),
+		Secrets: secrets,
+		Mounts:  []string{"postgres", "lib"},
+		Volumes: []volume{{"pgdata", pgData}},
+		Ports:   []port{{Published: db.PublishedPort, Target: db.Port}},
+		Health: &healthCheck{
+			Test:     []string{"pg_isready", "-h", "127.0.0.1", "-p", fmt.Sprint(db.Port), "-U", db.Superuser, "-d", db.Name},
+			Interval: "2s", Timeout: "5s", Retries: 3, StartAfter: "120s",
+		},
+		// SIGINT is PostgreSQL's fast shutdown; SIGTERM ("smart") waits
+		// for every client, and the other site's Bucardo never leaves.
+		StopSignal: "SIGINT",
+		StopGrace:  "30s",
+		Native:     postgresNative(v, secrets),
+	}
+	if v.Role != "" {
+		svc.Runs += " " + v.Role
+	}
+	v.service(svc)
+	if v.Systemd {
+		renderPostgresPrepare(v)
 	}
 }
 
-// roleHookView is postgres/role.sh of a primary-standby site: the rejoin
-// of an old primary as a standby when the node starts.
-type roleHookView struct {
-	Header          string
-	Site            string
-	PGBin           string
-	PublishedPort   int
-	Superuser       string
-	Database        string
-	ReplicationUser string
-	// ApplicationName and Slot name this node as a standby: the spec's
-	// standby entry, or the site's name for a node the spec lists as the
-	// primary.
-	ApplicationName string
-	Slot            string
-	SSLMode         string
-	Peers           []rolePeer
-}
-
-type rolePeer struct{ Name, Host string }
-
-func roleHook(v *siteView, hdr string) roleHookView {
+// postgresNative runs the site's PostgreSQL from the Debian package with
+// the rendered configuration, on the published port: on a host there is no
+// port mapping, and the other sites dial <host>:<publishedPort>. Before it
+// starts, systemd/postgres-prepare.sh (as root) creates the runtime
+// directories, checks that the data directory holds a cluster and, for
+// streaming replication, writes the password file that primary_conninfo
+// names, as the container entrypoint does. The server itself runs without
+// the secrets in its environment.
+func postgresNative(v *siteView, secrets []secretUse) native {
 	db := v.T.Database
-	st := db.Streaming
-	app, slot := standbyIdentity(st, v.Site.Name)
-	r := roleHookView{
-		Header: hdr, Site: v.Site.Name, PGBin: pgBin(db.Version), PublishedPort: db.PublishedPort,
-		Superuser: db.Superuser, Database: db.Name, ReplicationUser: st.ReplicationUser,
-		ApplicationName: app, Slot: slot, SSLMode: "prefer",
+	n := native{
+		Comment: []string{
+			fmt.Sprintf("PostgreSQL %d of site %s, listening on port %d (the published port).", db.Version, v.Site.Name, db.PublishedPort),
+			"The data directory " + pgData + " must hold a cluster first; see RUNBOOK.md,",
+			"\"Running natively with systemd\" (the container entrypoint does this for compose).",
+		},
+		Type:  "notify",
+		User:  "postgres",
+		Group: "postgres",
+		Env:   []envVar{{"PGDATA", pgData}},
+		// Only the preparation reads secrets, and only for replication:
+		// natively the cluster is created by hand (RUNBOOK.md).
+		OwnSecrets: true,
+		Prepare:    pgPrepareScript,
+		Exec: []string{
+			path.Join(pgBin(db.Version), "postgres"),
+			"-D", pgData,
+			"-c", "config_file=" + v.installPath("postgres/postgresql.conf"),
+			"-c", fmt.Sprintf("port=%d", db.PublishedPort),
+		},
+		HideSecrets: true,
+		Reload:      true,
+		// PostgreSQL's own recommendation: SIGINT is a fast shutdown, and
+		// only the postmaster gets it. Restart only after a failure: a
+		// server an operator stopped on purpose (pg_ctl stop before
+		// pg_rewind) stays down.
+		KillMode:         "mixed",
+		KillSignal:       "SIGINT",
+		TimeoutStop:      "30",
+		RestartOnFailure: true,
 	}
-	if v.T.Security.SSL {
-		r.SSLMode = "require"
+	if db.Streaming != nil {
+		n.Secrets = secrets
 	}
-	for _, p := range v.Peers {
-		if v.T.Role(p.Name) != "" {
-			r.Peers = append(r.Peers, rolePeer{p.Name, v.T.Site(p.Name).Host})
-		}
-	}
-	return r
+	return n
 }
 
-// standbyIdentity is the application_name and slot a site uses when it is
-// a standby: its entry in streaming.standbys, else its site name with "-"
-// as "_" (a slot name allows only [a-z0-9_]; the RUNBOOK's rejoin name).
-func standbyIdentity(st *schema.Streaming, site string) (app, slot string) {
-	if sb := st.Standby(site); sb != nil {
-		return sb.ApplicationName, sb.Slot
+// renderPostgresPrepare writes pgPrepareScript.
+func renderPostgresPrepare(v *siteView) {
+	view := struct {
+		Header, Site, Unit, PGData, SockDir, RunDir, PassFile string
+		Streaming                                             bool
+		ReplicationUser, Superuser                            string
+	}{
+		Header: header(v.Spec, "#"), Site: v.Site.Name, Unit: v.unitName("postgres"),
+		PGData: pgData, SockDir: pgSockDir, RunDir: pgRunDir, PassFile: pgPassFile,
+		Superuser: v.T.Database.Superuser,
 	}
-	name := strings.ReplaceAll(site, "-", "_")
-	return name, name
-}
-
-// syncStandbyNames is synchronous_standby_names for the given application
-// names: FIRST 1, so that one standby at a time confirms each commit and
-// the others, in list order, take over when it disconnects.
-func syncStandbyNames(names []string) string {
-	quoted := make([]string, len(names))
-	for i, n := range names {
-		quoted[i] = `"` + n + `"`
+	if s := v.T.Database.Streaming; s != nil {
+		view.Streaming = true
+		view.ReplicationUser = s.ReplicationUser
 	}
-	return fmt.Sprintf("FIRST 1 (%s)", strings.Join(quoted, ", "))
+	v.file(pgPrepareScript, 0o755, contract.ReaderShell, "site/systemd/postgres-prepare.sh.tmpl", view)
 }
 
 // hbaGroups are the site's pg_hba.conf records, most specific first. Every
@@ -329,34 +378,46 @@ func entrypoint(v *siteView, hdr string) entrypointView {
 		SSL:       v.T.Security.SSL,
 		CertFile:  pgTLSDir + "/server.crt",
 		KeyFile:   pgTLSDir + "/server.key",
-		SSLMode:   "prefer",
+		SSLMode:   sslMode(v.T),
 	}
-	if e.SSL {
-		e.SSLMode = "require"
-	}
-	st := db.Streaming
-	if st == nil {
-		return e
-	}
-	e.Streaming = true
-	e.ReplicationUser = st.ReplicationUser
-	switch v.Role {
-	case "primary":
-		for _, sb := range st.Standbys {
-			e.Slots = append(e.Slots, sb.Slot)
-		}
-	case "standby":
-		sb := st.Standby(v.Site.Name)
-		primary := v.T.Site(st.Primary)
-		e.PrimaryHost = primary.Host
-		e.PrimaryPort = db.PublishedPort
-		e.Slot = sb.Slot
-		e.ApplicationName = sb.ApplicationName
-		e.PrimaryConninfo = fmt.Sprintf("host=%s port=%d user=%s passfile=%s application_name=%s sslmode=%s",
-			primary.Host, db.PublishedPort, st.ReplicationUser, pgPassFile, sb.ApplicationName, e.SSLMode)
+	if st := v.streaming(); st != nil {
+		e.Streaming = true
+		e.ReplicationUser = db.Streaming.ReplicationUser
+		e.Slots = st.Slots
+		e.PrimaryHost = st.PrimaryHost
+		e.PrimaryPort = st.PrimaryPort
+		e.Slot = st.SpecSlot
+		e.ApplicationName = st.SpecApplicationName
+		e.PrimaryConninfo = st.Conninfo
 	}
 	return e
 }
 
 // pgBin is where the Debian packages put a PostgreSQL version's programs.
 func pgBin(version int) string { return path.Join("/usr/lib/postgresql", fmt.Sprint(version), "bin") }
+
+func (postgresComponent) tree(d *deployment) {
+	t := d.t
+	db := t.Database
+	var from []string
+	for _, s := range t.Sites {
+		from = append(from, s.Address)
+	}
+	d.port(rbPort{
+		Port: fmt.Sprintf("%d/tcp", db.PublishedPort),
+		What: "PostgreSQL (" + db.Service + ")",
+		From: strings.Join(append(from, t.Security.AllowedClients...), ", "),
+	})
+	d.rv.DB = rbDatabase{
+		Name: db.Name, Service: db.Service, Superuser: db.Superuser,
+		Version: db.Version, Port: db.Port, Published: db.PublishedPort,
+		PGBin: pgBin(db.Version), PGData: pgData, ConfFile: pgConfFile,
+		PasswordVar: secretDBPassword,
+	}
+	if d.rv.SystemdTarget {
+		d.rv.section(slotNative, "runbook/native.md.tmpl")
+	}
+	inv := &d.inv.Database
+	inv.Name, inv.Service, inv.Superuser = db.Name, db.Service, db.Superuser
+	inv.Port, inv.PublishedPort = db.Port, db.PublishedPort
+}

@@ -185,8 +185,8 @@ func (b *checkBox) copyTree(ctx context.Context) error {
 		return err
 	}
 	for _, f := range b.t.files {
-		if f.kind == checkerSecret {
-			continue
+		if f.kind == "" || f.missing {
+			continue // only the files inventory.json lists
 		}
 		name := root + "/" + f.rel
 		if err := addDir(path.Dir(name)); err != nil {
@@ -228,7 +228,7 @@ func (b *checkBox) setup(ctx context.Context) error {
 		fmt.Fprintf(&sh, "mkdir -p %s\n", checkQuote(vdir))
 		entries := map[string]bool{}
 		for _, f := range b.t.files {
-			if f.site == v && f.kind != checkerSecret {
+			if f.site == v && f.kind != "" && !f.missing {
 				e, _, _ := strings.Cut(f.sub, "/")
 				entries[e] = true
 			}
@@ -322,12 +322,11 @@ func (b *checkBox) rewrite(f *checkFile, msg string) string {
 	return strings.TrimSpace(strings.NewReplacer(pairs...).Replace(msg))
 }
 
-// run checks every file in the container, site by site, and returns their
-// results. It stops at the first failure of the container itself (b.err)
-// or when ctx ends.
+// run checks every file in the container, site by site, with the check
+// the table gives for its reader, and returns their results. It stops at
+// the first failure of the container itself (b.err) or when ctx ends.
 func (b *checkBox) run(ctx context.Context, files []*checkFile) []CheckResult {
 	var results []CheckResult
-	pgDone := map[string]bool{}
 	for _, f := range files {
 		if ctx.Err() != nil || b.err != nil {
 			break
@@ -339,50 +338,15 @@ func (b *checkBox) run(ctx context.Context, files []*checkFile) []CheckResult {
 		if b.verbose {
 			fmt.Fprintf(b.progress, "check: %s (%s)\n", f.rel, f.kind)
 		}
-		var rs []CheckResult
-		var err error
-		switch f.kind {
-		case checkerPGConf, checkerPGHBA, checkerPGIdent:
-			if pgDone[f.dir()] {
-				continue
-			}
-			pgDone[f.dir()] = true
-			rs, err = b.checkPostgres(ctx, f.dir())
-		default:
-			var r CheckResult
-			r, err = b.checkOne(ctx, f)
-			rs = []CheckResult{r}
-		}
+		r, err := checkers[f.kind].box(b, ctx, f)
 		if err != nil {
 			b.err = err
 			break
 		}
-		for i := range rs {
-			rs[i].Message = b.rewrite(b.t.byPath[rs[i].File], rs[i].Message)
-		}
-		results = append(results, rs...)
+		r.Message = b.rewrite(f, r.Message)
+		results = append(results, r)
 	}
 	return results
-}
-
-func (b *checkBox) checkOne(ctx context.Context, f *checkFile) (CheckResult, error) {
-	switch f.kind {
-	case checkerKeepalived:
-		return b.checkKeepalived(ctx, f)
-	case checkerHAProxy:
-		return b.checkHAProxy(ctx, f)
-	case checkerZone:
-		return b.checkZone(ctx, f)
-	case checkerNamedConf:
-		return b.checkNamedConf(ctx, f)
-	case checkerSystemd:
-		return b.checkSystemd(ctx, f)
-	case checkerShell:
-		return b.checkShell(ctx, f)
-	case checkerBucardo:
-		return b.checkBucardo(ctx, f)
-	}
-	return CheckResult{}, fmt.Errorf("no container checker for %s (%s)", f.rel, f.kind)
 }
 
 // inBox is the path of a tree file inside the container.
