@@ -69,7 +69,9 @@ func (agentComponent) site(v *siteView) {
 	}
 	v.d.b.contractFile(v.path(contract.AgentConfigFile), contract.ReaderAgent, cfg)
 
-	secrets := []secretUse{{secretDBPassword, db.Password}, {secretReplPassword, s.ReplicationPassword}}
+	// The agent reads the superuser's password (agent.json's
+	// passwordEnv), nothing else.
+	secrets := []secretUse{{secretDBPassword, db.Password}}
 	v.service(&service{
 		Name:        svcAgent,
 		Unit:        "agent",

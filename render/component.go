@@ -148,13 +148,12 @@ type native struct {
 	Type, User, Group string
 	// Env are variables only the native process gets.
 	Env []envVar
-	// Prepare is a site-tree script run as root before the start.
-	Prepare string
+	// Prepare is a site-tree script run as root before the start, which
+	// reads PrepareSecrets.
+	Prepare        string
+	PrepareSecrets []secretUse
 	// Exec replaces Script or Command.
 	Exec []string
-	// HideSecrets runs Exec through env -u for every secret variable of
-	// the site: the process itself sees none.
-	HideSecrets bool
 	// Reload: ExecReload sends SIGHUP to the main process.
 	Reload bool
 	// KillMode, KillSignal, TimeoutStop: the unit's.
@@ -162,7 +161,8 @@ type native struct {
 	// RestartOnFailure: restart after a failure only (a process an
 	// operator stopped stays down), instead of always.
 	RestartOnFailure bool
-	// OwnSecrets: Secrets replaces the service's secrets.
+	// OwnSecrets: Secrets replaces the service's secrets (those of its
+	// container) as what the native process reads.
 	OwnSecrets bool
 	Secrets    []secretUse
 	// Docker runs the service's image with docker run, in the

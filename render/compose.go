@@ -69,6 +69,11 @@ func renderCompose(v *siteView) {
 	}
 	secrets := map[string]composeSecret{}
 	volumes := map[string]composeVolume{}
+	secretNames, err := v.fileSecretNames()
+	if err != nil {
+		v.d.b.fail(fmt.Errorf("render compose: %w", err))
+		return
+	}
 	for _, s := range v.services {
 		cs := composeService{
 			Image:       composeValue(s.Image),
@@ -99,7 +104,7 @@ func renderCompose(v *siteView) {
 				cs.Environment[u.Var] = fmt.Sprintf("${%s:?set %s in %s}", u.Ref.Env(), u.Ref.Env(), EnvFile)
 				continue
 			}
-			name := composeSecretName(u.Ref)
+			name := secretNames[u.Ref.Path()]
 			cs.Environment[u.Var+"_FILE"] = composeValue("/run/secrets/" + name)
 			cs.Secrets = appendUnique(cs.Secrets, name)
 			secrets[name] = composeSecret{File: composeValue(u.Ref.Path())}
@@ -163,6 +168,3 @@ func renderCompose(v *siteView) {
 	}
 	v.d.b.add(v.path("docker-compose.yaml"), 0o644, contract.ReaderCompose, buf.Bytes())
 }
-
-// composeSecretName is the compose secret of a file: reference.
-func composeSecretName(ref interface{ SecretName() string }) string { return ref.SecretName() }

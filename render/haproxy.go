@@ -54,6 +54,8 @@ type haproxyView struct {
 	Check      schema.Check
 	Stats      *schema.ProxyStats
 	StatsVar   string
+	// Address is the site's: the statistics page listens only there.
+	Address string
 	// CheckTimeout is "timeout check" (haproxyCheckTimeoutMs).
 	CheckTimeout string
 }
@@ -83,6 +85,7 @@ func (haproxyComponent) site(v *siteView) {
 		Check:    p.Check,
 		Stats:    p.Stats,
 		StatsVar: secretStatsPass,
+		Address:  v.Site.Address,
 
 		CheckTimeout: haproxyDuration(haproxyCheckTimeoutMs),
 	}
@@ -194,6 +197,10 @@ func (haproxyComponent) tree(d *deployment) {
 	}
 	if p.Fronts == "database" && t.Database.Streaming != nil {
 		r.HealthPath = "/primary"
+	}
+	if p.Stats != nil && len(r.Sites) > 0 {
+		r.StatsPage = fmt.Sprintf("http://<host>:%d%s", p.Stats.Port, p.Stats.URI)
+		r.StatsCurl = fmt.Sprintf("curl -u %s %s", shWord(p.Stats.User), shWord(fmt.Sprintf("http://%s:%d%s;csv", r.Sites[0].Host, p.Stats.Port, p.Stats.URI)))
 	}
 	r.ClientAddress = "each HAProxy site's host"
 	if len(r.Sites) > 0 {

@@ -153,10 +153,9 @@ func (keepalivedComponent) site(v *siteView) {
 	v.file("keepalived/notify.sh", 0o755, contract.ReaderShell, "site/keepalived/notify.sh.tmpl", view)
 
 	db := v.T.Database
+	// notify.sh reads the superuser's password (it fences and promotes),
+	// run.sh the VRRP password; none reads the replication password.
 	secrets := []secretUse{{secretDBPassword, db.Password}}
-	if s := db.Streaming; s != nil {
-		secrets = append(secrets, secretUse{secretReplPassword, s.ReplicationPassword})
-	}
 	if vip.Auth != "" {
 		secrets = append(secrets, secretUse{secretVRRPAuth, vip.Auth})
 	}

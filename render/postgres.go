@@ -22,6 +22,12 @@ const (
 	pgConfFile  = pgConfDir + "/postgresql.conf"
 	pgHBAFile   = pgConfDir + "/pg_hba.conf"
 	pgIdentFile = pgConfDir + "/pg_ident.conf"
+	// pgHBANative is the site tree's pg_hba.conf of the native server when
+	// the compose target is rendered too.
+	pgHBANative = "postgres/pg_hba.systemd.conf"
+	// dockerBridge is Docker's default bridge network, where docker run
+	// puts a container.
+	dockerBridge = "172.17.0.0/16"
 	// TLS files are the operator's: put into DIR/<site>/postgres/tls/,
 	// referenced by postgresql.conf, never rendered.
 	pgTLSDir  = pgConfDir + "/tls"
@@ -93,6 +99,8 @@ type hbaView struct {
 	Header string
 	Site   string
 	Groups []hbaGroup
+	// Native: the file of the server the systemd units run.
+	Native bool
 }
 
 type identView struct {
@@ -176,11 +184,23 @@ func (postgresComponent) site(v *siteView) {
 		conf.PrimarySlotName = st.SpecSlot
 	}
 	v.file("postgres/postgresql.conf", 0o644, contract.ReaderPGConf, "site/postgres/postgresql.conf.tmpl", conf)
+	// One pg_hba.conf per render target (see hbaGroups): pg_hba.conf,
+	// which postgresql.conf names, for the container; with both targets the
+	// native server reads pg_hba.systemd.conf instead.
 	v.file("postgres/pg_hba.conf", 0o644, contract.ReaderPGHBA, "site/postgres/pg_hba.conf.tmpl", hbaView{
 		Header: hdr,
 		Site:   v.Site.Name,
-		Groups: hbaGroups(v),
+		Groups: hbaGroups(v, !v.Compose),
+		Native: !v.Compose,
 	})
+	if v.Compose && v.Systemd {
+		v.file(pgHBANative, 0o644, contract.ReaderPGHBA, "site/postgres/pg_hba.conf.tmpl", hbaView{
+			Header: hdr,
+			Site:   v.Site.Name,
+			Groups: hbaGroups(v, true),
+			Native: true,
+		})
+	}
 	ident := identView{Header: hdr, Map: pgIdentMap}
 	if db.Superuser != "postgres" {
 		ident.Superuser = db.Superuser
@@ -245,8 +265,9 @@ func postgresNative(v *siteView, secrets []secretUse) native {
 		User:  "postgres",
 		Group: "postgres",
 		Env:   []envVar{{"PGDATA", pgData}},
-		// Only the preparation reads secrets, and only for replication:
-		// natively the cluster is created by hand (RUNBOOK.md).
+		// The server reads no secret. The preparation reads them only for
+		// replication: natively the cluster is created by hand
+		// (RUNBOOK.md).
 		OwnSecrets: true,
 		Prepare:    pgPrepareScript,
 		Exec: []string{
@@ -255,8 +276,7 @@ func postgresNative(v *siteView, secrets []secretUse) native {
 			"-c", "config_file=" + v.installPath("postgres/postgresql.conf"),
 			"-c", fmt.Sprintf("port=%d", db.PublishedPort),
 		},
-		HideSecrets: true,
-		Reload:      true,
+		Reload: true,
 		// PostgreSQL's own recommendation: SIGINT is a fast shutdown, and
 		// only the postmaster gets it. Restart only after a failure: a
 		// server an operator stopped on purpose (pg_ctl stop before
@@ -266,8 +286,11 @@ func postgresNative(v *siteView, secrets []secretUse) native {
 		TimeoutStop:      "30",
 		RestartOnFailure: true,
 	}
+	if v.Compose {
+		n.Exec = append(n.Exec, "-c", "hba_file="+etcDir+"/"+pgHBANative)
+	}
 	if db.Streaming != nil {
-		n.Secrets = secrets
+		n.PrepareSecrets = secrets
 	}
 	return n
 }
@@ -292,7 +315,15 @@ func renderPostgresPrepare(v *siteView) {
 
 // hbaGroups are the site's pg_hba.conf records, most specific first. Every
 // network record needs a SCRAM password; with security.ssl also TLS.
-func hbaGroups(v *siteView) []hbaGroup {
+//
+// The two render targets differ in who reaches the database from the site
+// itself. In a container (compose), the site's app services share the
+// compose network, the container's only network: samenet admits exactly
+// it. Natively (systemd), samenet would admit every subnet of the host;
+// the app containers that docker run starts sit on Docker's default
+// bridge, and only that network is admitted, and only when the site runs
+// app services.
+func hbaGroups(v *siteView, native bool) []hbaGroup {
 	db := v.T.Database
 	host := "host"
 	if v.T.Security.SSL {
@@ -326,13 +357,25 @@ func hbaGroups(v *siteView) []hbaGroup {
 	for _, s := range v.T.Sites {
 		su.Lines = append(su.Lines, hbaLine{host, "all", db.Superuser, s.Address + "/32", scram})
 	}
-	groups = append(groups, su, hbaGroup{
-		Comment: []string{
-			"Containers of this site's compose network reach " + db.Service + ":" + fmt.Sprint(db.Port) + ",",
-			"the application database only.",
-		},
-		Lines: []hbaLine{{host, db.Name, "all", "samenet", scram}},
-	})
+	groups = append(groups, su)
+	switch {
+	case !native:
+		groups = append(groups, hbaGroup{
+			Comment: []string{
+				"Containers of this site's compose network reach " + db.Service + ":" + fmt.Sprint(db.Port) + ",",
+				"the application database only.",
+			},
+			Lines: []hbaLine{{host, db.Name, "all", "samenet", scram}},
+		})
+	case len(v.appServices()) > 0:
+		groups = append(groups, hbaGroup{
+			Comment: []string{
+				"The app containers docker run starts, on Docker's default bridge (docker0),",
+				"reach " + db.Service + ":" + fmt.Sprint(db.PublishedPort) + " through the host gateway, the application database only.",
+			},
+			Lines: []hbaLine{{host, db.Name, "all", dockerBridge, scram}},
+		})
+	}
 	if len(v.T.Security.AllowedClients) > 0 {
 		g := hbaGroup{Comment: []string{"Client networks (security.allowedClients), the application database only."}}
 		for _, cidr := range v.T.Security.AllowedClients {

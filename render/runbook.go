@@ -34,7 +34,10 @@ type runbookView struct {
 	Header string
 	Name   string
 	Spec   string
-	Test   bool
+	// VerifyCommand is `hagen verify <spec>`, quoted for the shell and as
+	// Markdown code.
+	VerifyCommand string
+	Test          bool
 	// Compose is the command prefix on a site, run in its install dir.
 	Compose    string
 	EnvFile    string
@@ -251,6 +254,9 @@ type rbProxy struct {
 	Target        string // an address to check the proxy at
 	CheckCmd      string // a command that checks the proxy from a client
 	StatsHost     string // a host to open the statistics page on
+	// StatsPage is the page's URL on any HAProxy host, StatsCurl a
+	// command that fetches it as CSV.
+	StatsPage, StatsCurl string
 }
 
 // runbookComposePrefix is how every compose command on a site starts.
@@ -262,6 +268,7 @@ func newRunbookView(d *deployment) *runbookView {
 		Header:        htmlHeader(d.spec),
 		Name:          t.Name,
 		Spec:          d.spec,
+		VerifyCommand: mdCode("hagen verify " + shWord(d.spec)),
 		Test:          t.Test,
 		Compose:       runbookComposePrefix,
 		EnvFile:       EnvFile,

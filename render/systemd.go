@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hagen-ha/hagen/contract"
@@ -66,6 +67,10 @@ const (
 // renderSystemd writes the site's units from its services.
 func renderSystemd(v *siteView) {
 	u := &unitBuilder{v: v}
+	if _, err := v.fileSecretNames(); err != nil {
+		v.d.b.fail(fmt.Errorf("render systemd: %w", err))
+		return
+	}
 	var units []*unitView
 	if v.Compose {
 		units = append(units, u.composeUnit())
@@ -183,13 +188,14 @@ func (u *unitBuilder) nativeUnit(s *service) *unitView {
 	if n.OwnSecrets {
 		secrets = n.Secrets
 	}
-	if hasEnvSecret(secrets) {
+	if hasEnvSecret(secrets) || hasEnvSecret(n.PrepareSecrets) {
 		un.EnvironmentFiles = []string{u.path(v.installPath(EnvFile))}
 	}
+	envFile := len(un.EnvironmentFiles) > 0
 	if n.Docker {
 		args := u.dockerRun(s, secrets)
 		un.ExecStartPre = []string{"-" + sdCommand([]string{unitDocker, "rm", "-f", n.Container})}
-		un.ExecStart = withAliases(args, secrets)
+		un.ExecStart = v.nativeExec(args, secrets, envFile)
 		un.ExecStop = []string{sdCommand([]string{unitDocker, "stop", n.Container})}
 		un.TimeoutStartSec = "600" // a first start may load the image
 		return un
@@ -205,9 +211,9 @@ func (u *unitBuilder) nativeUnit(s *service) *unitView {
 	for _, e := range n.Env {
 		env = append(env, sdEnv(e.Name, e.Value))
 	}
-	for _, sec := range secrets {
-		if sec.Ref.IsFile() {
-			env = append(env, sdEnv(sec.Var+"_FILE", sec.Ref.Path()))
+	for _, sec := range append(append([]secretUse{}, n.PrepareSecrets...), secrets...) {
+		if e := sdEnv(sec.Var+"_FILE", sec.Ref.Path()); sec.Ref.IsFile() && !slices.Contains(env, e) {
+			env = append(env, e)
 		}
 	}
 	un.Environment = env
@@ -216,7 +222,7 @@ func (u *unitBuilder) nativeUnit(s *service) *unitView {
 	}
 	if n.Prepare != "" {
 		// "+": the preparation runs as root, whoever the service runs as.
-		un.ExecStartPre = []string{"+" + withAliases([]string{v.installPath(n.Prepare)}, secrets)}
+		un.ExecStartPre = []string{"+" + v.nativeExec([]string{v.installPath(n.Prepare)}, n.PrepareSecrets, envFile)}
 	}
 	argv := n.Exec
 	switch {
@@ -226,16 +232,7 @@ func (u *unitBuilder) nativeUnit(s *service) *unitView {
 	default:
 		argv = s.Command
 	}
-	if n.HideSecrets && len(un.EnvironmentFiles) > 0 {
-		// env replaces itself with the process: same PID, no secrets.
-		strip := []string{"/usr/bin/env"}
-		for _, name := range v.secretVariables() {
-			strip = append(strip, "-u", name)
-		}
-		un.ExecStart = sdCommand(append(strip, argv...))
-	} else {
-		un.ExecStart = withAliases(argv, secrets)
-	}
+	un.ExecStart = v.nativeExec(argv, secrets, envFile)
 	if n.Reload {
 		un.ExecReload = []string{sdCommand([]string{"/bin/kill", "-HUP"}) + " " + sdMainPID}
 	}
@@ -266,7 +263,7 @@ func (u *unitBuilder) dockerRun(s *service, secrets []secretUse) []string {
 			args = append(args, "-e", sec.Var)
 			continue
 		}
-		in := "/run/secrets/" + composeSecretName(sec.Ref)
+		in := "/run/secrets/" + fileSecretName(sec.Ref.Path())
 		args = append(args, "-v", sec.Ref.Path()+":"+in+":ro", "-e", sec.Var+"_FILE="+in)
 	}
 	args = append(args, s.Image)
@@ -283,16 +280,14 @@ func (v *siteView) serviceNamed(name string) *service {
 	return nil
 }
 
-// secretVariables are the variables of the site's env file and the names
-// hagen's processes read secrets under: what a process that must not see
-// secrets drops from its environment.
-func (v *siteView) secretVariables() []string {
+// envFileVariables are the variables of the site's env file: the env:
+// sources of its secrets.
+func (v *siteView) envFileVariables() []string {
 	var names []string
 	for _, s := range v.secrets() {
 		if s.Ref.IsEnv() {
 			names = appendUnique(names, s.Ref.Env())
 		}
-		names = appendUnique(names, s.Var)
 	}
 	return names
 }
@@ -306,26 +301,58 @@ func hasEnvSecret(uses []secretUse) bool {
 	return false
 }
 
-// withAliases is the ExecStart of argv. When a process reads a secret
-// under another name than the env file's variable (POSTGRES_PASSWORD from
-// env:DB_PASS), a shell copies the variable before exec, so that the value
-// never appears on a command line.
-func withAliases(argv []string, uses []secretUse) string {
+// nativeExec is the command line of a native process that reads the
+// secrets needs, in a unit that loads the site's env file when envFile is
+// set. The process gets exactly its secrets: a variable it reads under
+// another name than the env file's (POSTGRES_PASSWORD from env:DB_PASS) is
+// copied by a shell before exec, so that the value never appears on a
+// command line, and every variable of the env file it does not read is
+// removed. argv reaches the process as the shell's arguments ("$@"),
+// never through the shell's parser.
+func (v *siteView) nativeExec(argv []string, needs []secretUse, envFile bool) string {
 	var exports []string
-	seen := map[string]bool{}
-	for _, s := range uses {
-		if s.Ref.IsEnv() && s.Ref.Env() != s.Var && !seen[s.Var] {
-			seen[s.Var] = true
-			exports = append(exports, fmt.Sprintf(`%s="${%s:?set %s in %s}"`, s.Var, s.Ref.Env(), s.Ref.Env(), EnvFile))
+	reads := map[string]bool{}
+	for _, s := range needs {
+		if !s.Ref.IsEnv() {
+			continue
+		}
+		reads[s.Var] = true
+		if s.Ref.Env() != s.Var && !slices.Contains(exports, s.Var) {
+			exports = append(exports, s.Var)
+		}
+	}
+	var drop []string
+	if envFile {
+		for _, name := range v.envFileVariables() {
+			if !reads[name] {
+				drop = append(drop, name)
+			}
 		}
 	}
 	if len(exports) == 0 {
-		return sdCommand(argv)
+		if len(drop) == 0 {
+			return sdCommand(argv)
+		}
+		// env removes the variables and replaces itself: same PID.
+		strip := []string{"/usr/bin/env"}
+		for _, name := range drop {
+			strip = append(strip, "-u", name)
+		}
+		return sdCommand(append(strip, argv...))
 	}
-	quoted := make([]string, len(argv))
-	for i, a := range argv {
-		quoted[i] = shWord(a)
+	var script strings.Builder
+	script.WriteString("export")
+	for _, name := range exports {
+		for _, s := range needs {
+			if s.Var == name && s.Ref.IsEnv() {
+				fmt.Fprintf(&script, ` %s="${%s:?set %s in %s}"`, s.Var, s.Ref.Env(), s.Ref.Env(), EnvFile)
+				break
+			}
+		}
 	}
-	script := "export " + strings.Join(exports, " ") + "; exec " + strings.Join(quoted, " ")
-	return sdCommand([]string{unitShell, "-c", script})
+	if len(drop) > 0 {
+		script.WriteString("; unset " + strings.Join(drop, " "))
+	}
+	script.WriteString(`; exec "$@"`)
+	return sdCommand(append([]string{unitShell, "-c", script.String(), "sh"}, argv...))
 }
