@@ -348,14 +348,30 @@ func hbaGroups(v *siteView, native bool) []hbaGroup {
 		},
 	}
 
+	// Who dials this site as the superuser: host-network services of the
+	// site itself (its own address), and Bucardo from its site
+	// (multi-master) or every other database node (primary-standby:
+	// pg_rewind, role.sh, notify.sh's fencing).
 	su := hbaGroup{Comment: []string{
-		"The superuser from every site's host address, to every database:",
-		"replication tools dial each site as the superuser from their own host",
-		"(Bucardo from its site, pg_rewind from a peer), and host-network services",
-		"dial their own host name.",
+		"The superuser, to every database, from the hosts that dial this site as the",
+		"superuser: its own (host-network services dial their own host name) and",
 	}}
-	for _, s := range v.T.Sites {
-		su.Lines = append(su.Lines, hbaLine{host, "all", db.Superuser, s.Address + "/32", scram})
+	dialers := []schema.Site{v.Site}
+	if b := db.Bucardo; b != nil {
+		su.Comment = append(su.Comment, "Bucardo's site "+b.Site+".")
+		if b.Site != v.Site.Name {
+			dialers = append(dialers, *v.T.Site(b.Site))
+		}
+	} else {
+		su.Comment = append(su.Comment, "the other database nodes (pg_rewind, role.sh, notify.sh), one line per LAN.")
+		for _, p := range v.Peers {
+			if v.T.Role(p.Name) != "" {
+				dialers = append(dialers, p)
+			}
+		}
+	}
+	for _, a := range hbaAddresses(dialers) {
+		su.Lines = append(su.Lines, hbaLine{host, "all", db.Superuser, a, scram})
 	}
 	groups = append(groups, su)
 	switch {
@@ -388,16 +404,40 @@ func hbaGroups(v *siteView, native bool) []hbaGroup {
 			"Streaming replication (clone, WAL stream) only from the other database",
 			"nodes, as " + st.ReplicationUser + ": any of them may be the standby of this one.",
 		}}
+		var peers []schema.Site
 		for _, p := range v.Peers {
 			if v.T.Role(p.Name) != "" {
-				g.Lines = append(g.Lines, hbaLine{host, "replication", st.ReplicationUser, p.Address + "/32", scram})
+				peers = append(peers, p)
 			}
+		}
+		for _, a := range hbaAddresses(peers) {
+			g.Lines = append(g.Lines, hbaLine{host, "replication", st.ReplicationUser, a, scram})
 		}
 		if len(g.Lines) > 0 {
 			groups = append(groups, g)
 		}
 	}
 	return groups
+}
+
+// hbaAddresses are the pg_hba.conf addresses that admit the given sites:
+// a site's own address, or its LAN where the LAN holds more than one of
+// them (one line then admits them all, and the file does not grow with
+// the number of sites on a LAN), in order of first appearance.
+func hbaAddresses(sites []schema.Site) []string {
+	count := map[string]int{}
+	for _, s := range sites {
+		count[s.LAN]++
+	}
+	var out []string
+	for _, s := range sites {
+		a := s.Address + "/32"
+		if count[s.LAN] > 1 {
+			a = s.LAN
+		}
+		out = appendUnique(out, a)
+	}
+	return out
 }
 
 func entrypoint(v *siteView, hdr string) entrypointView {

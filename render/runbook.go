@@ -52,10 +52,8 @@ type runbookView struct {
 	Streaming   bool
 	DB          rbDatabase
 	Sites       []*rbSite
-	// Pairs are the ordered pairs of sites, for checks "both ways".
-	Pairs   []rbPair
-	Clients rbClients
-	Apps    []rbApp
+	Clients     rbClients
+	Apps        []rbApp
 	// Images are the images every site needs, sorted.
 	Images []string
 	// Ports lists what to open in the firewall.
@@ -130,10 +128,6 @@ type rbSite struct {
 type rbSecret struct {
 	Name string // variable, or file path
 	For  string // what reads it
-}
-
-type rbPair struct {
-	From, To *rbSite
 }
 
 type rbApp struct {
@@ -339,13 +333,6 @@ func renderRunbook(d *deployment) {
 		}
 		s.NativeUnits = v.units
 		s.Packages, s.DistUnits = strings.Join(v.pkgs, " "), strings.Join(v.distUnits, " ")
-	}
-	for _, a := range rv.Sites {
-		for _, b := range rv.Sites {
-			if a.Name != b.Name {
-				rv.Pairs = append(rv.Pairs, rbPair{a, b})
-			}
-		}
 	}
 	rv.Images = sortedKeys(images)
 	rv.NodeImageRuns = joinAnd(products)
