@@ -55,8 +55,8 @@ func (agentComponent) site(v *siteView) {
 		},
 	}
 	for _, site := range v.T.Sites {
-		if v.T.Role(site.Name) != "" {
-			app, _ := standbyIdentity(s, site.Name)
+		if v.d.role(site.Name) != "" {
+			app, _ := standbyIdentity(v.d, site.Name)
 			cfg.Streaming.StandbyNames[site.Name] = app
 		}
 	}

@@ -143,7 +143,7 @@ func (bucardoComponent) site(v *siteView) {
 
 	var dbs []bucardoDB
 	var all, others []int
-	seed := v.T.Site(bc.SeedSite)
+	seed := v.d.site(bc.SeedSite)
 	run := bucardoRunView{
 		Header:      hdr,
 		Site:        v.Site.Name,

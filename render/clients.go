@@ -27,7 +27,7 @@ func (clientsComponent) tree(d *deployment) {
 	var records []record
 	seen := map[string]bool{}
 	for _, s := range t.Clients.Servers {
-		site := t.Site(s.Site)
+		site := d.site(s.Site)
 		records = append(records, record{s.Name, site.Address, "site " + site.Name})
 		seen[s.Name] = true
 	}
@@ -106,7 +106,7 @@ func (clientsComponent) tree(d *deployment) {
 	}
 	count := map[string]int{}
 	for _, s := range t.Clients.Servers {
-		c.Names = append(c.Names, rbName{s.Name, s.Site, t.Site(s.Site).Address})
+		c.Names = append(c.Names, rbName{s.Name, s.Site, d.site(s.Site).Address})
 		count[s.Site]++
 	}
 	for _, s := range t.Sites {

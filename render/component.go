@@ -235,13 +235,43 @@ type deployment struct {
 	ports []rbPort
 	rv    *runbookView
 	inv   *contract.Inventory
+	// Lookups by site name, built once: the schema's helpers scan lists,
+	// which every site asking about every peer would make cubic.
+	byName   map[string]*schema.Site
+	roles    map[string]string
+	standbys map[string]*schema.Standby
+	// dbLANs groups the database sites by LAN (hbaDatabaseNodes).
+	dbLANs []lanSites
 }
+
+// site is the spec's site of that name, or nil.
+func (d *deployment) site(name string) *schema.Site { return d.byName[name] }
+
+// role is a site's role in primary-standby mode ("primary", "standby"),
+// else "".
+func (d *deployment) role(name string) string { return d.roles[name] }
+
+// standby is a site's entry in streaming.standbys, or nil.
+func (d *deployment) standby(name string) *schema.Standby { return d.standbys[name] }
 
 func newDeployment(t *schema.Topology) *deployment {
 	d := &deployment{
 		t:    t,
 		b:    &builder{tree: Tree{}, readers: map[string]contract.Reader{}},
 		spec: specName(t.Source),
+	}
+	d.byName = map[string]*schema.Site{}
+	d.roles = map[string]string{}
+	d.standbys = map[string]*schema.Standby{}
+	for i := range t.Sites {
+		d.byName[t.Sites[i].Name] = &t.Sites[i]
+	}
+	if st := t.Database.Streaming; st != nil {
+		d.roles[st.Primary] = "primary"
+		for i := range st.Standbys {
+			d.roles[st.Standbys[i].Site] = "standby"
+			d.standbys[st.Standbys[i].Site] = &st.Standbys[i]
+		}
 	}
 	d.rv = newRunbookView(d)
 	d.inv = &contract.Inventory{}
@@ -293,7 +323,7 @@ func newSiteView(d *deployment, s schema.Site) *siteView {
 		T:       t,
 		Spec:    d.spec,
 		Site:    s,
-		Role:    t.Role(s.Name),
+		Role:    d.role(s.Name),
 		VIP:     t.CarriesVIP(s.Name),
 		Dir:     s.Name,
 		Compose: hasTarget(t, "compose"),

@@ -118,7 +118,7 @@ func (haproxyComponent) site(v *siteView) {
 		return
 	}
 	for _, s := range p.Servers {
-		site := v.T.Site(s.Site)
+		site := v.d.site(s.Site)
 		if site == nil {
 			v.d.b.fail(fmt.Errorf("render haproxy for %s: no site %q", v.Site.Name, s.Site))
 			return

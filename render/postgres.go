@@ -356,21 +356,22 @@ func hbaGroups(v *siteView, native bool) []hbaGroup {
 		"The superuser, to every database, from the hosts that dial this site as the",
 		"superuser: its own (host-network services dial their own host name) and",
 	}}
-	dialers := []schema.Site{v.Site}
+	var addrs []string
 	if b := db.Bucardo; b != nil {
 		su.Comment = append(su.Comment, "Bucardo's site "+b.Site+".")
+		dialers := []schema.Site{v.Site}
 		if b.Site != v.Site.Name {
-			dialers = append(dialers, *v.T.Site(b.Site))
+			dialers = append(dialers, *v.d.site(b.Site))
 		}
+		addrs = hbaAddresses(dialers)
 	} else {
 		su.Comment = append(su.Comment, "the other database nodes (pg_rewind, role.sh, notify.sh), one line per LAN.")
-		for _, p := range v.Peers {
-			if v.T.Role(p.Name) != "" {
-				dialers = append(dialers, p)
-			}
+		addrs = v.d.hbaDatabaseNodes("")
+		if v.Role == "" {
+			addrs = append(hbaAddresses([]schema.Site{v.Site}), addrs...)
 		}
 	}
-	for _, a := range hbaAddresses(dialers) {
+	for _, a := range addrs {
 		su.Lines = append(su.Lines, hbaLine{host, "all", db.Superuser, a, scram})
 	}
 	groups = append(groups, su)
@@ -404,13 +405,7 @@ func hbaGroups(v *siteView, native bool) []hbaGroup {
 			"Streaming replication (clone, WAL stream) only from the other database",
 			"nodes, as " + st.ReplicationUser + ": any of them may be the standby of this one.",
 		}}
-		var peers []schema.Site
-		for _, p := range v.Peers {
-			if v.T.Role(p.Name) != "" {
-				peers = append(peers, p)
-			}
-		}
-		for _, a := range hbaAddresses(peers) {
+		for _, a := range v.d.hbaDatabaseNodes(v.Site.Name) {
 			g.Lines = append(g.Lines, hbaLine{host, "replication", st.ReplicationUser, a, scram})
 		}
 		if len(g.Lines) > 0 {
@@ -438,6 +433,55 @@ func hbaAddresses(sites []schema.Site) []string {
 		out = appendUnique(out, a)
 	}
 	return out
+}
+
+// hbaDatabaseNodes are the pg_hba.conf addresses that admit every
+// database node of primary-standby mode but except ("" for none), as
+// hbaAddresses would give them; the grouping by LAN is computed once for
+// the deployment, so that every site pays for its LANs, not its peers.
+func (d *deployment) hbaDatabaseNodes(except string) []string {
+	if d.dbLANs == nil {
+		idx := map[string]int{}
+		for i := range d.t.Sites {
+			s := &d.t.Sites[i]
+			if d.role(s.Name) == "" {
+				continue
+			}
+			j, ok := idx[s.LAN]
+			if !ok {
+				j = len(d.dbLANs)
+				idx[s.LAN] = j
+				d.dbLANs = append(d.dbLANs, lanSites{LAN: s.LAN})
+			}
+			d.dbLANs[j].Sites = append(d.dbLANs[j].Sites, s)
+		}
+	}
+	var out []string
+	for _, g := range d.dbLANs {
+		var left []*schema.Site
+		for _, s := range g.Sites {
+			if s.Name != except {
+				left = append(left, s)
+			}
+			if len(left) > 1 {
+				break
+			}
+		}
+		switch len(left) {
+		case 0:
+		case 1:
+			out = append(out, left[0].Address+"/32")
+		default:
+			out = append(out, g.LAN)
+		}
+	}
+	return out
+}
+
+// lanSites are the database sites of one LAN.
+type lanSites struct {
+	LAN   string
+	Sites []*schema.Site
 }
 
 func entrypoint(v *siteView, hdr string) entrypointView {

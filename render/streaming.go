@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/hagen-ha/hagen/contract"
-	"github.com/hagen-ha/hagen/schema"
 )
 
 // streamingComponent is PostgreSQL streaming replication between one
@@ -48,8 +47,8 @@ func (v *siteView) streaming() *streamSite {
 		return v.stream
 	}
 	s := &streamSite{SSLMode: sslMode(v.T)}
-	s.ApplicationName, s.Slot = standbyIdentity(st, v.Site.Name)
-	if sb := st.Standby(v.Site.Name); sb != nil {
+	s.ApplicationName, s.Slot = standbyIdentity(v.d, v.Site.Name)
+	if sb := v.d.standby(v.Site.Name); sb != nil {
 		s.SpecApplicationName, s.SpecSlot = sb.ApplicationName, sb.Slot
 	}
 	if st.Synchronous && len(st.SynchronousStandbyNames) > 0 {
@@ -61,7 +60,7 @@ func (v *siteView) streaming() *streamSite {
 			s.Slots = append(s.Slots, sb.Slot)
 		}
 	case "standby":
-		primary := v.T.Site(st.Primary)
+		primary := v.d.site(st.Primary)
 		s.PrimaryHost = primary.Host
 		s.PrimaryPort = v.T.Database.PublishedPort
 		s.Conninfo = conninfo(primary.Host, v.T.Database.PublishedPort, st.ReplicationUser, s.SpecApplicationName, s.SSLMode)
@@ -79,8 +78,8 @@ func conninfo(host string, port int, user, app, sslmode string) string {
 // standbyIdentity is the application_name and slot a site uses when it is
 // a standby: its entry in streaming.standbys, else its site name with "-"
 // as "_" (a slot name allows only [a-z0-9_]; the RUNBOOK's rejoin name).
-func standbyIdentity(st *schema.Streaming, site string) (app, slot string) {
-	if sb := st.Standby(site); sb != nil {
+func standbyIdentity(d *deployment, site string) (app, slot string) {
+	if sb := d.standby(site); sb != nil {
 		return sb.ApplicationName, sb.Slot
 	}
 	name := strings.ReplaceAll(site, "-", "_")
@@ -128,7 +127,7 @@ func (streamingComponent) site(v *siteView) {
 		ApplicationName: s.ApplicationName, Slot: s.Slot, SSLMode: s.SSLMode,
 	}
 	for _, p := range v.Peers {
-		if v.T.Role(p.Name) != "" {
+		if v.d.role(p.Name) != "" {
 			r.Peers = append(r.Peers, rolePeer{p.Name, p.Host})
 		}
 	}
@@ -147,7 +146,7 @@ func (streamingComponent) site(v *siteView) {
 	}
 	rs.RejoinName = strings.ReplaceAll(v.Site.Name, "-", "_")
 	if v.Role == "standby" {
-		old := v.T.Site(st.Primary)
+		old := v.d.site(st.Primary)
 		rs.RejoinConninfo = conninfo(v.Site.Host, db.PublishedPort, st.ReplicationUser, strings.ReplaceAll(old.Name, "-", "_"), s.SSLMode)
 	}
 }
