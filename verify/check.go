@@ -172,7 +172,9 @@ func Check(ctx context.Context, dir string, opts CheckOptions) ([]CheckResult, e
 	for _, f := range t.files {
 		c, ok := checkers[f.kind]
 		switch {
-		case t.invErr != nil && f.rel != contract.InventoryFile:
+		case t.invErr != nil && f.rel == contract.InventoryFile:
+			results[f.rel] = CheckResult{File: f.rel, Checker: checkerInventory, Message: t.invErr.Error()}
+		case t.invErr != nil:
 			results[f.rel] = skipResult(f, "not checked: the readers of the files are listed in "+contract.InventoryFile+", which cannot be read")
 		case f.missing:
 			results[f.rel] = CheckResult{File: f.rel, Checker: f.kind, Message: f.disp + ": listed in " + contract.InventoryFile + " but not in the tree"}
@@ -246,9 +248,12 @@ func readCheckTree(dir, display string) (*checkTree, error) {
 	}
 	readers := map[string]string{}
 	inv, err := contract.ParseInventory(t.prefix()+contract.InventoryFile, invData)
-	if err != nil {
+	switch {
+	case err != nil:
 		t.invErr = err
-	} else {
+	case len(inv.Files) == 0:
+		t.invErr = fmt.Errorf("%s lists no files, so no reader is known (rendered by an older hagen?): render the tree again", t.prefix()+contract.InventoryFile)
+	default:
 		t.name, t.domain = inv.Name, inv.Domain
 		if inv.VIP != nil {
 			t.vipIfce = inv.VIP.Interface

@@ -430,6 +430,19 @@ func TestCheckDispatch(t *testing.T) {
 		results[1].OK || !strings.Contains(results[1].Message, `unknown field "sitez"`) {
 		t.Errorf("broken inventory: %+v", results)
 	}
+	// An inventory without a files list (an older hagen's) does not make
+	// every file a silent skip.
+	inv.Files = nil
+	if data, err = contract.Encode(inv); err != nil {
+		t.Fatal(err)
+	}
+	results, err = Check(context.Background(), writeFiles(t, map[string]string{"inventory.json": string(data), "RUNBOOK.md": "# x"}), CheckOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 2 || results[1].OK || !strings.Contains(results[1].Message, "lists no files") {
+		t.Errorf("inventory without files: %+v", results)
+	}
 }
 
 // TestCheckersCoverEveryReader: every reader render may name has its check.
