@@ -124,6 +124,11 @@ func sdEnv(name, value string) string {
 	return `"` + sdEscapeControl(sdEnvReplacer.Replace(name+"="+value)) + `"`
 }
 
+// sdText is free text for a directive that takes it whole
+// (Description=): specifiers are expanded in it, escapes are not, so a
+// control character is written as a Go escape and % as %%.
+func sdText(s string) string { return strings.ReplaceAll(commentText(s), "%", "%%") }
+
 // sdPathChars are what a path directive (WorkingDirectory=,
 // EnvironmentFile=, BindReadOnlyPaths=) takes: those directives split on
 // white space and treat quotes and colons their own ways.

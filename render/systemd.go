@@ -94,6 +94,7 @@ func renderSystemd(v *siteView) {
 		}
 		seen[un.Name] = un.Description
 		un.Header = header(v.Spec, "#")
+		un.Description = sdText(un.Description)
 		for i, c := range un.Comment {
 			un.Comment[i] = commentText(c)
 		}
