@@ -64,6 +64,11 @@ type runbookView struct {
 	VIP     *rbVIP
 	Proxy   *rbProxy
 
+	// Parts are the facts of components that have no field above: a new
+	// component puts its view here under its name, and its sections read
+	// {{.Parts.<name>}}, so that adding one changes no other file.
+	Parts map[string]any
+
 	// sections are the components' templates by slot; notes their
 	// installation notes.
 	sections [slotCount][]string
@@ -123,6 +128,9 @@ type rbSite struct {
 	Packages, DistUnits string
 	// InstallNotes are the components' notes on installing the site.
 	InstallNotes []string
+	// Parts are site facts of components without a field above, by
+	// component (see runbookView.Parts).
+	Parts map[string]any
 }
 
 type rbSecret struct {
@@ -270,6 +278,7 @@ func newRunbookView(d *deployment) *runbookView {
 		NodeImage:     t.Render.NodeImage,
 		ComposeTarget: hasTarget(t, "compose"),
 		SystemdTarget: hasTarget(t, "systemd"),
+		Parts:         map[string]any{},
 	}
 }
 
@@ -304,6 +313,7 @@ func newRunbookSite(v *siteView) *rbSite {
 		Project:     v.T.Name + "-" + v.Site.Name,
 		Role:        v.Role,
 		ComposeUnit: v.composeUnitName(),
+		Parts:       map[string]any{},
 	}
 }
 
