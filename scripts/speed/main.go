@@ -292,11 +292,11 @@ func inProcess(ns []int) error {
 		}{{"Render CPU time", "ms", cpu}, {"Render wall-clock time", "ms", tms}, {"output", "bytes", by}} {
 			a, b, r2 := linearFit(x, m.y)
 			e := exponent(x, m.y)
-			q0, q1, q2 := quadraticFit(x, m.y)
-			last := x[len(x)-1]
+			_, _, q2 := quadraticFit(x, m.y)
+			last, lastY := x[len(x)-1], m.y[len(m.y)-1]
 			quad := "no quadratic term (its fitted coefficient is not positive)"
 			if q2 > 0 {
-				quad = fmt.Sprintf("quadratic term %.3g·n², %.0f %% of the quadratic fit at n = %.0f", q2, 100*q2*last*last/(q0+q1*last+q2*last*last), last)
+				quad = fmt.Sprintf("quadratic fit's n² term %.3g·n² = %.4g %s at n = %.0f, %.0f %% of the measured %.4g", q2, q2*last*last, m.unit, last, 100*q2*last*last/lastY, lastY)
 			}
 			fmt.Printf("- %s, %s: linear fit %s = %.4g + %.4g·n (R² = %.4f); growth exponent %.2f (log-log, n ≥ 16); %s\n",
 				gen.name, m.what, m.unit, a, b, r2, e, quad)
