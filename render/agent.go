@@ -60,7 +60,7 @@ func (agentComponent) site(v *siteView) {
 			cfg.Streaming.StandbyNames[site.Name] = app
 		}
 	}
-	for _, p := range v.Peers {
+	for _, p := range v.peers() {
 		cfg.Peers = append(cfg.Peers, contract.AgentPeer{
 			Site:    p.Name,
 			Address: p.Address,

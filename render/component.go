@@ -293,8 +293,6 @@ type siteView struct {
 	T    *schema.Topology
 	Spec string // spec file name for headers
 	Site schema.Site
-	// Peers are the other sites, in spec order.
-	Peers []schema.Site
 	// Role is "primary" or "standby" in primary-standby mode.
 	Role string
 	// Bucardo is true on the site that runs the replication service.
@@ -329,11 +327,6 @@ func newSiteView(d *deployment, s schema.Site) *siteView {
 		Compose: hasTarget(t, "compose"),
 		Systemd: hasTarget(t, "systemd"),
 	}
-	for _, p := range t.Sites {
-		if p.Name != s.Name {
-			v.Peers = append(v.Peers, p)
-		}
-	}
 	if b := t.Database.Bucardo; b != nil {
 		v.Bucardo = b.Site == s.Name
 	}
@@ -346,6 +339,18 @@ func newSiteView(d *deployment, s schema.Site) *siteView {
 	}
 	v.rb = newRunbookSite(v)
 	return v
+}
+
+// peers are the other sites, in spec order. Only what names every peer
+// asks for them: a site's own files do not grow with the deployment.
+func (v *siteView) peers() []schema.Site {
+	out := make([]schema.Site, 0, len(v.T.Sites)-1)
+	for _, p := range v.T.Sites {
+		if p.Name != v.Site.Name {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // path joins a path inside the site's directory.

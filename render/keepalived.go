@@ -129,7 +129,7 @@ func (keepalivedComponent) site(v *siteView) {
 	if vip.Auth != "" {
 		view.AuthInclude = keepalivedRun + "/auth.conf"
 	}
-	for _, p := range v.Peers {
+	for _, p := range v.peers() {
 		if v.T.CarriesVIP(p.Name) {
 			view.Peers = append(view.Peers, keepalivedPeer{p.Name, p.Address})
 		}
@@ -138,7 +138,7 @@ func (keepalivedComponent) site(v *siteView) {
 		view.Streaming = true
 		view.Witness = s.Witness
 		view.HealthPort = s.HealthPort
-		for _, p := range v.Peers {
+		for _, p := range v.peers() {
 			view.DBPeers = append(view.DBPeers, keepalivedPeer{p.Name, p.Address})
 		}
 		view.PrimaryCheck = fmt.Sprintf("/usr/bin/curl -sf -o /dev/null -m 1 http://127.0.0.1:%d/primary", s.HealthPort)

@@ -126,7 +126,7 @@ func (streamingComponent) site(v *siteView) {
 		Superuser: db.Superuser, Database: db.Name, ReplicationUser: st.ReplicationUser,
 		ApplicationName: s.ApplicationName, Slot: s.Slot, SSLMode: s.SSLMode,
 	}
-	for _, p := range v.Peers {
+	for _, p := range v.peers() {
 		if v.d.role(p.Name) != "" {
 			r.Peers = append(r.Peers, rolePeer{p.Name, p.Host})
 		}
