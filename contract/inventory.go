@@ -3,7 +3,9 @@ package contract
 import (
 	"fmt"
 	"net/netip"
+	"path"
 	"path/filepath"
+	"strings"
 )
 
 // Inventory is inventory.json, the deployment's machine-readable host list
@@ -26,6 +28,16 @@ type Inventory struct {
 	Clients    InventoryClient `json:"clients"`
 	VIP        *InventoryVIP   `json:"vip,omitempty"`
 	Proxy      *InventoryProxy `json:"proxy,omitempty"`
+	// Files are every file of the rendered tree, inventory.json included,
+	// sorted by path, each with the program that reads it.
+	Files []RenderedFile `json:"files"`
+}
+
+// RenderedFile is one file of the rendered tree and its reader.
+type RenderedFile struct {
+	// Path is slash-separated, relative to the tree.
+	Path   string `json:"path"`
+	Reader Reader `json:"reader"`
 }
 
 // InventoryDB is the database of every site.
@@ -179,7 +191,34 @@ func (inv *Inventory) Validate() error {
 			p.add("vip.address %q is not an IP address", v.Address)
 		}
 	}
+	files := map[string]bool{}
+	for i, f := range inv.Files {
+		switch {
+		case f.Path == "" || path.IsAbs(f.Path) || path.Clean(f.Path) != f.Path || strings.HasPrefix(f.Path, "../"):
+			p.add("files[%d].path %q is not a clean relative path", i, f.Path)
+		case files[f.Path]:
+			p.add("files[%d].path %q is listed twice", i, f.Path)
+		}
+		files[f.Path] = true
+		if !f.Reader.Known() {
+			p.add("files[%d].reader %q is not a reader hagen knows", i, f.Reader)
+		}
+	}
+	if len(inv.Files) > 0 && !files[InventoryFile] {
+		p.add("files does not list %s itself", InventoryFile)
+	}
 	return p.err()
+}
+
+// Reader returns the reader inventory.json lists for the file at p
+// (slash-separated, relative to the tree), and whether it lists the file.
+func (inv *Inventory) Reader(p string) (Reader, bool) {
+	for _, f := range inv.Files {
+		if f.Path == p {
+			return f.Reader, true
+		}
+	}
+	return "", false
 }
 
 // Site returns the site of that name, or nil.

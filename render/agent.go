@@ -6,11 +6,22 @@ import (
 	"github.com/hagen-ha/hagen/contract"
 )
 
-// renderAgent writes agent.json on every primary-standby site: the hagen
-// agent serves the node's health on database.streaming.healthPort
-// (/primary, /replica, /health) from the local database, reached on the
-// host at 127.0.0.1:<publishedPort> as the superuser.
-func renderAgent(b *builder, v *siteView) {
+// agentComponent is hagen's agent on every primary-standby site: it serves
+// the node's health on database.streaming.healthPort (/primary, /replica,
+// /health) from the local database, reached on the host at
+// 127.0.0.1:<publishedPort> as the superuser, and keeps the primary's
+// synchronous_standby_names. Its configuration is agent/agent.json
+// (contract.AgentConfig).
+type agentComponent struct{ noPackages }
+
+const (
+	// svcAgent is the agent's compose service.
+	svcAgent = "hagen-agent"
+	// agentBinary is where the hagen binary is on a site host.
+	agentBinary = "/usr/local/bin/hagen"
+)
+
+func (agentComponent) site(v *siteView) {
 	s := v.T.Database.Streaming
 	if v.Role == "" || s == nil {
 		return
@@ -44,22 +55,51 @@ func renderAgent(b *builder, v *siteView) {
 		},
 	}
 	for _, site := range v.T.Sites {
-		if v.T.Role(site.Name) != "" {
-			app, _ := standbyIdentity(s, site.Name)
+		if v.d.role(site.Name) != "" {
+			app, _ := standbyIdentity(v.d, site.Name)
 			cfg.Streaming.StandbyNames[site.Name] = app
 		}
 	}
-	for _, p := range v.Peers {
+	for _, p := range v.peers() {
 		cfg.Peers = append(cfg.Peers, contract.AgentPeer{
 			Site:    p.Name,
 			Address: p.Address,
 			Health:  fmt.Sprintf("http://%s:%d/health", p.Address, s.HealthPort),
 		})
 	}
-	data, err := contract.Encode(cfg)
-	if err != nil {
-		b.fail(fmt.Errorf("render agent for %s: %w", v.Site.Name, err))
+	v.d.b.contractFile(v.path(contract.AgentConfigFile), contract.ReaderAgent, cfg)
+
+	// The agent reads the superuser's password (agent.json's
+	// passwordEnv), nothing else.
+	secrets := []secretUse{{secretDBPassword, db.Password}}
+	v.service(&service{
+		Name:        svcAgent,
+		Unit:        "agent",
+		Label:       "agent",
+		What:        "hagen agent (" + v.Role + ")",
+		Runs:        "hagen agent",
+		Image:       v.T.Render.NodeImage,
+		Command:     []string{agentBinary, "agent", "--config", etcDir + "/" + contract.AgentConfigFile},
+		Env:         v.nodeEnv(),
+		Secrets:     secrets,
+		Mounts:      []string{"agent"},
+		Binds:       []bind{{Source: agentBinary, Target: agentBinary, Override: "HAGEN_BINARY"}},
+		HostNetwork: true,
+		DependsOn:   []dependency{{Service: db.Service}},
+		Native: native{
+			Comment: []string{"The hagen binary must be installed at " + agentBinary + "."},
+		},
+	})
+}
+
+func (agentComponent) tree(d *deployment) {
+	st := d.t.Database.Streaming
+	if st == nil {
 		return
 	}
-	b.add(v.path(contract.AgentConfigFile), 0o644, data)
+	var from []string
+	for _, s := range d.t.Sites {
+		from = append(from, s.Address)
+	}
+	d.port(rbPort{fmt.Sprintf("%d/tcp", st.HealthPort), "hagen agent health endpoint", joinComma(from)})
 }

@@ -6,32 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hagen-ha/hagen/internal/specgen"
 	"github.com/hagen-ha/hagen/render"
 	"github.com/hagen-ha/hagen/schema"
 )
 
-// genSpec writes a multi-master spec with n sites, each on its own /24,
-// Bucardo on the first, one client name per site.
-func genSpec(n int) []byte {
-	var b strings.Builder
-	fmt.Fprintf(&b, "name: \"gen-%d\"\ndomain: \"ha.test\"\ntest: true\nsites: [\n", n)
-	for i := 0; i < n; i++ {
-		fmt.Fprintf(&b, "\t{name: \"s%d\", index: %d, host: \"%d.ha.test\", address: \"10.%d.%d.10\", lan: \"10.%d.%d.0/24\"},\n", i, i, i, 100+i/200, i%200, 100+i/200, i%200)
-	}
-	b.WriteString(`]
-database: {name: "app", publishedPort: 5444, password: "env:POSTGRES_PASSWORD", mode: "multi-master-async",
-	bucardo: {site: "s0", seedSite: "s0", tables: "all"}}
-clients: {url: "grpc://ha.test:8001", reconnectDelay: 5, nameserver: "10.250.0.53", servers: [
-`)
-	for i := 0; i < n; i++ {
-		fmt.Fprintf(&b, "\t{name: \"%d.ha.test\", site: \"s%d\"},\n", i, i)
-	}
-	b.WriteString(`]}
-services: app: {image: "example/app:1", ports: [{published: 8001, target: 8001}], secrets: DB_PASSWORD: "env:POSTGRES_PASSWORD"}
-security: allowedClients: ["10.250.0.0/24"]
-`)
-	return []byte(b.String())
-}
+// genSpec is the multi-master spec with n sites, each on its own LAN.
+func genSpec(n int) []byte { return specgen.MultiMaster(n) }
 
 func TestGeneratedSpecsRender(t *testing.T) {
 	for _, n := range []int{2, 64} {
@@ -56,8 +37,9 @@ func TestGeneratedSpecsRender(t *testing.T) {
 }
 
 // BenchmarkRender measures Render alone (the pure function) for each
-// example and for generated topologies of growing size; the cost per site
-// should stay flat.
+// example and for generated topologies of growing size (both database
+// modes); the cost per site should stay flat. scripts/speed fits the
+// growth over 2…255 sites.
 func BenchmarkRender(b *testing.B) {
 	specs, _ := filepath.Glob("../examples/*.cue")
 	for _, spec := range specs {
@@ -73,18 +55,23 @@ func BenchmarkRender(b *testing.B) {
 			}
 		})
 	}
-	for _, n := range []int{2, 8, 16, 32, 64} {
-		top, _, err := schema.Parse("gen.cue", genSpec(n))
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Run(fmt.Sprintf("sites=%d", n), func(b *testing.B) {
-			for b.Loop() {
-				if _, err := render.Render(top); err != nil {
-					b.Fatal(err)
-				}
+	for _, n := range []int{2, 8, 16, 32, 64, 255} {
+		for _, g := range []struct {
+			name string
+			gen  func(int) []byte
+		}{{"multi-master", specgen.MultiMaster}, {"primary-standby", specgen.PrimaryStandby}} {
+			top, _, err := schema.Parse("gen.cue", g.gen(n))
+			if err != nil {
+				b.Fatal(err)
 			}
-		})
+			b.Run(fmt.Sprintf("%s/sites=%d", g.name, n), func(b *testing.B) {
+				for b.Loop() {
+					if _, err := render.Render(top); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }
 

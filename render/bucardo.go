@@ -1,14 +1,16 @@
 package render
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
+	"strings"
 
+	"github.com/hagen-ha/hagen/contract"
 	"github.com/hagen-ha/hagen/schema"
 )
 
-// Bucardo files, only on the site that runs the replication service, in
+// bucardoComponent is Bucardo's multi-master replication. Its files, only
+// on the site that runs the replication service, in
+// DIR/<site>/bucardo/ (mounted read-only at /etc/hagen/bucardo):, only on the site that runs the replication service, in
 // DIR/<site>/bucardo/ (mounted read-only at /etc/hagen/bucardo):
 //
 //   - initial.json: the guide's first phase, a one-time copy from the seed
@@ -32,7 +34,12 @@ import (
 // works too), "file:PATH" a file inside it. host is the guide's
 // "<host> port=<port>", with " sslmode=require" appended when
 // security.ssl is on.
+type bucardoComponent struct{}
+
 const (
+	// svcBucardo is the compose service of the replication.
+	svcBucardo = "postgres_replication"
+	bucData    = "/var/lib/bucardo"
 	bucConfDir = etcDir + "/bucardo"
 	// Bucardo's own control database: a small cluster of the replication
 	// container, in its volume, on a Unix socket only.
@@ -116,9 +123,19 @@ type bucardoApplyView struct {
 	PGPass  string
 }
 
-func renderBucardo(b *builder, v *siteView) {
+func (bucardoComponent) packages() hostPackages {
+	return hostPackages{Packages: []string{"postgresql-plperl-%d", "bucardo"}}
+}
+
+func (bucardoComponent) site(v *siteView) {
 	bc := v.T.Database.Bucardo
-	if bc == nil || !v.Bucardo {
+	if bc == nil {
+		return
+	}
+	v.rb.Seed = bc.SeedSite == v.Site.Name
+	v.rb.Empty = !v.rb.Seed
+	v.rb.Bucardo = v.Bucardo
+	if !v.Bucardo {
 		return
 	}
 	db := v.T.Database
@@ -126,7 +143,7 @@ func renderBucardo(b *builder, v *siteView) {
 
 	var dbs []bucardoDB
 	var all, others []int
-	seed := v.T.Site(bc.SeedSite)
+	seed := v.d.site(bc.SeedSite)
 	run := bucardoRunView{
 		Header:      hdr,
 		Site:        v.Site.Name,
@@ -138,7 +155,7 @@ func renderBucardo(b *builder, v *siteView) {
 		Configured:  bucConfigured,
 		Database:    db.Name,
 		Superuser:   db.Superuser,
-		SSLMode:     "prefer",
+		SSLMode:     sslMode(v.T),
 		InitialSync: bucInitialSync,
 		MainSync:    bucMainSync,
 		StatusEvery: bucStatusEvery,
@@ -146,9 +163,6 @@ func renderBucardo(b *builder, v *siteView) {
 		Interval:    bc.Watchdog.Interval,
 		StallAfter:  bc.Watchdog.StallAfter,
 		KickWait:    min(bc.Watchdog.StallAfter, bucMaxKickWait),
-	}
-	if v.T.Security.SSL {
-		run.SSLMode = "require"
 	}
 	for _, s := range v.T.Sites {
 		host := fmt.Sprintf("%s port=%d", s.Host, db.PublishedPort)
@@ -201,10 +215,9 @@ func renderBucardo(b *builder, v *siteView) {
 		// that the watchdog never takes it for a stalled one.
 		main.Syncs[0].Checktime = max(1, bc.Watchdog.StallAfter/2)
 	}
-	b.addBucardoPhase(v.path("bucardo/initial.json"), initial)
-	b.addBucardoPhase(v.path("bucardo/bucardo.json"), main)
-
-	b.addTemplate(v.path("bucardo/apply.sh"), 0o755, "bucardo_apply.sh.tmpl", bucardoApplyView{
+	v.d.b.json(v.path("bucardo/initial.json"), contract.ReaderBucardo, initial)
+	v.d.b.json(v.path("bucardo/bucardo.json"), contract.ReaderBucardo, main)
+	v.file("bucardo/apply.sh", 0o755, contract.ReaderShell, "site/bucardo/apply.sh.tmpl", bucardoApplyView{
 		Header:  hdr,
 		Site:    v.Site.Name,
 		PGBin:   pgBin(db.Version),
@@ -212,18 +225,76 @@ func renderBucardo(b *builder, v *siteView) {
 		RunDir:  bucRunDir,
 		PGPass:  bucPGPass,
 	})
-	b.addTemplate(v.path("bucardo/run.sh"), 0o755, "bucardo_run.sh.tmpl", run)
+	v.file("bucardo/run.sh", 0o755, contract.ReaderShell, "site/bucardo/run.sh.tmpl", run)
+
+	v.service(&service{
+		Name:    svcBucardo,
+		Unit:    "bucardo",
+		Label:   "replication",
+		What:    "Bucardo replication",
+		Runs:    "Bucardo",
+		Product: "Bucardo",
+		Image:   v.T.Render.NodeImage,
+		Script:  "bucardo/run.sh",
+		Env:     v.nodeEnv(),
+		Secrets: []secretUse{{secretDBPassword, db.Password}},
+		Mounts:  []string{"bucardo", "lib"},
+		Volumes: []volume{{"bucardo", bucData}},
+		// run.sh waits for every site's database; starting after the
+		// local one saves it a wait.
+		DependsOn: []dependency{{Service: db.Service, Healthy: true}},
+	})
 }
 
-// addBucardoPhase adds a phase file as JSON: two-space indent, trailing newline.
-func (b *builder) addBucardoPhase(p string, value bucardoPhase) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(value); err != nil {
-		b.fail(fmt.Errorf("render %s: %w", p, err))
+func (bucardoComponent) tree(d *deployment) {
+	bu := d.t.Database.Bucardo
+	if bu == nil {
 		return
 	}
-	b.add(p, 0o644, buf.Bytes())
+	d.inv.Database.BucardoSite = bu.Site
+	d.inv.Database.BucardoService = svcBucardo
+	d.inv.Database.ConflictStrategy = bu.ConflictStrategy
+
+	rv := d.rv
+	r := &rbBucardo{
+		Service:     svcBucardo,
+		Sync:        bucMainSync,
+		Conflict:    bu.ConflictStrategy,
+		Watchdog:    bu.Watchdog.Enabled,
+		Interval:    bu.Watchdog.Interval,
+		StallAfter:  bu.Watchdog.StallAfter,
+		Initial:     "bucardo/initial.json",
+		Final:       "bucardo/bucardo.json",
+		InitialIn:   bucConfDir + "/initial.json",
+		FinalIn:     bucConfDir + "/bucardo.json",
+		Apply:       bucConfDir + "/apply.sh",
+		RunScript:   "bucardo/run.sh",
+		InitialSync: bucInitialSync,
+		PGPass:      bucPGPass,
+		Configured:  bucConfigured,
+		StatusEvery: bucStatusEvery,
+		TablesAll:   bu.Tables.All,
+		Tables:      strings.Join(bu.Tables.List, ", "),
+	}
+	for _, s := range rv.Sites {
+		r.DBs = append(r.DBs, rbBucardoDB{ID: fmt.Sprintf("db%d", s.Index), Site: s})
+		switch {
+		case s.Bucardo && s.Seed:
+			r.Site, r.Seed = s, s
+		case s.Bucardo:
+			r.Site = s
+			r.Targets = append(r.Targets, s)
+		case s.Seed:
+			r.Seed = s
+		default:
+			r.Targets = append(r.Targets, s)
+		}
+	}
+	rv.MultiMaster = true
+	rv.Bucardo = r
+	for _, s := range rv.Sites {
+		rv.installNote(s, "runbook/bucardo-install.md.tmpl")
+	}
+	rv.section(slotSetup, "runbook/bucardo-setup.md.tmpl")
+	rv.section(slotOperate, "runbook/bucardo-operate.md.tmpl")
 }

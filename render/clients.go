@@ -8,19 +8,26 @@ import (
 	"github.com/hagen-ha/hagen/contract"
 )
 
-// renderClients writes what the client side needs: the DNS zone with the
-// n.<domain> names, the same as an /etc/hosts fragment, a named.conf that
-// serves the zone, and the client library's settings.
-func renderClients(b *builder) {
-	t := b.t
-	spec := specName(t.Source)
+// clientsComponent is the client side of the deployment: the DNS zone with
+// the n.<domain> names, the same as an /etc/hosts fragment, a named.conf
+// that serves the zone, and the client library's settings.
+type clientsComponent struct{ noSite }
+
+func (clientsComponent) packages() hostPackages {
+	// The name server host: BIND serves the rendered zone.
+	return hostPackages{Packages: []string{"bind9"}}
+}
+
+func (clientsComponent) tree(d *deployment) {
+	t := d.t
+	spec := d.spec
 	type record struct {
 		Name, Address, Comment string
 	}
 	var records []record
 	seen := map[string]bool{}
 	for _, s := range t.Clients.Servers {
-		site := t.Site(s.Site)
+		site := d.site(s.Site)
 		records = append(records, record{s.Name, site.Address, "site " + site.Name})
 		seen[s.Name] = true
 	}
@@ -51,17 +58,18 @@ func renderClients(b *builder) {
 		fmt.Fprintf(h, "%s %s\n", r.Name, r.Address)
 	}
 	zone.Serial = h.Sum32()%2000000000 + 1
-	b.addTemplate("clients/"+t.Domain+".zone", 0o644, "zone.tmpl", zone)
+	zoneFile := "clients/" + t.Domain + ".zone"
+	d.b.template(zoneFile, 0o644, contract.ReaderZone, "clients/zone.tmpl", zone)
 
 	hosts := struct {
 		Header  string
 		Records []record
 	}{header(spec, "#"), records}
-	b.addTemplate("clients/hosts", 0o644, "hosts.tmpl", hosts)
+	d.b.template("clients/hosts", 0o644, contract.ReaderHosts, "clients/hosts.tmpl", hosts)
 
-	b.addTemplate("clients/named.conf", 0o644, "named.conf.tmpl", struct {
+	d.b.template("clients/named.conf", 0o644, contract.ReaderNamedConf, "clients/named.conf.tmpl", struct {
 		Header, Domain, ZoneFile string
-	}{header(spec, "//"), t.Domain, "/etc/hagen/clients/" + t.Domain + ".zone"})
+	}{header(spec, "//"), t.Domain, etcDir + "/" + zoneFile})
 
 	settings := contract.ClientSettings{
 		URL:                   t.Clients.URL,
@@ -73,10 +81,42 @@ func renderClients(b *builder) {
 	for _, s := range t.Clients.Servers {
 		settings.Names = append(settings.Names, s.Name)
 	}
-	data, err := contract.Encode(settings)
-	if err != nil {
-		b.fail(err)
-		return
+	d.b.contractFile(contract.ClientSettingsFile, contract.ReaderClient, settings)
+
+	inv := &d.inv.Clients
+	inv.URL = t.Clients.URL
+	inv.ReconnectDelay = t.Clients.ReconnectDelay
+	inv.Port = urlPort(t.Clients.URL)
+	for _, c := range t.Clients.Servers {
+		inv.Names = append(inv.Names, c.Name)
+		inv.Sites = append(inv.Sites, c.Site)
 	}
-	b.add(contract.ClientSettingsFile, 0o644, data)
+	d.inv.Nameserver = t.Clients.Nameserver
+
+	c := rbClients{
+		URL:            t.Clients.URL,
+		Count:          len(t.Clients.Servers),
+		ReconnectDelay: t.Clients.ReconnectDelay,
+		Zone:           zoneFile,
+		Hosts:          "clients/hosts",
+		NamedConf:      "clients/named.conf",
+		Settings:       contract.ClientSettingsFile,
+		Nameserver:     t.Clients.Nameserver,
+		Domain:         t.Domain,
+	}
+	count := map[string]int{}
+	for _, s := range t.Clients.Servers {
+		c.Names = append(c.Names, rbName{s.Name, s.Site, d.site(s.Site).Address})
+		count[s.Site]++
+	}
+	for _, s := range t.Sites {
+		if n := count[s.Name]; n > 0 {
+			c.Shares = append(c.Shares, rbShare{Site: s.Name, Names: n, Percent: n * 100 / c.Count})
+			if n > 1 {
+				c.HasWeights = true
+			}
+		}
+	}
+	d.rv.Clients = c
+	d.rv.section(slotClients, "runbook/clients.md.tmpl")
 }

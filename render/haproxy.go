@@ -4,10 +4,21 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hagen-ha/hagen/contract"
 	"github.com/hagen-ha/hagen/schema"
 )
 
-const haproxyDir = etcDir + "/haproxy"
+// haproxyComponent is HAProxy on the sites proxy.sites names: haproxy.cfg
+// and its entrypoint. In front of a primary-standby database every server
+// is checked through its agent's /primary, so only the writable primary
+// gets traffic; the backup flag orders the servers as the spec lists them.
+type haproxyComponent struct{}
+
+const (
+	// svcHAProxy is HAProxy's compose service.
+	svcHAProxy = "haproxy"
+	haproxyDir = etcDir + "/haproxy"
+)
 
 // haproxyCheckTimeoutMs is haproxy.cfg's "timeout check": how long one
 // server check may take. inventory.json publishes it for readers that
@@ -43,6 +54,8 @@ type haproxyView struct {
 	Check      schema.Check
 	Stats      *schema.ProxyStats
 	StatsVar   string
+	// Address is the site's: the statistics page listens only there.
+	Address string
 	// CheckTimeout is "timeout check" (haproxyCheckTimeoutMs).
 	CheckTimeout string
 }
@@ -53,11 +66,11 @@ type haproxyServer struct {
 	Backup  bool
 }
 
-// renderHAProxy writes haproxy.cfg and its entrypoint for a site that runs
-// an HAProxy. In front of a primary-standby database every server is
-// checked through its agent's /primary, so only the writable primary gets
-// traffic; the backup flag orders the servers as the spec lists them.
-func renderHAProxy(b *builder, v *siteView) {
+func (haproxyComponent) packages() hostPackages {
+	return hostPackages{Packages: []string{"haproxy"}, DistUnits: []string{"haproxy"}}
+}
+
+func (haproxyComponent) site(v *siteView) {
 	if !v.Proxy {
 		return
 	}
@@ -72,6 +85,7 @@ func renderHAProxy(b *builder, v *siteView) {
 		Check:    p.Check,
 		Stats:    p.Stats,
 		StatsVar: secretStatsPass,
+		Address:  v.Site.Address,
 
 		CheckTimeout: haproxyDuration(haproxyCheckTimeoutMs),
 	}
@@ -89,7 +103,7 @@ func renderHAProxy(b *builder, v *siteView) {
 	case "app":
 		name := appService(v.T)
 		if name == "" {
-			b.fail(fmt.Errorf("render haproxy for %s: proxy.fronts is app but no service publishes a port", v.Site.Name))
+			v.d.b.fail(fmt.Errorf("render haproxy for %s: proxy.fronts is app but no service publishes a port", v.Site.Name))
 			return
 		}
 		view.Name = name
@@ -100,13 +114,13 @@ func renderHAProxy(b *builder, v *siteView) {
 		}
 		view.ClientTimeout, view.ServerTimeout = "50s", "50s"
 	default:
-		b.fail(fmt.Errorf("render haproxy for %s: unknown proxy.fronts %q", v.Site.Name, p.Fronts))
+		v.d.b.fail(fmt.Errorf("render haproxy for %s: unknown proxy.fronts %q", v.Site.Name, p.Fronts))
 		return
 	}
 	for _, s := range p.Servers {
-		site := v.T.Site(s.Site)
+		site := v.d.site(s.Site)
 		if site == nil {
-			b.fail(fmt.Errorf("render haproxy for %s: no site %q", v.Site.Name, s.Site))
+			v.d.b.fail(fmt.Errorf("render haproxy for %s: no site %q", v.Site.Name, s.Site))
 			return
 		}
 		view.Servers = append(view.Servers, haproxyServer{
@@ -115,8 +129,93 @@ func renderHAProxy(b *builder, v *siteView) {
 			Backup:  s.Backup,
 		})
 	}
-	b.addTemplate(v.path("haproxy/haproxy.cfg"), 0o644, "haproxy.cfg.tmpl", view)
-	b.addTemplate(v.path("haproxy/run.sh"), 0o755, "haproxy-run.sh.tmpl", view)
+	v.file("haproxy/haproxy.cfg", 0o644, contract.ReaderHAProxy, "site/haproxy/haproxy.cfg.tmpl", view)
+	v.file("haproxy/run.sh", 0o755, contract.ReaderShell, "site/haproxy/run.sh.tmpl", view)
+
+	var secrets []secretUse
+	if p.Stats != nil {
+		secrets = append(secrets, secretUse{secretStatsPass, p.Stats.Password})
+	}
+	v.service(&service{
+		Name:        svcHAProxy,
+		Unit:        "haproxy",
+		Label:       "proxy",
+		What:        fmt.Sprintf("HAProxy on port %d", p.Port),
+		Runs:        "HAProxy",
+		Product:     "HAProxy",
+		Image:       v.T.Render.NodeImage,
+		Script:      "haproxy/run.sh",
+		Env:         v.nodeEnv(),
+		Secrets:     secrets,
+		Mounts:      []string{"haproxy", "lib"},
+		HostNetwork: true,
+	})
+	v.rb.Proxy = true
+}
+
+func (haproxyComponent) tree(d *deployment) {
+	t := d.t
+	p := t.Proxy
+	if p == nil {
+		return
+	}
+	d.port(rbPort{fmt.Sprintf("%d/tcp", p.Port), "HAProxy (" + p.Fronts + ")", "clients"})
+	if p.Stats != nil {
+		d.port(rbPort{fmt.Sprintf("%d/tcp", p.Stats.Port), "HAProxy statistics", "operators"})
+	}
+
+	ip := &contract.InventoryProxy{Fronts: p.Fronts, Port: p.Port, Interval: p.Check.Interval, Fall: p.Check.Fall, Rise: p.Check.Rise,
+		CheckTimeout: haproxyCheckTimeoutMs}
+	for _, s := range t.Sites {
+		if p.RunsOn(s.Name) {
+			ip.Sites = append(ip.Sites, s.Name)
+		}
+	}
+	for _, s := range p.Servers {
+		if s.Backup {
+			ip.Backup = append(ip.Backup, s.Site)
+		} else {
+			ip.Active = append(ip.Active, s.Site)
+		}
+	}
+	d.inv.Proxy = ip
+
+	rv := d.rv
+	r := &rbProxy{
+		Fronts: p.Fronts, Port: p.Port, Balance: p.Balance,
+		DownAfterMS: p.Check.Interval * p.Check.Fall,
+		Active:      ip.Active, Backup: ip.Backup,
+	}
+	for _, s := range rv.Sites {
+		if s.Proxy {
+			r.Sites = append(r.Sites, s)
+		}
+	}
+	if p.Stats != nil {
+		r.Stats = true
+		r.StatsPort, r.StatsURI, r.StatsUser, r.StatsVar = p.Stats.Port, p.Stats.URI, p.Stats.User, secretStatsPass
+	}
+	if p.Fronts == "database" && t.Database.Streaming != nil {
+		r.HealthPath = "/primary"
+	}
+	if p.Stats != nil && len(r.Sites) > 0 {
+		r.StatsPage = fmt.Sprintf("http://<host>:%d%s", p.Stats.Port, p.Stats.URI)
+		r.StatsCurl = fmt.Sprintf("curl -u %s %s", shWord(p.Stats.User), shWord(fmt.Sprintf("http://%s:%d%s;csv", r.Sites[0].Host, p.Stats.Port, p.Stats.URI)))
+	}
+	r.ClientAddress = "each HAProxy site's host"
+	if len(r.Sites) > 0 {
+		r.Target, r.StatsHost = r.Sites[0].Host, r.Sites[0].Host
+	}
+	if t.VIP != nil {
+		r.ClientAddress = "vip." + t.Domain + " (" + t.VIP.Address + ")"
+		r.Target = t.VIP.Address
+	}
+	r.CheckCmd = fmt.Sprintf("pg_isready -h %s -p %d", r.Target, p.Port)
+	if p.Fronts == "app" {
+		r.CheckCmd = fmt.Sprintf("curl -s -o /dev/null -w '%%{http_code}\\n' http://%s:%d/", r.Target, p.Port)
+	}
+	rv.Proxy = r
+	rv.section(slotNetwork, "runbook/proxy.md.tmpl")
 }
 
 // appService is the service HAProxy fronts with fronts: "app": the first

@@ -19,7 +19,7 @@ func TestHAProxyDatabasePrimaryStandby(t *testing.T) {
 			"http-check expect status 200\n",
 			"server db0 10.232.0.11:5444 check port 8008 inter 1000 fall 2 rise 1 on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions\n",
 			"server db1 10.232.0.12:5444 check port 8008 inter 1000 fall 2 rise 1 on-marked-down shutdown-sessions backup\n",
-			"listen stats\n    bind *:8404\n    mode http\n",
+			"listen stats\n    # Only on the site's own address: the page is for operators.\n    bind "+map[string]string{"db0": "10.232.0.11", "db1": "10.232.0.12"}[site]+":8404\n    mode http\n",
 			"stats uri /stats\n",
 			`stats auth admin:"${HAPROXY_STATS_PASSWORD}"`,
 		)

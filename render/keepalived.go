@@ -3,12 +3,22 @@ package render
 import (
 	"fmt"
 	"net/netip"
+	"sort"
 
+	"github.com/hagen-ha/hagen/contract"
 	"github.com/hagen-ha/hagen/schema"
 )
 
+// keepalivedComponent is the virtual IP: keepalived on every site that
+// carries it, with run.sh (entrypoint), check.sh (tracks the local
+// database), notify.sh (promotes on MASTER, fences on BACKUP, FAULT and
+// STOP) and keepalived.conf.
+type keepalivedComponent struct{}
+
 // Paths of the keepalived concern inside the container.
 const (
+	// svcKeepalived is keepalived's compose service.
+	svcKeepalived = "keepalived"
 	keepalivedDir = etcDir + "/keepalived"
 	// keepalivedRun holds what run.sh writes at start: the authentication
 	// include (the only place the VRRP password is ever written), the lock
@@ -80,18 +90,19 @@ type syncStandby struct {
 	ApplicationName string
 }
 
-// renderKeepalived writes the VRRP configuration and its scripts for a site
-// that carries the virtual IP: run.sh (entrypoint), check.sh (tracks the
-// local database), notify.sh (promotes on MASTER, fences on BACKUP, FAULT
-// and STOP) and keepalived.conf.
-func renderKeepalived(b *builder, v *siteView) {
+func (keepalivedComponent) packages() hostPackages {
+	// ping for the witness, curl for the agents' health, ip for the VIP.
+	return hostPackages{Packages: []string{"keepalived", "iputils-ping", "curl", "iproute2"}, DistUnits: []string{"keepalived"}}
+}
+
+func (keepalivedComponent) site(v *siteView) {
 	if !v.VIP {
 		return
 	}
 	vip := v.T.VIP
 	lan, err := netip.ParsePrefix(v.Site.LAN)
 	if err != nil {
-		b.fail(fmt.Errorf("render keepalived for %s: %w", v.Site.Name, err))
+		v.d.b.fail(fmt.Errorf("render keepalived for %s: %w", v.Site.Name, err))
 		return
 	}
 	view := keepalivedView{
@@ -118,7 +129,7 @@ func renderKeepalived(b *builder, v *siteView) {
 	if vip.Auth != "" {
 		view.AuthInclude = keepalivedRun + "/auth.conf"
 	}
-	for _, p := range v.Peers {
+	for _, p := range v.peers() {
 		if v.T.CarriesVIP(p.Name) {
 			view.Peers = append(view.Peers, keepalivedPeer{p.Name, p.Address})
 		}
@@ -127,7 +138,7 @@ func renderKeepalived(b *builder, v *siteView) {
 		view.Streaming = true
 		view.Witness = s.Witness
 		view.HealthPort = s.HealthPort
-		for _, p := range v.Peers {
+		for _, p := range v.peers() {
 			view.DBPeers = append(view.DBPeers, keepalivedPeer{p.Name, p.Address})
 		}
 		view.PrimaryCheck = fmt.Sprintf("/usr/bin/curl -sf -o /dev/null -m 1 http://127.0.0.1:%d/primary", s.HealthPort)
@@ -136,10 +147,91 @@ func renderKeepalived(b *builder, v *siteView) {
 		view.OnStandbyDown = s.OnStandbyDown
 		view.SyncStandbys = syncCandidates(s, v.Site.Name)
 	}
-	b.addTemplate(v.path("keepalived/keepalived.conf"), 0o644, "keepalived.conf.tmpl", view)
-	b.addTemplate(v.path("keepalived/run.sh"), 0o755, "keepalived-run.sh.tmpl", view)
-	b.addTemplate(v.path("keepalived/check.sh"), 0o755, "keepalived-check.sh.tmpl", view)
-	b.addTemplate(v.path("keepalived/notify.sh"), 0o755, "keepalived-notify.sh.tmpl", view)
+	v.file("keepalived/keepalived.conf", 0o644, contract.ReaderKeepalived, "site/keepalived/keepalived.conf.tmpl", view)
+	v.file("keepalived/run.sh", 0o755, contract.ReaderShell, "site/keepalived/run.sh.tmpl", view)
+	v.file("keepalived/check.sh", 0o755, contract.ReaderShell, "site/keepalived/check.sh.tmpl", view)
+	v.file("keepalived/notify.sh", 0o755, contract.ReaderShell, "site/keepalived/notify.sh.tmpl", view)
+
+	db := v.T.Database
+	// notify.sh reads the superuser's password (it fences and promotes),
+	// run.sh the VRRP password; none reads the replication password.
+	secrets := []secretUse{{secretDBPassword, db.Password}}
+	if vip.Auth != "" {
+		secrets = append(secrets, secretUse{secretVRRPAuth, vip.Auth})
+	}
+	v.service(&service{
+		Name:        svcKeepalived,
+		Unit:        "keepalived",
+		Label:       "vip",
+		What:        "keepalived virtual IP " + vip.Address,
+		Runs:        fmt.Sprintf("keepalived (priority %d)", view.Priority),
+		Product:     "keepalived",
+		Image:       v.T.Render.NodeImage,
+		Script:      "keepalived/run.sh",
+		Env:         v.nodeEnv(),
+		Secrets:     secrets,
+		Mounts:      []string{"keepalived", "lib"},
+		HostNetwork: true,
+		CapAdd:      []string{"NET_ADMIN", "NET_BROADCAST", "NET_RAW"},
+		// The track script follows the database; keepalived must keep
+		// running (and give up the VIP) while PostgreSQL is down.
+		DependsOn: []dependency{{Service: db.Service}},
+	})
+	v.inv.VIPPriority = view.Priority
+	v.rb.VIPPriority = view.Priority
+}
+
+func (keepalivedComponent) tree(d *deployment) {
+	t := d.t
+	vip := t.VIP
+	if vip == nil {
+		return
+	}
+	var from []string
+	for _, s := range t.Sites {
+		from = append(from, s.Address)
+	}
+	d.port(rbPort{"IP protocol 112 (VRRP)", "keepalived advertisements, unicast between the VIP nodes", joinComma(from)})
+
+	inv := &contract.InventoryVIP{Address: vip.Address, Interface: vip.Interface, RouterID: vip.RouterID, Advert: vip.AdvertInterval,
+		Check: contract.InventoryCheck{Interval: vip.Check.Interval, Fall: vip.Check.Fall, Rise: vip.Check.Rise}}
+	for _, s := range t.Sites {
+		if t.CarriesVIP(s.Name) {
+			if p, err := netip.ParsePrefix(s.LAN); err == nil {
+				inv.Prefix = p.Bits()
+			}
+			break
+		}
+	}
+	d.inv.VIP = inv
+
+	rv := d.rv
+	r := &rbVIP{
+		Address: vip.Address, Interface: vip.Interface, Name: "vip." + t.Domain,
+		RouterID: vip.RouterID, Advert: vip.AdvertInterval, Check: vip.Check,
+		FaultAfter: vip.Check.Interval * vip.Check.Fall,
+	}
+	for _, s := range rv.Sites {
+		if s.VIPPriority > 0 {
+			r.Sites = append(r.Sites, s)
+		}
+	}
+	sort.SliceStable(r.Sites, func(i, j int) bool { return r.Sites[i].VIPPriority > r.Sites[j].VIPPriority })
+	r.Master = r.Sites[0]
+	if t.Database.Streaming != nil {
+		r.PrimaryWeight = primaryWeight(vip.Priorities)
+	}
+	// A backup declares the master dead after 3 advertisements plus its
+	// skew, (256 - priority) / 256 advertisement intervals.
+	if len(r.Sites) > 1 {
+		prio := r.Sites[1].VIPPriority
+		r.TakeoverMS = 3*vip.AdvertInterval*1000 + (256-prio)*vip.AdvertInterval*1000/256
+	}
+	if inv.Prefix > 0 {
+		r.Address = fmt.Sprintf("%s/%d", vip.Address, inv.Prefix)
+	}
+	rv.VIP = r
+	rv.section(slotNetwork, "runbook/vip.md.tmpl")
 }
 
 // primaryWeight lifts the node with the writable primary above every other

@@ -1,7 +1,14 @@
 package render
 
-// renderLib writes the shell library every hagen script of the site
-// sources: reading secrets by reference, logging.
-func renderLib(b *builder, v *siteView) {
-	b.addTemplate(v.path("lib/hagen.sh"), 0o644, "lib.sh.tmpl", struct{ Header string }{header(v.Spec, "#")})
+import "github.com/hagen-ha/hagen/contract"
+
+// libComponent is the shell library every hagen script of a site sources:
+// reading secrets by reference, logging.
+type libComponent struct {
+	noTree
+	noPackages
+}
+
+func (libComponent) site(v *siteView) {
+	v.file("lib/hagen.sh", 0o644, contract.ReaderShell, "site/lib/hagen.sh.tmpl", struct{ Header string }{header(v.Spec, "#")})
 }

@@ -5,17 +5,29 @@ import (
 	"path"
 	"strings"
 
+	"github.com/hagen-ha/hagen/contract"
 	"github.com/hagen-ha/hagen/schema"
 )
 
-// PostgreSQL files of a site, in DIR/<site>/postgres/ (mounted read-only at
-// /etc/hagen/postgres): postgresql.conf, pg_hba.conf, pg_ident.conf and the
-// container entrypoint. The data directory is the pgdata volume.
+// postgresComponent is the database of every site: in DIR/<site>/postgres/
+// (mounted read-only at /etc/hagen/postgres) postgresql.conf, pg_hba.conf,
+// pg_ident.conf and the container entrypoint; the data directory is the
+// pgdata volume. Natively (systemd target) PostgreSQL runs from the Debian
+// package after systemd/postgres-prepare.sh.
+type postgresComponent struct{}
+
 const (
+	pgData      = "/var/lib/postgresql/data"
 	pgConfDir   = etcDir + "/postgres"
 	pgConfFile  = pgConfDir + "/postgresql.conf"
 	pgHBAFile   = pgConfDir + "/pg_hba.conf"
 	pgIdentFile = pgConfDir + "/pg_ident.conf"
+	// pgHBANative is the site tree's pg_hba.conf of the native server when
+	// the compose target is rendered too.
+	pgHBANative = "postgres/pg_hba.systemd.conf"
+	// dockerBridge is Docker's default bridge network, where docker run
+	// puts a container.
+	dockerBridge = "172.17.0.0/16"
 	// TLS files are the operator's: put into DIR/<site>/postgres/tls/,
 	// referenced by postgresql.conf, never rendered.
 	pgTLSDir  = pgConfDir + "/tls"
@@ -29,6 +41,9 @@ const (
 	pgRoleHook = pgConfDir + "/role.sh"
 	// pgIdentMap maps the postgres OS user to a superuser with another name.
 	pgIdentMap = "hagen"
+	// pgPrepareScript is the site tree's script that the native postgres
+	// unit runs before the server.
+	pgPrepareScript = "systemd/postgres-prepare.sh"
 )
 
 // Connection limits. Bucardo holds, per sync, a controller and a worker
@@ -42,6 +57,10 @@ const (
 	// pg_rewind or a second clone may run next to them.
 	pgMinWalSenders = 10
 )
+
+func (postgresComponent) packages() hostPackages {
+	return hostPackages{Packages: []string{"postgresql-%d"}, DistUnits: []string{"postgresql"}}
+}
 
 type postgresConfView struct {
 	Header         string
@@ -80,6 +99,8 @@ type hbaView struct {
 	Header string
 	Site   string
 	Groups []hbaGroup
+	// Native: the file of the server the systemd units run.
+	Native bool
 }
 
 type identView struct {
@@ -109,24 +130,31 @@ type entrypointView struct {
 	SSL       bool
 	CertFile  string
 	KeyFile   string
-	// Primary-standby only.
+	SSLMode   string
+	// Primary-standby only (streamSite).
 	Streaming       bool
 	ReplicationUser string
-	Slots           []string // on the primary: one physical slot per standby
-	PrimaryHost     string   // on a standby
+	Slots           []string
+	PrimaryHost     string
 	PrimaryPort     int
 	Slot            string
 	ApplicationName string
-	// PrimaryConninfo is what the standby's postgresql.auto.conf gets after
-	// the clone: no password, a passfile instead.
 	PrimaryConninfo string
-	SSLMode         string
 }
 
-func renderPostgres(b *builder, v *siteView) {
+// sslMode is the libpq sslmode hagen's clients use between sites.
+func sslMode(t *schema.Topology) string {
+	if t.Security.SSL {
+		return "require"
+	}
+	return "prefer"
+}
+
+func (postgresComponent) site(v *siteView) {
 	db := v.T.Database
 	ssl := v.T.Security.SSL
 	hdr := header(v.Spec, "#")
+	st := v.streaming()
 
 	conf := postgresConfView{
 		Header:         hdr,
@@ -144,106 +172,158 @@ func renderPostgres(b *builder, v *siteView) {
 	if db.Mode == schema.MultiMasterAsync {
 		conf.MaxConnections = pgMaxConnectionsMultiMaster
 	}
-	st := db.Streaming
 	if st != nil {
 		conf.Streaming = true
 		conf.Primary = v.Role == "primary"
 		conf.Standby = v.Role == "standby"
 		conf.MaxWalSenders = max(pgMinWalSenders, 2*len(v.T.Sites)+2)
 		conf.SynchronousCommit = "on"
-		if conf.Primary && st.Synchronous && len(st.SynchronousStandbyNames) > 0 {
-			conf.SyncStandbyNames = syncStandbyNames(st.SynchronousStandbyNames)
+		if conf.Primary {
+			conf.SyncStandbyNames = st.SyncNames
 		}
-		if sb := st.Standby(v.Site.Name); sb != nil {
-			conf.PrimarySlotName = sb.Slot
-		}
+		conf.PrimarySlotName = st.SpecSlot
 	}
-	b.addTemplate(v.path("postgres/postgresql.conf"), 0o644, "postgresql.conf.tmpl", conf)
-
-	b.addTemplate(v.path("postgres/pg_hba.conf"), 0o644, "pg_hba.conf.tmpl", hbaView{
+	v.file("postgres/postgresql.conf", 0o644, contract.ReaderPGConf, "site/postgres/postgresql.conf.tmpl", conf)
+	// One pg_hba.conf per render target (see hbaGroups): pg_hba.conf,
+	// which postgresql.conf names, for the container; with both targets the
+	// native server reads pg_hba.systemd.conf instead.
+	v.file("postgres/pg_hba.conf", 0o644, contract.ReaderPGHBA, "site/postgres/pg_hba.conf.tmpl", hbaView{
 		Header: hdr,
 		Site:   v.Site.Name,
-		Groups: hbaGroups(v),
+		Groups: hbaGroups(v, !v.Compose),
+		Native: !v.Compose,
 	})
-
+	if v.Compose && v.Systemd {
+		v.file(pgHBANative, 0o644, contract.ReaderPGHBA, "site/postgres/pg_hba.conf.tmpl", hbaView{
+			Header: hdr,
+			Site:   v.Site.Name,
+			Groups: hbaGroups(v, true),
+			Native: true,
+		})
+	}
 	ident := identView{Header: hdr, Map: pgIdentMap}
 	if db.Superuser != "postgres" {
 		ident.Superuser = db.Superuser
 	}
-	b.addTemplate(v.path("postgres/pg_ident.conf"), 0o644, "postgres_pg_ident.conf.tmpl", ident)
+	v.file("postgres/pg_ident.conf", 0o644, contract.ReaderPGIdent, "site/postgres/pg_ident.conf.tmpl", ident)
+	v.file("postgres/entrypoint.sh", 0o755, contract.ReaderShell, "site/postgres/entrypoint.sh.tmpl", entrypoint(v, hdr))
 
-	b.addTemplate(v.path("postgres/entrypoint.sh"), 0o755, "postgres_entrypoint.sh.tmpl", entrypoint(v, hdr))
+	secrets := []secretUse{{secretDBPassword, db.Password}}
 	if st != nil {
-		b.addTemplate(v.path("postgres/role.sh"), 0o755, "postgres_role.sh.tmpl", roleHook(v, hdr))
+		secrets = append(secrets, secretUse{secretReplPassword, db.Streaming.ReplicationPassword})
+	}
+	svc := &service{
+		Name:    db.Service,
+		Unit:    "postgres",
+		Label:   "database",
+		What:    fmt.Sprintf("PostgreSQL %d", db.Version),
+		Runs:    fmt.Sprintf("PostgreSQL %d", db.Version),
+		Product: "PostgreSQL",
+		Image:   v.T.Render.NodeImage,
+		Script:  "postgres/entrypoint.sh",
+		Env:     v.nodeEnv(),
+		Secrets: secrets,
+		Mounts:  []string{"postgres", "lib"},
+		Volumes: []volume{{"pgdata", pgData}},
+		Ports:   []port{{Published: db.PublishedPort, Target: db.Port}},
+		Health: &healthCheck{
+			Test:     []string{"pg_isready", "-h", "127.0.0.1", "-p", fmt.Sprint(db.Port), "-U", db.Superuser, "-d", db.Name},
+			Interval: "2s", Timeout: "5s", Retries: 3, StartAfter: "120s",
+		},
+		// SIGINT is PostgreSQL's fast shutdown; SIGTERM ("smart") waits
+		// for every client, and the other site's Bucardo never leaves.
+		StopSignal: "SIGINT",
+		StopGrace:  "30s",
+		Native:     postgresNative(v, secrets),
+	}
+	if v.Role != "" {
+		svc.Runs += " " + v.Role
+	}
+	v.service(svc)
+	if v.Systemd {
+		renderPostgresPrepare(v)
 	}
 }
 
-// roleHookView is postgres/role.sh of a primary-standby site: the rejoin
-// of an old primary as a standby when the node starts.
-type roleHookView struct {
-	Header          string
-	Site            string
-	PGBin           string
-	PublishedPort   int
-	Superuser       string
-	Database        string
-	ReplicationUser string
-	// ApplicationName and Slot name this node as a standby: the spec's
-	// standby entry, or the site's name for a node the spec lists as the
-	// primary.
-	ApplicationName string
-	Slot            string
-	SSLMode         string
-	Peers           []rolePeer
-}
-
-type rolePeer struct{ Name, Host string }
-
-func roleHook(v *siteView, hdr string) roleHookView {
+// postgresNative runs the site's PostgreSQL from the Debian package with
+// the rendered configuration, on the published port: on a host there is no
+// port mapping, and the other sites dial <host>:<publishedPort>. Before it
+// starts, systemd/postgres-prepare.sh (as root) creates the runtime
+// directories, checks that the data directory holds a cluster and, for
+// streaming replication, writes the password file that primary_conninfo
+// names, as the container entrypoint does. The server itself runs without
+// the secrets in its environment.
+func postgresNative(v *siteView, secrets []secretUse) native {
 	db := v.T.Database
-	st := db.Streaming
-	app, slot := standbyIdentity(st, v.Site.Name)
-	r := roleHookView{
-		Header: hdr, Site: v.Site.Name, PGBin: pgBin(db.Version), PublishedPort: db.PublishedPort,
-		Superuser: db.Superuser, Database: db.Name, ReplicationUser: st.ReplicationUser,
-		ApplicationName: app, Slot: slot, SSLMode: "prefer",
+	n := native{
+		Comment: []string{
+			fmt.Sprintf("PostgreSQL %d of site %s, listening on port %d (the published port).", db.Version, v.Site.Name, db.PublishedPort),
+			"The data directory " + pgData + " must hold a cluster first; see RUNBOOK.md,",
+			"\"Running natively with systemd\" (the container entrypoint does this for compose).",
+		},
+		Type:  "notify",
+		User:  "postgres",
+		Group: "postgres",
+		Env:   []envVar{{"PGDATA", pgData}},
+		// The server reads no secret. The preparation reads them only for
+		// replication: natively the cluster is created by hand
+		// (RUNBOOK.md).
+		OwnSecrets: true,
+		Prepare:    pgPrepareScript,
+		Exec: []string{
+			path.Join(pgBin(db.Version), "postgres"),
+			"-D", pgData,
+			"-c", "config_file=" + v.installPath("postgres/postgresql.conf"),
+			"-c", fmt.Sprintf("port=%d", db.PublishedPort),
+		},
+		Reload: true,
+		// PostgreSQL's own recommendation: SIGINT is a fast shutdown, and
+		// only the postmaster gets it. Restart only after a failure: a
+		// server an operator stopped on purpose (pg_ctl stop before
+		// pg_rewind) stays down.
+		KillMode:         "mixed",
+		KillSignal:       "SIGINT",
+		TimeoutStop:      "30",
+		RestartOnFailure: true,
 	}
-	if v.T.Security.SSL {
-		r.SSLMode = "require"
+	if v.Compose {
+		n.Exec = append(n.Exec, "-c", "hba_file="+etcDir+"/"+pgHBANative)
 	}
-	for _, p := range v.Peers {
-		if v.T.Role(p.Name) != "" {
-			r.Peers = append(r.Peers, rolePeer{p.Name, v.T.Site(p.Name).Host})
-		}
+	if db.Streaming != nil {
+		n.PrepareSecrets = secrets
 	}
-	return r
+	return n
 }
 
-// standbyIdentity is the application_name and slot a site uses when it is
-// a standby: its entry in streaming.standbys, else its site name with "-"
-// as "_" (a slot name allows only [a-z0-9_]; the RUNBOOK's rejoin name).
-func standbyIdentity(st *schema.Streaming, site string) (app, slot string) {
-	if sb := st.Standby(site); sb != nil {
-		return sb.ApplicationName, sb.Slot
+// renderPostgresPrepare writes pgPrepareScript.
+func renderPostgresPrepare(v *siteView) {
+	view := struct {
+		Header, Site, Unit, PGData, SockDir, RunDir, PassFile string
+		Streaming                                             bool
+		ReplicationUser, Superuser                            string
+	}{
+		Header: header(v.Spec, "#"), Site: v.Site.Name, Unit: v.unitName("postgres"),
+		PGData: pgData, SockDir: pgSockDir, RunDir: pgRunDir, PassFile: pgPassFile,
+		Superuser: v.T.Database.Superuser,
 	}
-	name := strings.ReplaceAll(site, "-", "_")
-	return name, name
-}
-
-// syncStandbyNames is synchronous_standby_names for the given application
-// names: FIRST 1, so that one standby at a time confirms each commit and
-// the others, in list order, take over when it disconnects.
-func syncStandbyNames(names []string) string {
-	quoted := make([]string, len(names))
-	for i, n := range names {
-		quoted[i] = `"` + n + `"`
+	if s := v.T.Database.Streaming; s != nil {
+		view.Streaming = true
+		view.ReplicationUser = s.ReplicationUser
 	}
-	return fmt.Sprintf("FIRST 1 (%s)", strings.Join(quoted, ", "))
+	v.file(pgPrepareScript, 0o755, contract.ReaderShell, "site/systemd/postgres-prepare.sh.tmpl", view)
 }
 
 // hbaGroups are the site's pg_hba.conf records, most specific first. Every
 // network record needs a SCRAM password; with security.ssl also TLS.
-func hbaGroups(v *siteView) []hbaGroup {
+//
+// The two render targets differ in who reaches the database from the site
+// itself. In a container (compose), the site's app services share the
+// compose network, the container's only network: samenet admits exactly
+// it. Natively (systemd), samenet would admit every subnet of the host;
+// the app containers that docker run starts sit on Docker's default
+// bridge, and only that network is admitted, and only when the site runs
+// app services.
+func hbaGroups(v *siteView, native bool) []hbaGroup {
 	db := v.T.Database
 	host := "host"
 	if v.T.Security.SSL {
@@ -268,22 +348,51 @@ func hbaGroups(v *siteView) []hbaGroup {
 		},
 	}
 
+	// Who dials this site as the superuser: host-network services of the
+	// site itself (its own address), and Bucardo from its site
+	// (multi-master) or every other database node (primary-standby:
+	// pg_rewind, role.sh, notify.sh's fencing).
 	su := hbaGroup{Comment: []string{
-		"The superuser from every site's host address, to every database:",
-		"replication tools dial each site as the superuser from their own host",
-		"(Bucardo from its site, pg_rewind from a peer), and host-network services",
-		"dial their own host name.",
+		"The superuser, to every database, from the hosts that dial this site as the",
+		"superuser: its own (host-network services dial their own host name) and",
 	}}
-	for _, s := range v.T.Sites {
-		su.Lines = append(su.Lines, hbaLine{host, "all", db.Superuser, s.Address + "/32", scram})
+	var addrs []string
+	if b := db.Bucardo; b != nil {
+		su.Comment = append(su.Comment, "Bucardo's site "+b.Site+".")
+		dialers := []schema.Site{v.Site}
+		if b.Site != v.Site.Name {
+			dialers = append(dialers, *v.d.site(b.Site))
+		}
+		addrs = hbaAddresses(dialers)
+	} else {
+		su.Comment = append(su.Comment, "the other database nodes (pg_rewind, role.sh, notify.sh), one line per LAN.")
+		addrs = v.d.hbaDatabaseNodes("")
+		if v.Role == "" {
+			addrs = append(hbaAddresses([]schema.Site{v.Site}), addrs...)
+		}
 	}
-	groups = append(groups, su, hbaGroup{
-		Comment: []string{
-			"Containers of this site's compose network reach " + db.Service + ":" + fmt.Sprint(db.Port) + ",",
-			"the application database only.",
-		},
-		Lines: []hbaLine{{host, db.Name, "all", "samenet", scram}},
-	})
+	for _, a := range addrs {
+		su.Lines = append(su.Lines, hbaLine{host, "all", db.Superuser, a, scram})
+	}
+	groups = append(groups, su)
+	switch {
+	case !native:
+		groups = append(groups, hbaGroup{
+			Comment: []string{
+				"Containers of this site's compose network reach " + db.Service + ":" + fmt.Sprint(db.Port) + ",",
+				"the application database only.",
+			},
+			Lines: []hbaLine{{host, db.Name, "all", "samenet", scram}},
+		})
+	case len(v.appServices()) > 0:
+		groups = append(groups, hbaGroup{
+			Comment: []string{
+				"The app containers docker run starts, on Docker's default bridge (docker0),",
+				"reach " + db.Service + ":" + fmt.Sprint(db.PublishedPort) + " through the host gateway, the application database only.",
+			},
+			Lines: []hbaLine{{host, db.Name, "all", dockerBridge, scram}},
+		})
+	}
 	if len(v.T.Security.AllowedClients) > 0 {
 		g := hbaGroup{Comment: []string{"Client networks (security.allowedClients), the application database only."}}
 		for _, cidr := range v.T.Security.AllowedClients {
@@ -296,16 +405,83 @@ func hbaGroups(v *siteView) []hbaGroup {
 			"Streaming replication (clone, WAL stream) only from the other database",
 			"nodes, as " + st.ReplicationUser + ": any of them may be the standby of this one.",
 		}}
-		for _, p := range v.Peers {
-			if v.T.Role(p.Name) != "" {
-				g.Lines = append(g.Lines, hbaLine{host, "replication", st.ReplicationUser, p.Address + "/32", scram})
-			}
+		for _, a := range v.d.hbaDatabaseNodes(v.Site.Name) {
+			g.Lines = append(g.Lines, hbaLine{host, "replication", st.ReplicationUser, a, scram})
 		}
 		if len(g.Lines) > 0 {
 			groups = append(groups, g)
 		}
 	}
 	return groups
+}
+
+// hbaAddresses are the pg_hba.conf addresses that admit the given sites:
+// a site's own address, or its LAN where the LAN holds more than one of
+// them (one line then admits them all, and the file does not grow with
+// the number of sites on a LAN), in order of first appearance.
+func hbaAddresses(sites []schema.Site) []string {
+	count := map[string]int{}
+	for _, s := range sites {
+		count[s.LAN]++
+	}
+	var out []string
+	for _, s := range sites {
+		a := s.Address + "/32"
+		if count[s.LAN] > 1 {
+			a = s.LAN
+		}
+		out = appendUnique(out, a)
+	}
+	return out
+}
+
+// hbaDatabaseNodes are the pg_hba.conf addresses that admit every
+// database node of primary-standby mode but except ("" for none), as
+// hbaAddresses would give them; the grouping by LAN is computed once for
+// the deployment, so that every site pays for its LANs, not its peers.
+func (d *deployment) hbaDatabaseNodes(except string) []string {
+	if d.dbLANs == nil {
+		idx := map[string]int{}
+		for i := range d.t.Sites {
+			s := &d.t.Sites[i]
+			if d.role(s.Name) == "" {
+				continue
+			}
+			j, ok := idx[s.LAN]
+			if !ok {
+				j = len(d.dbLANs)
+				idx[s.LAN] = j
+				d.dbLANs = append(d.dbLANs, lanSites{LAN: s.LAN})
+			}
+			d.dbLANs[j].Sites = append(d.dbLANs[j].Sites, s)
+		}
+	}
+	var out []string
+	for _, g := range d.dbLANs {
+		var left []*schema.Site
+		for _, s := range g.Sites {
+			if s.Name != except {
+				left = append(left, s)
+			}
+			if len(left) > 1 {
+				break
+			}
+		}
+		switch len(left) {
+		case 0:
+		case 1:
+			out = append(out, left[0].Address+"/32")
+		default:
+			out = append(out, g.LAN)
+		}
+	}
+	return out
+}
+
+// lanSites are the database sites of one LAN.
+type lanSites struct {
+	LAN   string
+	Sites []*schema.Site
 }
 
 func entrypoint(v *siteView, hdr string) entrypointView {
@@ -329,34 +505,46 @@ func entrypoint(v *siteView, hdr string) entrypointView {
 		SSL:       v.T.Security.SSL,
 		CertFile:  pgTLSDir + "/server.crt",
 		KeyFile:   pgTLSDir + "/server.key",
-		SSLMode:   "prefer",
+		SSLMode:   sslMode(v.T),
 	}
-	if e.SSL {
-		e.SSLMode = "require"
-	}
-	st := db.Streaming
-	if st == nil {
-		return e
-	}
-	e.Streaming = true
-	e.ReplicationUser = st.ReplicationUser
-	switch v.Role {
-	case "primary":
-		for _, sb := range st.Standbys {
-			e.Slots = append(e.Slots, sb.Slot)
-		}
-	case "standby":
-		sb := st.Standby(v.Site.Name)
-		primary := v.T.Site(st.Primary)
-		e.PrimaryHost = primary.Host
-		e.PrimaryPort = db.PublishedPort
-		e.Slot = sb.Slot
-		e.ApplicationName = sb.ApplicationName
-		e.PrimaryConninfo = fmt.Sprintf("host=%s port=%d user=%s passfile=%s application_name=%s sslmode=%s",
-			primary.Host, db.PublishedPort, st.ReplicationUser, pgPassFile, sb.ApplicationName, e.SSLMode)
+	if st := v.streaming(); st != nil {
+		e.Streaming = true
+		e.ReplicationUser = db.Streaming.ReplicationUser
+		e.Slots = st.Slots
+		e.PrimaryHost = st.PrimaryHost
+		e.PrimaryPort = st.PrimaryPort
+		e.Slot = st.SpecSlot
+		e.ApplicationName = st.SpecApplicationName
+		e.PrimaryConninfo = st.Conninfo
 	}
 	return e
 }
 
 // pgBin is where the Debian packages put a PostgreSQL version's programs.
 func pgBin(version int) string { return path.Join("/usr/lib/postgresql", fmt.Sprint(version), "bin") }
+
+func (postgresComponent) tree(d *deployment) {
+	t := d.t
+	db := t.Database
+	var from []string
+	for _, s := range t.Sites {
+		from = append(from, s.Address)
+	}
+	d.port(rbPort{
+		Port: fmt.Sprintf("%d/tcp", db.PublishedPort),
+		What: "PostgreSQL (" + db.Service + ")",
+		From: strings.Join(append(from, t.Security.AllowedClients...), ", "),
+	})
+	d.rv.DB = rbDatabase{
+		Name: db.Name, Service: db.Service, Superuser: db.Superuser,
+		Version: db.Version, Port: db.Port, Published: db.PublishedPort,
+		PGBin: pgBin(db.Version), PGData: pgData, ConfFile: pgConfFile,
+		PasswordVar: secretDBPassword,
+	}
+	if d.rv.SystemdTarget {
+		d.rv.section(slotNative, "runbook/native.md.tmpl")
+	}
+	inv := &d.inv.Database
+	inv.Name, inv.Service, inv.Superuser = db.Name, db.Service, db.Superuser
+	inv.Port, inv.PublishedPort = db.Port, db.PublishedPort
+}

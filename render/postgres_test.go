@@ -1,6 +1,7 @@
 package render_test
 
 import (
+	"net/netip"
 	"os"
 	"os/exec"
 	"path"
@@ -188,11 +189,17 @@ func TestPgHBAAccess(t *testing.T) {
 					t.Errorf("%s: %s: no loopback record for %s", v.name, p, addr)
 				}
 			}
-			// The superuser reaches every database from every site,
-			// this one included.
+			// The superuser reaches every database from the sites that
+			// dial this one as the superuser: itself, and Bucardo's site
+			// (multi-master) or every database node (primary-standby);
+			// from no other.
 			for _, other := range top.Sites {
-				if !has("all", db.Superuser, other.Address+"/32") {
-					t.Errorf("%s: %s: the superuser %s cannot connect from %s (%s)", v.name, p, db.Superuser, other.Name, other.Address)
+				dials := other.Name == s.Name || db.Bucardo != nil && db.Bucardo.Site == other.Name || db.Streaming != nil
+				admitted := slices.ContainsFunc(recs, func(r hbaRecord) bool {
+					return r.Database == "all" && r.User == db.Superuser && prefixHolds(r.Address, other.Address)
+				})
+				if admitted != dials {
+					t.Errorf("%s: %s: the superuser %s from %s (%s): admitted %v, dials %v", v.name, p, db.Superuser, other.Name, other.Address, admitted, dials)
 				}
 			}
 			if !has(db.Name, "all", "samenet") {
@@ -205,7 +212,7 @@ func TestPgHBAAccess(t *testing.T) {
 			}
 			// Client networks never reach other databases.
 			for _, r := range recs {
-				if slices.Contains(top.Security.AllowedClients, r.Address) && r.Database != db.Name {
+				if slices.Contains(top.Security.AllowedClients, r.Address) && r.Database != db.Name && r.User != db.Superuser {
 					t.Errorf("%s: %s: client network record %+v reaches more than %s", v.name, p, r, db.Name)
 				}
 			}
@@ -430,4 +437,13 @@ func TestRenderedScriptsShellcheck(t *testing.T) {
 			}
 		}
 	}
+}
+
+// prefixHolds reports whether the pg_hba.conf address cidr admits ip.
+func prefixHolds(cidr, ip string) bool {
+	p, err := netip.ParsePrefix(cidr)
+	if err != nil {
+		return false
+	}
+	return p.Contains(netip.MustParseAddr(ip))
 }

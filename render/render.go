@@ -1,14 +1,14 @@
-// Package render turns a validated Topology into the files of a
-// deployment. It is pure: Topology in, a Tree of path → bytes out. It never
-// writes files, prints or reads the clock; only the CLI writes, atomically.
 package render
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"path"
 	"sort"
 
+	"github.com/hagen-ha/hagen/contract"
 	"github.com/hagen-ha/hagen/schema"
 )
 
@@ -41,19 +41,51 @@ func (t Tree) Bytes() map[string]string {
 	return m
 }
 
-// builder collects files and the first error.
-type builder struct {
-	t    *schema.Topology
-	tree Tree
-	err  error
+// Render renders every file of the deployment described by t: each
+// component's files and processes for every site, the assemblers' files
+// from what the components declared (compose file, systemd units, env
+// template), the deployment-wide files (client DNS, RUNBOOK.md) and last
+// inventory.json, which lists every file with its reader.
+func Render(t *schema.Topology) (Tree, error) {
+	d := newDeployment(t)
+	for _, v := range d.sites {
+		for _, c := range components {
+			before := len(v.services)
+			c.site(v)
+			if len(v.services) > before {
+				v.uses(c.packages())
+			}
+		}
+		for _, a := range siteAssemblers {
+			a(v)
+		}
+	}
+	for _, c := range components {
+		c.tree(d)
+	}
+	renderRunbook(d)
+	renderInventory(d)
+	if d.b.err != nil {
+		return nil, d.b.err
+	}
+	return d.b.tree, nil
 }
 
-func (b *builder) add(p string, mode fs.FileMode, data []byte) {
+// builder collects the files of a render, each with its reader, and the
+// first error.
+type builder struct {
+	tree    Tree
+	readers map[string]contract.Reader
+	err     error
+}
+
+func (b *builder) add(p string, mode fs.FileMode, reader contract.Reader, data []byte) {
 	p = path.Clean(p)
-	if _, dup := b.tree[p]; dup && b.err == nil {
-		b.err = fmt.Errorf("render: %s is rendered twice", p)
+	if _, dup := b.tree[p]; dup {
+		b.fail(fmt.Errorf("render: %s is rendered twice", p))
 	}
 	b.tree[p] = File{Data: data, Mode: mode}
+	b.readers[p] = reader
 }
 
 func (b *builder) fail(err error) {
@@ -62,40 +94,37 @@ func (b *builder) fail(err error) {
 	}
 }
 
-// Render renders every file of the deployment described by t.
-func Render(t *schema.Topology) (Tree, error) {
-	b := &builder{t: t, tree: Tree{}}
-	for _, s := range t.Sites {
-		site := newSiteView(t, s)
-		for _, r := range siteRenderers {
-			r(b, site)
-		}
+// template renders a template into the tree.
+func (b *builder) template(p string, mode fs.FileMode, reader contract.Reader, name string, view any) {
+	data, err := execute(name, view)
+	if err != nil {
+		b.fail(err)
+		return
 	}
-	for _, r := range treeRenderers {
-		r(b)
-	}
-	if b.err != nil {
-		return nil, b.err
-	}
-	return b.tree, nil
+	b.add(p, mode, reader, data)
 }
 
-// siteRenderers each add the files of one concern for one site.
-var siteRenderers = []func(*builder, *siteView){
-	renderCompose,
-	renderEnvTemplate,
-	renderLib,
-	renderPostgres,
-	renderBucardo,
-	renderKeepalived,
-	renderHAProxy,
-	renderAgent,
-	renderSystemd,
+// contractFile adds one of the files programs read back (package
+// contract), encoded as contract.Encode does.
+func (b *builder) contractFile(p string, reader contract.Reader, v any) {
+	data, err := contract.Encode(v)
+	if err != nil {
+		b.fail(fmt.Errorf("render %s: %w", p, err))
+		return
+	}
+	b.add(p, 0o644, reader, data)
 }
 
-// treeRenderers add files that belong to the whole deployment.
-var treeRenderers = []func(*builder){
-	renderClients,
-	renderInventory,
-	renderRunbook,
+// json adds a JSON file: two-space indent, no HTML escaping, a final
+// newline.
+func (b *builder) json(p string, reader contract.Reader, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		b.fail(fmt.Errorf("render %s: %w", p, err))
+		return
+	}
+	b.add(p, 0o644, reader, buf.Bytes())
 }

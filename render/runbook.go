@@ -1,13 +1,11 @@
 package render
 
 import (
-	"fmt"
-	"net/netip"
+	"bytes"
 	"path"
-	"slices"
-	"sort"
 	"strings"
 
+	"github.com/hagen-ha/hagen/contract"
 	"github.com/hagen-ha/hagen/schema"
 )
 
@@ -16,13 +14,30 @@ import (
 // services and files, in the order they are done.
 const RunbookFile = "RUNBOOK.md"
 
+// The RUNBOOK is templates/RUNBOOK.md.tmpl (the deployment, preparing and
+// installing the sites) followed by the components' sections, slot by
+// slot and, within a slot, in component order. Every template runs over
+// the same runbookView, whose parts each component fills from the facts it
+// computed for its own files.
+const (
+	slotSetup   = iota // bringing the database up (steps 2 to 5)
+	slotNetwork        // the virtual IP and the proxy
+	slotClients        // configuring the clients (step 6)
+	slotOperate        // testing, monitoring, failover (steps 7 on)
+	slotNative         // running natively with systemd
+	slotCount
+)
+
 // runbookView is everything RUNBOOK.md says, computed from the spec; the
 // templates only place it in prose.
 type runbookView struct {
 	Header string
 	Name   string
 	Spec   string
-	Test   bool
+	// VerifyCommand is `hagen verify <spec>`, quoted for the shell and as
+	// Markdown code.
+	VerifyCommand string
+	Test          bool
 	// Compose is the command prefix on a site, run in its install dir.
 	Compose    string
 	EnvFile    string
@@ -36,11 +51,9 @@ type runbookView struct {
 	MultiMaster bool
 	Streaming   bool
 	DB          rbDatabase
-	Sites       []rbSite
-	// Pairs are the ordered pairs of sites, for checks "both ways".
-	Pairs   []rbPair
-	Clients rbClients
-	Apps    []rbApp
+	Sites       []*rbSite
+	Clients     rbClients
+	Apps        []rbApp
 	// Images are the images every site needs, sorted.
 	Images []string
 	// Ports lists what to open in the firewall.
@@ -50,6 +63,16 @@ type runbookView struct {
 	Stream  *rbStreaming
 	VIP     *rbVIP
 	Proxy   *rbProxy
+
+	// Parts are the facts of components that have no field above: a new
+	// component puts its view here under its name, and its sections read
+	// {{.Parts.<name>}}, so that adding one changes no other file.
+	Parts map[string]any
+
+	// sections are the components' templates by slot; notes their
+	// installation notes.
+	sections [slotCount][]string
+	notes    []rbNote
 }
 
 type rbDatabase struct {
@@ -103,15 +126,16 @@ type rbSite struct {
 	// Packages and DistUnits: what a host running the site natively
 	// installs, and the distribution's units it stops.
 	Packages, DistUnits string
+	// InstallNotes are the components' notes on installing the site.
+	InstallNotes []string
+	// Parts are site facts of components without a field above, by
+	// component (see runbookView.Parts).
+	Parts map[string]any
 }
 
 type rbSecret struct {
 	Name string // variable, or file path
 	For  string // what reads it
-}
-
-type rbPair struct {
-	From, To rbSite
 }
 
 type rbApp struct {
@@ -153,9 +177,9 @@ type rbPort struct {
 }
 
 type rbBucardo struct {
-	Site       rbSite
-	Seed       rbSite
-	Targets    []rbSite // the sites the one-time copy fills
+	Site       *rbSite
+	Seed       *rbSite
+	Targets    []*rbSite // the sites the one-time copy fills
 	Service    string
 	Sync       string
 	Tables     string // the list, when not all tables
@@ -178,12 +202,12 @@ type rbBucardo struct {
 
 type rbBucardoDB struct {
 	ID   string // db0, db1, ...
-	Site rbSite
+	Site *rbSite
 }
 
 type rbStreaming struct {
-	Primary       rbSite
-	Standbys      []rbSite
+	Primary       *rbSite
+	Standbys      []*rbSite
 	User          string
 	Synchronous   bool
 	SyncNames     string // synchronous_standby_names on the primary
@@ -202,8 +226,8 @@ type rbStreaming struct {
 type rbVIP struct {
 	Address, Interface, Name string
 	RouterID, Advert         int
-	Sites                    []rbSite // by priority, highest first
-	Master                   rbSite   // the first MASTER: the highest priority
+	Sites                    []*rbSite // by priority, highest first
+	Master                   *rbSite   // the first MASTER: the highest priority
 	Check                    schema.Check
 	// PrimaryWeight is added to the priority of the node whose agent
 	// answers /primary (primary-standby only).
@@ -217,7 +241,7 @@ type rbVIP struct {
 type rbProxy struct {
 	Fronts        string
 	Port          int
-	Sites         []rbSite
+	Sites         []*rbSite
 	Active        []string
 	Backup        []string
 	Balance       string
@@ -232,26 +256,21 @@ type rbProxy struct {
 	Target        string // an address to check the proxy at
 	CheckCmd      string // a command that checks the proxy from a client
 	StatsHost     string // a host to open the statistics page on
+	// StatsPage is the page's URL on any HAProxy host, StatsCurl a
+	// command that fetches it as CSV.
+	StatsPage, StatsCurl string
 }
 
 // runbookComposePrefix is how every compose command on a site starts.
 const runbookComposePrefix = "docker compose --env-file " + EnvFile
 
-func renderRunbook(b *builder) {
-	view, err := newRunbookView(b.t)
-	if err != nil {
-		b.fail(err)
-		return
-	}
-	b.addTemplate(RunbookFile, 0o644, "runbook.md.tmpl", view)
-}
-
-func newRunbookView(t *schema.Topology) (*runbookView, error) {
-	db := t.Database
-	rv := &runbookView{
-		Header:        "<!-- " + strings.TrimSpace(header(specName(t.Source), "")) + " -->\n",
+func newRunbookView(d *deployment) *runbookView {
+	t := d.t
+	return &runbookView{
+		Header:        htmlHeader(d.spec),
 		Name:          t.Name,
-		Spec:          specName(t.Source),
+		Spec:          d.spec,
+		VerifyCommand: mdCode("hagen verify " + shWord(d.spec)),
 		Test:          t.Test,
 		Compose:       runbookComposePrefix,
 		EnvFile:       EnvFile,
@@ -259,391 +278,109 @@ func newRunbookView(t *schema.Topology) (*runbookView, error) {
 		NodeImage:     t.Render.NodeImage,
 		ComposeTarget: hasTarget(t, "compose"),
 		SystemdTarget: hasTarget(t, "systemd"),
-		MultiMaster:   db.Mode == schema.MultiMasterAsync,
-		Streaming:     db.Mode == schema.PrimaryStandby,
-		DB: rbDatabase{
-			Name: db.Name, Service: db.Service, Superuser: db.Superuser,
-			Version: db.Version, Port: db.Port, Published: db.PublishedPort,
-			PGBin: pgBin(db.Version), PGData: pgData, ConfFile: pgConfFile,
-			PasswordVar: secretDBPassword,
-		},
+		Parts:         map[string]any{},
 	}
-	images := map[string]bool{t.Render.NodeImage: true}
-	for _, s := range t.Sites {
-		site := newRunbookSite(t, newSiteView(t, s))
-		rv.Sites = append(rv.Sites, site)
-		for _, a := range site.Apps {
-			images[a.Image] = true
-		}
-	}
-	rv.Images = sortedKeys(images)
-	runs := []string{"PostgreSQL"}
-	if db.Bucardo != nil {
-		runs = append(runs, "Bucardo")
-	}
-	if t.VIP != nil {
-		runs = append(runs, "keepalived")
-	}
-	if t.Proxy != nil {
-		runs = append(runs, "HAProxy")
-	}
-	rv.NodeImageRuns = runs[0]
-	if n := len(runs); n > 1 {
-		rv.NodeImageRuns = strings.Join(runs[:n-1], ", ") + " and " + runs[n-1]
-	}
-	for _, a := range rv.Sites {
-		for _, b := range rv.Sites {
-			if a.Name != b.Name {
-				rv.Pairs = append(rv.Pairs, rbPair{a, b})
-			}
-		}
-	}
-	for _, name := range sortedKeys(t.Services) {
-		rv.Apps = append(rv.Apps, newRunbookApp(name, t.Services[name]))
-	}
-	rv.Clients = runbookClients(t)
-	rv.Ports = runbookPorts(t)
-	if bu := db.Bucardo; bu != nil {
-		rv.Bucardo = runbookBucardo(t, rv, bu)
-	}
-	if st := db.Streaming; st != nil {
-		rv.Stream = runbookStreaming(rv, st)
-	}
-	if t.VIP != nil {
-		rv.VIP = runbookVIP(t, rv)
-	}
-	if t.Proxy != nil {
-		rv.Proxy = runbookProxy(t, rv)
-	}
-	return rv, nil
 }
 
-func newRunbookSite(t *schema.Topology, v *siteView) rbSite {
-	s := rbSite{
+// section adds a component's section to a slot of the RUNBOOK.
+func (rv *runbookView) section(slot int, tmpl string) {
+	rv.sections[slot] = append(rv.sections[slot], tmpl)
+}
+
+// installNote adds a component's note to a site's installation step: the
+// template runs over the view and the site.
+func (rv *runbookView) installNote(s *rbSite, tmpl string) {
+	rv.notes = append(rv.notes, rbNote{s, tmpl})
+}
+
+type rbNote struct {
+	site *rbSite
+	tmpl string
+}
+
+// rbNoteView is what a note's template sees: the whole view and its site.
+type rbNoteView struct {
+	*runbookView
+	Site *rbSite
+}
+
+func newRunbookSite(v *siteView) *rbSite {
+	return &rbSite{
 		Name: v.Site.Name, Host: v.Site.Host, Address: v.Site.Address, LAN: v.Site.LAN,
 		Index:       v.Site.Index,
-		Dir:         v.siteInstallDir(),
+		Dir:         v.installDir(),
 		TreeDir:     v.Dir,
-		Project:     t.Name + "-" + v.Site.Name,
+		Project:     v.T.Name + "-" + v.Site.Name,
 		Role:        v.Role,
 		ComposeUnit: v.composeUnitName(),
-		Bucardo:     v.Bucardo,
-		Proxy:       v.Proxy,
+		Parts:       map[string]any{},
 	}
-	runs := []string{fmt.Sprintf("PostgreSQL %d", t.Database.Version)}
-	if v.Role != "" {
-		runs[0] += " " + v.Role
-	}
-	s.Services = []string{t.Database.Service}
-	if v.Bucardo {
-		s.Services = append(s.Services, svcBucardo)
-		runs = append(runs, "Bucardo")
-	}
-	if v.Role != "" {
-		s.Services = append(s.Services, svcAgent)
-		runs = append(runs, "hagen agent")
-	}
-	if v.VIP {
-		s.Services = append(s.Services, svcKeepalived)
-		s.VIPPriority = t.VIP.Priorities[v.Site.Name]
-		runs = append(runs, fmt.Sprintf("keepalived (priority %d)", s.VIPPriority))
-	}
-	if v.Proxy {
-		s.Services = append(s.Services, svcHAProxy)
-		runs = append(runs, "HAProxy")
-	}
-	for _, name := range v.services() {
-		s.Services = append(s.Services, name)
-		s.Apps = append(s.Apps, newRunbookApp(name, t.Services[name]))
-		if t.Services[name].DependsOnDatabase {
-			s.DBApps = append(s.DBApps, name)
-		}
-		runs = append(runs, name)
-	}
-	s.Runs = strings.Join(runs, ", ")
-	var through []string
-	for _, a := range s.Apps {
-		if a.FirstPort > 0 {
-			through = append(through, fmt.Sprintf("%s at %s:%d", a.Name, s.Host, a.FirstPort))
-		}
-	}
-	s.Through = strings.Join(through, " or ")
-	if bu := t.Database.Bucardo; bu != nil {
-		s.Seed = bu.SeedSite == v.Site.Name
-		s.Empty = !s.Seed
-	}
-	if st := t.Database.Streaming; st != nil {
-		s.Empty = v.Role == "standby"
-		s.HealthPrimary = "503"
-		if v.Role == "primary" {
-			s.HealthPrimary = "200"
-		}
-		e := entrypoint(v, "")
-		if sb := st.Standby(v.Site.Name); sb != nil {
-			s.ApplicationName, s.Slot, s.Conninfo = sb.ApplicationName, sb.Slot, e.PrimaryConninfo
-			s.SyncExpected = st.Synchronous && slices.Contains(st.SynchronousStandbyNames, sb.ApplicationName)
-		}
-		s.RejoinName = strings.ReplaceAll(v.Site.Name, "-", "_")
-		if v.Role == "standby" {
-			old := t.Site(st.Primary)
-			s.RejoinConninfo = fmt.Sprintf("host=%s port=%d user=%s passfile=%s application_name=%s sslmode=%s",
-				v.Site.Host, t.Database.PublishedPort, st.ReplicationUser, pgPassFile, strings.ReplaceAll(old.Name, "-", "_"), e.SSLMode)
-		}
-	}
-	env, files := map[string][]string{}, map[string][]string{}
-	var envOrder, fileOrder []string
-	for _, u := range v.allSecrets() {
-		if u.Ref.IsEnv() {
-			if _, ok := env[u.Ref.Env()]; !ok {
-				envOrder = append(envOrder, u.Ref.Env())
+}
+
+// renderRunbook writes RUNBOOK.md from what the components declared.
+func renderRunbook(d *deployment) {
+	rv := d.rv
+	images := map[string]bool{}
+	var products []string
+	for _, v := range d.sites {
+		s := v.rb
+		var runs []string
+		for _, svc := range v.services {
+			s.Services = append(s.Services, svc.Name)
+			runs = append(runs, svc.Runs)
+			images[svc.Image] = true
+			if svc.Product != "" {
+				products = appendUnique(products, svc.Product)
 			}
-			env[u.Ref.Env()] = appendUnique(env[u.Ref.Env()], u.Var)
-			continue
 		}
-		if _, ok := files[u.Ref.Path()]; !ok {
-			fileOrder = append(fileOrder, u.Ref.Path())
+		s.Runs = strings.Join(runs, ", ")
+		env, files := secretSources(v.secrets())
+		for _, e := range env {
+			s.Env = append(s.Env, rbSecret{e.Source, strings.Join(e.Vars, ", ")})
 		}
-		files[u.Ref.Path()] = appendUnique(files[u.Ref.Path()], u.Var)
-	}
-	for _, n := range envOrder {
-		s.Env = append(s.Env, rbSecret{n, strings.Join(env[n], ", ")})
-	}
-	for _, p := range fileOrder {
-		s.Files = append(s.Files, rbSecret{p, strings.Join(files[p], ", ")})
-	}
-	if hasTarget(t, "systemd") {
-		for _, u := range v.nativeUnits() {
-			s.NativeUnits = append(s.NativeUnits, u.Name)
+		for _, f := range files {
+			s.Files = append(s.Files, rbSecret{f.Source, strings.Join(f.Vars, ", ")})
 		}
+		s.NativeUnits = v.units
+		s.Packages, s.DistUnits = strings.Join(v.pkgs, " "), strings.Join(v.distUnits, " ")
 	}
-	s.IsPrimary = v.Role == "primary"
-	ver := t.Database.Version
-	pkgs := []string{fmt.Sprintf("postgresql-%d", ver)}
-	dist := []string{"postgresql"}
-	if v.Bucardo {
-		pkgs = append(pkgs, fmt.Sprintf("postgresql-plperl-%d", ver), "bucardo")
-	}
-	if v.VIP {
-		pkgs = append(pkgs, "keepalived")
-		dist = append(dist, "keepalived")
-		if st := t.Database.Streaming; st != nil && st.Witness != "" {
-			pkgs = append(pkgs, "iputils-ping")
+	rv.Images = sortedKeys(images)
+	rv.NodeImageRuns = joinAnd(products)
+	rv.Ports = d.ports
+	for _, n := range rv.notes {
+		var buf bytes.Buffer
+		if err := executeTo(&buf, n.tmpl, rbNoteView{rv, n.site}); err != nil {
+			d.b.fail(err)
+			return
 		}
+		n.site.InstallNotes = append(n.site.InstallNotes, buf.String())
 	}
-	if v.Proxy {
-		pkgs = append(pkgs, "haproxy")
-		dist = append(dist, "haproxy")
+	var buf bytes.Buffer
+	if err := executeTo(&buf, "RUNBOOK.md.tmpl", rv); err != nil {
+		d.b.fail(err)
+		return
 	}
-	if len(s.Apps) > 0 {
-		pkgs = append(pkgs, "docker.io")
-	}
-	s.Packages, s.DistUnits = strings.Join(pkgs, " "), strings.Join(dist, " ")
-	return s
-}
-
-func newRunbookApp(name string, svc schema.Service) rbApp {
-	a := rbApp{Name: name, Image: svc.Image}
-	var ports []string
-	for _, p := range svc.Ports {
-		ports = append(ports, fmt.Sprint(p.Published))
-	}
-	a.Ports = strings.Join(ports, ", ")
-	if len(svc.Ports) > 0 {
-		a.FirstPort = svc.Ports[0].Published
-	}
-	return a
-}
-
-func runbookClients(t *schema.Topology) rbClients {
-	c := rbClients{
-		URL:            t.Clients.URL,
-		Count:          len(t.Clients.Servers),
-		ReconnectDelay: t.Clients.ReconnectDelay,
-		Zone:           "clients/" + t.Domain + ".zone",
-		Hosts:          "clients/hosts",
-		NamedConf:      "clients/named.conf",
-		Settings:       "clients/client.json",
-		Nameserver:     t.Clients.Nameserver,
-		Domain:         t.Domain,
-	}
-	count := map[string]int{}
-	for _, s := range t.Clients.Servers {
-		c.Names = append(c.Names, rbName{s.Name, s.Site, t.Site(s.Site).Address})
-		count[s.Site]++
-	}
-	for _, s := range t.Sites {
-		if n := count[s.Name]; n > 0 {
-			c.Shares = append(c.Shares, rbShare{Site: s.Name, Names: n, Percent: n * 100 / c.Count})
-			if n > 1 {
-				c.HasWeights = true
+	for _, slot := range rv.sections {
+		for _, tmpl := range slot {
+			if err := executeTo(&buf, tmpl, rv); err != nil {
+				d.b.fail(err)
+				return
 			}
 		}
 	}
-	return c
+	d.b.add(RunbookFile, 0o644, contract.ReaderPeople, buf.Bytes())
 }
 
-func runbookPorts(t *schema.Topology) []rbPort {
-	db := t.Database
-	var others []string
-	for _, s := range t.Sites {
-		others = append(others, s.Address)
+// joinAnd joins a list as prose: "a", "a and b", "a, b and c".
+func joinAnd(list []string) string {
+	switch n := len(list); n {
+	case 0:
+		return ""
+	case 1:
+		return list[0]
+	default:
+		return strings.Join(list[:n-1], ", ") + " and " + list[n-1]
 	}
-	ports := []rbPort{{
-		Port: fmt.Sprintf("%d/tcp", db.PublishedPort),
-		What: "PostgreSQL (" + db.Service + ")",
-		From: strings.Join(append(others, t.Security.AllowedClients...), ", "),
-	}}
-	if st := db.Streaming; st != nil {
-		ports = append(ports, rbPort{fmt.Sprintf("%d/tcp", st.HealthPort), "hagen agent health endpoint", strings.Join(others, ", ")})
-	}
-	if t.VIP != nil {
-		ports = append(ports, rbPort{"IP protocol 112 (VRRP)", "keepalived advertisements, unicast between the VIP nodes", strings.Join(others, ", ")})
-	}
-	if p := t.Proxy; p != nil {
-		ports = append(ports, rbPort{fmt.Sprintf("%d/tcp", p.Port), "HAProxy (" + p.Fronts + ")", "clients"})
-		if p.Stats != nil {
-			ports = append(ports, rbPort{fmt.Sprintf("%d/tcp", p.Stats.Port), "HAProxy statistics", "operators"})
-		}
-	}
-	for _, name := range sortedKeys(t.Services) {
-		for _, p := range t.Services[name].Ports {
-			ports = append(ports, rbPort{fmt.Sprintf("%d/%s", p.Published, p.Protocol), "service " + name, "clients"})
-		}
-	}
-	return ports
 }
 
-func runbookBucardo(t *schema.Topology, rv *runbookView, bu *schema.Bucardo) *rbBucardo {
-	r := &rbBucardo{
-		Service:     svcBucardo,
-		Sync:        bucMainSync,
-		Conflict:    bu.ConflictStrategy,
-		Watchdog:    bu.Watchdog.Enabled,
-		Interval:    bu.Watchdog.Interval,
-		StallAfter:  bu.Watchdog.StallAfter,
-		Initial:     "bucardo/initial.json",
-		Final:       "bucardo/bucardo.json",
-		InitialIn:   bucConfDir + "/initial.json",
-		FinalIn:     bucConfDir + "/bucardo.json",
-		Apply:       bucConfDir + "/apply.sh",
-		RunScript:   "bucardo/run.sh",
-		InitialSync: bucInitialSync,
-		PGPass:      bucPGPass,
-		Configured:  bucConfigured,
-		StatusEvery: bucStatusEvery,
-		TablesAll:   bu.Tables.All,
-		Tables:      strings.Join(bu.Tables.List, ", "),
-	}
-	for _, s := range rv.Sites {
-		r.DBs = append(r.DBs, rbBucardoDB{ID: fmt.Sprintf("db%d", s.Index), Site: s})
-		switch {
-		case s.Bucardo && s.Seed:
-			r.Site, r.Seed = s, s
-		case s.Bucardo:
-			r.Site = s
-			r.Targets = append(r.Targets, s)
-		case s.Seed:
-			r.Seed = s
-		default:
-			r.Targets = append(r.Targets, s)
-		}
-	}
-	return r
-}
-
-func runbookStreaming(rv *runbookView, st *schema.Streaming) *rbStreaming {
-	r := &rbStreaming{
-		User:          st.ReplicationUser,
-		Synchronous:   st.Synchronous,
-		OnStandbyDown: st.OnStandbyDown,
-		Witness:       st.Witness,
-		HealthPort:    st.HealthPort,
-		FailoverAfter: st.FailoverAfter,
-		Entrypoint:    "postgres/entrypoint.sh",
-		PassVar:       secretReplPassword,
-	}
-	if st.Synchronous && len(st.SynchronousStandbyNames) > 0 {
-		r.SyncNames = syncStandbyNames(st.SynchronousStandbyNames)
-	}
-	r.SyncPotential = st.Synchronous && len(st.SynchronousStandbyNames) > 1
-	r.SinglePair = len(st.Standbys) == 1
-	r.Blocks = st.OnStandbyDown == "block"
-	for _, s := range rv.Sites {
-		switch s.Role {
-		case "primary":
-			r.Primary = s
-		case "standby":
-			r.Standbys = append(r.Standbys, s)
-		}
-	}
-	return r
-}
-
-func runbookVIP(t *schema.Topology, rv *runbookView) *rbVIP {
-	v := t.VIP
-	r := &rbVIP{
-		Address: v.Address, Interface: v.Interface, Name: "vip." + t.Domain,
-		RouterID: v.RouterID, Advert: v.AdvertInterval, Check: v.Check,
-		FaultAfter: v.Check.Interval * v.Check.Fall,
-	}
-	for _, s := range rv.Sites {
-		if s.VIPPriority > 0 {
-			r.Sites = append(r.Sites, s)
-		}
-	}
-	sort.SliceStable(r.Sites, func(i, j int) bool { return r.Sites[i].VIPPriority > r.Sites[j].VIPPriority })
-	r.Master = r.Sites[0]
-	if t.Database.Streaming != nil {
-		r.PrimaryWeight = primaryWeight(v.Priorities)
-	}
-	// A backup declares the master dead after 3 advertisements plus its
-	// skew, (256 - priority) / 256 advertisement intervals.
-	if len(r.Sites) > 1 {
-		prio := r.Sites[1].VIPPriority
-		r.TakeoverMS = 3*v.AdvertInterval*1000 + (256-prio)*v.AdvertInterval*1000/256
-	}
-	if p, err := netip.ParsePrefix(r.Sites[0].LAN); err == nil {
-		r.Address = fmt.Sprintf("%s/%d", v.Address, p.Bits())
-	}
-	return r
-}
-
-func runbookProxy(t *schema.Topology, rv *runbookView) *rbProxy {
-	p := t.Proxy
-	r := &rbProxy{
-		Fronts: p.Fronts, Port: p.Port, Balance: p.Balance,
-		DownAfterMS: p.Check.Interval * p.Check.Fall,
-	}
-	for _, s := range rv.Sites {
-		if s.Proxy {
-			r.Sites = append(r.Sites, s)
-		}
-	}
-	for _, s := range p.Servers {
-		if s.Backup {
-			r.Backup = append(r.Backup, s.Site)
-		} else {
-			r.Active = append(r.Active, s.Site)
-		}
-	}
-	if p.Stats != nil {
-		r.Stats = true
-		r.StatsPort, r.StatsURI, r.StatsUser, r.StatsVar = p.Stats.Port, p.Stats.URI, p.Stats.User, secretStatsPass
-	}
-	if p.Fronts == "database" && t.Database.Streaming != nil {
-		r.HealthPath = "/primary"
-	}
-	r.ClientAddress = "each HAProxy site's host"
-	if len(r.Sites) > 0 {
-		r.Target, r.StatsHost = r.Sites[0].Host, r.Sites[0].Host
-	}
-	if t.VIP != nil {
-		r.ClientAddress = "vip." + t.Domain + " (" + t.VIP.Address + ")"
-		r.Target = t.VIP.Address
-	}
-	r.CheckCmd = fmt.Sprintf("pg_isready -h %s -p %d", r.Target, p.Port)
-	if p.Fronts == "app" {
-		r.CheckCmd = fmt.Sprintf("curl -s -o /dev/null -w '%%{http_code}\\n' http://%s:%d/", r.Target, p.Port)
-	}
-	return r
-}
+func joinComma(list []string) string { return strings.Join(list, ", ") }

@@ -2,18 +2,19 @@ package render
 
 import (
 	"fmt"
-	"path"
-	"regexp"
+	"slices"
 	"strings"
+
+	"github.com/hagen-ha/hagen/contract"
 )
 
 // systemd units of a site, in DIR/<site>/systemd/. Two alternatives:
 //
 //   - target "compose": one unit that runs the site's compose project from
 //     its install directory, <installDir>/<topology>/<site>;
-//   - target "systemd": one unit per component, run natively on the host
-//     from the Debian packages (PostgreSQL, Bucardo, keepalived, HAProxy,
-//     the hagen agent) and one `docker run` unit per app service.
+//   - target "systemd": one unit per service, run natively on the host
+//     from the Debian packages (or, for a service with its own image, with
+//     docker run in the foreground).
 //
 // A host uses one of them: the native units conflict with the compose unit.
 // Native units see each concern's directory at /etc/hagen/<dir> (a private
@@ -24,6 +25,7 @@ import (
 // no unit holds a value.
 
 // unitView is one unit file; the template prints each set directive.
+// Every value is already escaped for the unit file.
 type unitView struct {
 	Header string
 	// Comment lines after the header, without the marker.
@@ -36,72 +38,88 @@ type unitView struct {
 	After       []string
 	Conflicts   []string
 
-	Type             string
-	RemainAfterExit  bool
-	User             string
-	Group            string
-	WorkingDirectory string
-	EnvironmentFiles []string
-	// Environment entries, already quoted for the unit file.
+	Type              string
+	RemainAfterExit   bool
+	User              string
+	Group             string
+	WorkingDirectory  string
+	EnvironmentFiles  []string
 	Environment       []string
 	BindReadOnlyPaths []string
-	// Command lines, already quoted for the unit file.
-	ExecStartPre    []string
-	ExecStart       string
-	ExecReload      []string
-	ExecStop        []string
-	Restart         string
-	RestartSec      string
-	TimeoutStartSec string
-	TimeoutStopSec  string
-	KillMode        string
-	KillSignal      string
+	ExecStartPre      []string
+	ExecStart         string
+	ExecReload        []string
+	ExecStop          []string
+	Restart           string
+	RestartSec        string
+	TimeoutStartSec   string
+	TimeoutStopSec    string
+	KillMode          string
+	KillSignal        string
 }
 
 // Paths on a host that runs a site.
 const (
-	unitDocker      = "/usr/bin/docker"
-	unitShell       = "/bin/sh"
-	unitHagenBinary = "/usr/local/bin/hagen"
+	unitDocker = "/usr/bin/docker"
+	unitShell  = "/bin/sh"
 )
 
-// siteInstallDir is where the site's tree is installed on its host.
-func (v *siteView) siteInstallDir() string {
-	return path.Join(v.T.Render.InstallDir, v.T.Name, v.Site.Name)
-}
-
-// unitName is the file name of one of the site's units.
-func (v *siteView) unitName(component string) string {
-	return "hagen-" + v.T.Name + "-" + component + ".service"
-}
-
-// composeUnitName is the name of the unit that runs the compose project.
-func (v *siteView) composeUnitName() string { return v.unitName(v.Site.Name) }
-
-func renderSystemd(b *builder, v *siteView) {
-	var units []*unitView
-	if hasTarget(v.T, "compose") {
-		units = append(units, v.composeUnit())
+// renderSystemd writes the site's units from its services.
+func renderSystemd(v *siteView) {
+	u := &unitBuilder{v: v}
+	if _, err := v.fileSecretNames(); err != nil {
+		v.d.b.fail(fmt.Errorf("render systemd: %w", err))
+		return
 	}
-	if hasTarget(v.T, "systemd") {
-		units = append(units, v.nativeUnits()...)
-		renderPostgresPrepare(b, v)
+	var units []*unitView
+	if v.Compose {
+		units = append(units, u.composeUnit())
+	}
+	if v.Systemd {
+		for _, s := range v.services {
+			nu := u.nativeUnit(s)
+			units = append(units, nu)
+			v.units = append(v.units, nu.Name)
+		}
+	}
+	if u.err != nil {
+		v.d.b.fail(fmt.Errorf("render systemd for site %s: %w", v.Site.Name, u.err))
+		return
 	}
 	seen := map[string]string{}
-	for _, u := range units {
-		if other, dup := seen[u.Name]; dup {
-			b.fail(fmt.Errorf("render systemd for site %s: %s is the unit of both %s and %s; rename the service", v.Site.Name, u.Name, other, u.Description))
+	for _, un := range units {
+		if other, dup := seen[un.Name]; dup {
+			v.d.b.fail(fmt.Errorf("render systemd for site %s: %s is the unit of both %s and %s; rename the service", v.Site.Name, un.Name, other, un.Description))
 			return
 		}
-		seen[u.Name] = u.Description
-		u.Header = header(v.Spec, "#")
-		b.addTemplate(v.path("systemd/"+u.Name), 0o644, "systemd.service.tmpl", u)
+		seen[un.Name] = un.Description
+		un.Header = header(v.Spec, "#")
+		un.Description = sdText(un.Description)
+		for i, c := range un.Comment {
+			un.Comment[i] = commentText(c)
+		}
+		v.file("systemd/"+un.Name, 0o644, contract.ReaderSystemd, "site/systemd/unit.service.tmpl", un)
 	}
+}
+
+// unitBuilder makes the units of one site and keeps the first error.
+type unitBuilder struct {
+	v   *siteView
+	err error
+}
+
+func (u *unitBuilder) path(p string) string {
+	q, err := sdPath(p)
+	if err != nil && u.err == nil {
+		u.err = err
+	}
+	return q
 }
 
 // composeUnit runs the site's compose project: up on start, down on stop.
-func (v *siteView) composeUnit() *unitView {
-	dir := v.siteInstallDir()
+func (u *unitBuilder) composeUnit() *unitView {
+	v := u.v
+	dir := v.installDir()
 	compose := func(args ...string) string {
 		return sdCommand(append([]string{unitDocker, "compose", "--env-file", EnvFile}, args...))
 	}
@@ -121,7 +139,7 @@ func (v *siteView) composeUnit() *unitView {
 
 		Type:             "oneshot",
 		RemainAfterExit:  true,
-		WorkingDirectory: sdPath(dir),
+		WorkingDirectory: u.path(dir),
 		ExecStart:        compose("up", "-d", "--remove-orphans"),
 		ExecReload:       []string{compose("up", "-d", "--remove-orphans")},
 		ExecStop:         []string{compose("down")},
@@ -132,276 +150,147 @@ func (v *siteView) composeUnit() *unitView {
 	}
 }
 
-// nativeUnits are the units of the "systemd" target.
-func (v *siteView) nativeUnits() []*unitView {
-	units := []*unitView{v.postgresUnit()}
-	if v.Bucardo {
-		// run.sh waits for every site's database; starting after the
-		// local one saves it a wait.
-		u := v.scriptUnit("bucardo", "Bucardo replication", "bucardo/run.sh", v.dbSecrets())
-		pg := v.unitName("postgres")
-		u.Wants = append(u.Wants, pg)
-		u.After = append(u.After, pg)
-		units = append(units, u)
-	}
-	if v.VIP {
-		uses := v.dbSecrets()
-		if v.T.VIP.Auth != "" {
-			uses = append(uses, secretUse{secretVRRPAuth, v.T.VIP.Auth})
-		}
-		// keepalived's track script follows the database; it must keep
-		// running (and give up the VIP) while PostgreSQL is down.
-		u := v.scriptUnit("keepalived", "keepalived virtual IP "+v.T.VIP.Address, "keepalived/run.sh", uses)
-		pg := v.unitName("postgres")
-		u.Wants = append(u.Wants, pg)
-		u.After = append(u.After, pg)
-		units = append(units, u)
-	}
-	if v.Proxy {
-		var uses []secretUse
-		if v.T.Proxy.Stats != nil {
-			uses = append(uses, secretUse{secretStatsPass, v.T.Proxy.Stats.Password})
-		}
-		units = append(units, v.scriptUnit("haproxy", fmt.Sprintf("HAProxy on port %d", v.T.Proxy.Port), "haproxy/run.sh", uses))
-	}
-	if v.Role != "" {
-		units = append(units, v.agentUnit())
-	}
-	for _, name := range v.services() {
-		units = append(units, v.appUnit(name))
-	}
-	return units
-}
-
-// nativeBase is what every native unit shares.
-func (v *siteView) nativeBase(component, what string) *unitView {
-	return &unitView{
-		Name:        v.unitName(component),
-		Description: fmt.Sprintf("hagen %s: %s on site %s", v.T.Name, what, v.Site.Name),
+// nativeUnit runs one service natively.
+func (u *unitBuilder) nativeUnit(s *service) *unitView {
+	v, n := u.v, s.Native
+	un := &unitView{
+		Name:        v.unitName(s.Unit),
+		Comment:     n.Comment,
+		Description: fmt.Sprintf("hagen %s: %s on site %s", v.T.Name, s.What, v.Site.Name),
 		Wants:       []string{"network-online.target"},
 		After:       []string{"network-online.target"},
 		Conflicts:   []string{v.composeUnitName()},
 		Type:        "simple",
+		User:        n.User,
+		Group:       n.Group,
 		Restart:     "always",
 		RestartSec:  "2s",
+		KillMode:    n.KillMode,
+		KillSignal:  n.KillSignal,
 	}
-}
-
-// postgresUnit runs the site's PostgreSQL from the Debian package with the
-// rendered configuration, on the published port: on a host there is no
-// port mapping, and the other sites dial <host>:<publishedPort>. Before it
-// starts, systemd/postgres-prepare.sh (as root) creates the runtime
-// directories, checks that the data directory holds a cluster and, for
-// streaming replication, writes the password file that primary_conninfo
-// names, as the container entrypoint does. The server itself runs without
-// the secrets in its environment.
-func (v *siteView) postgresUnit() *unitView {
-	db := v.T.Database
-	dir := v.siteInstallDir()
-	u := v.nativeBase("postgres", fmt.Sprintf("PostgreSQL %d", db.Version))
-	u.Comment = []string{
-		fmt.Sprintf("PostgreSQL %d of site %s, listening on port %d (the published port).", db.Version, v.Site.Name, db.PublishedPort),
-		"The data directory " + pgData + " must hold a cluster first; see RUNBOOK.md,",
-		"\"Running natively with systemd\" (the container entrypoint does this for compose).",
+	if n.Type != "" {
+		un.Type = n.Type
 	}
-	u.Type = "notify"
-	u.User = "postgres"
-	u.Group = "postgres"
-	u.BindReadOnlyPaths = v.bindPaths("postgres", "lib")
-	var uses []secretUse
-	if v.T.Database.Streaming != nil {
-		uses = v.dbSecrets()
+	if n.RestartOnFailure {
+		un.Restart = "on-failure"
 	}
-	v.unitSecrets(u, uses, []string{sdEnv("HAGEN_SITE", v.Site.Name), sdEnv("HAGEN_ETC", dir), sdEnv("PGDATA", pgData)})
-	// "+": the preparation runs as root, the server as postgres.
-	u.ExecStartPre = []string{"+" + v.withAliases([]string{path.Join(dir, pgPrepareScript)}, uses)}
-	argv := []string{
-		path.Join(pgBin(db.Version), "postgres"),
-		"-D", pgData,
-		"-c", "config_file=" + path.Join(dir, "postgres/postgresql.conf"),
-		"-c", fmt.Sprintf("port=%d", db.PublishedPort),
+	un.TimeoutStopSec = n.TimeoutStop
+	if n.Docker {
+		un.Requires = []string{"docker.service"}
+		un.After = append(un.After, "docker.service")
 	}
-	if len(u.EnvironmentFiles) > 0 {
-		// env replaces itself with the server: same PID, no secrets.
-		strip := []string{"/usr/bin/env"}
-		for _, name := range v.envSecretNames() {
-			strip = append(strip, "-u", name)
-		}
-		argv = append(strip, argv...)
-	}
-	u.ExecStart = sdCommand(argv)
-	u.ExecReload = []string{sdCommand([]string{"/bin/kill", "-HUP", "$MAINPID"})}
-	// PostgreSQL's own recommendation: SIGINT is a fast shutdown, and only
-	// the postmaster gets it. Restart only after a failure: a server an
-	// operator stopped on purpose (pg_ctl stop before pg_rewind) stays down.
-	u.KillMode = "mixed"
-	u.KillSignal = "SIGINT"
-	u.TimeoutStopSec = "30"
-	u.Restart = "on-failure"
-	return u
-}
-
-// pgPrepareScript is the site tree's script that the native postgres unit
-// runs before the server.
-const pgPrepareScript = "systemd/postgres-prepare.sh"
-
-// renderPostgresPrepare writes pgPrepareScript.
-func renderPostgresPrepare(b *builder, v *siteView) {
-	view := struct {
-		Header, Site, Unit, PGData, SockDir, RunDir, PassFile string
-		Streaming                                             bool
-		ReplicationUser, Superuser                            string
-	}{
-		Header: header(v.Spec, "#"), Site: v.Site.Name, Unit: v.unitName("postgres"),
-		PGData: pgData, SockDir: pgSockDir, RunDir: pgRunDir, PassFile: pgPassFile,
-		Superuser: v.T.Database.Superuser,
-	}
-	if s := v.T.Database.Streaming; s != nil {
-		view.Streaming = true
-		view.ReplicationUser = s.ReplicationUser
-	}
-	b.addTemplate(v.path(pgPrepareScript), 0o755, "systemd-postgres-prepare.sh.tmpl", view)
-}
-
-// envSecretNames are the variables of the site's env file and the names
-// hagen's processes read secrets under: what a process that must not see
-// secrets drops from its environment.
-func (v *siteView) envSecretNames() []string {
-	seen := map[string]bool{}
-	var names []string
-	add := func(n string) {
-		if !seen[n] {
-			seen[n] = true
-			names = append(names, n)
+	for _, dep := range s.DependsOn {
+		if other := v.serviceNamed(dep.Service); other != nil {
+			un.Wants = append(un.Wants, v.unitName(other.Unit))
+			un.After = append(un.After, v.unitName(other.Unit))
 		}
 	}
-	for _, s := range v.allSecrets() {
-		if s.Ref.IsEnv() {
-			add(s.Ref.Env())
+	secrets := s.Secrets
+	if n.OwnSecrets {
+		secrets = n.Secrets
+	}
+	if hasEnvSecret(secrets) || hasEnvSecret(n.PrepareSecrets) {
+		un.EnvironmentFiles = []string{u.path(v.installPath(EnvFile))}
+	}
+	envFile := len(un.EnvironmentFiles) > 0
+	if n.Docker {
+		args := u.dockerRun(s, secrets)
+		un.ExecStartPre = []string{"-" + sdCommand([]string{unitDocker, "rm", "-f", n.Container})}
+		un.ExecStart = v.nativeExec(args, secrets, envFile)
+		un.ExecStop = []string{sdCommand([]string{unitDocker, "stop", n.Container})}
+		un.TimeoutStartSec = "600" // a first start may load the image
+		return un
+	}
+	if un.Comment == nil && s.Script != "" {
+		un.Comment = []string{fmt.Sprintf("Runs %s as the container entrypoint does, as root.", v.installPath(s.Script))}
+	}
+	var env []string
+	for _, e := range s.Env {
+		env = append(env, sdEnv(e.Name, e.Value))
+	}
+	env = append(env, sdEnv("HAGEN_ETC", v.installDir()))
+	for _, e := range n.Env {
+		env = append(env, sdEnv(e.Name, e.Value))
+	}
+	for _, sec := range append(append([]secretUse{}, n.PrepareSecrets...), secrets...) {
+		if e := sdEnv(sec.Var+"_FILE", sec.Ref.Path()); sec.Ref.IsFile() && !slices.Contains(env, e) {
+			env = append(env, e)
 		}
-		add(s.Var)
 	}
-	return names
+	un.Environment = env
+	for _, m := range s.Mounts {
+		un.BindReadOnlyPaths = append(un.BindReadOnlyPaths, u.path(v.installPath(m))+":"+u.path(etcDir+"/"+m))
+	}
+	if n.Prepare != "" {
+		// "+": the preparation runs as root, whoever the service runs as.
+		un.ExecStartPre = []string{"+" + v.nativeExec([]string{v.installPath(n.Prepare)}, n.PrepareSecrets, envFile)}
+	}
+	argv := n.Exec
+	switch {
+	case argv != nil:
+	case s.Script != "":
+		argv = []string{v.installPath(s.Script)}
+	default:
+		argv = s.Command
+	}
+	un.ExecStart = v.nativeExec(argv, secrets, envFile)
+	if n.Reload {
+		un.ExecReload = []string{sdCommand([]string{"/bin/kill", "-HUP"}) + " " + sdMainPID}
+	}
+	return un
 }
 
-// scriptUnit runs one of the site's rendered run.sh scripts, as the compose
-// service's entrypoint does.
-func (v *siteView) scriptUnit(component, what, script string, uses []secretUse) *unitView {
-	dir := v.siteInstallDir()
-	u := v.nativeBase(component, what)
-	u.Comment = []string{fmt.Sprintf("Runs %s as the container entrypoint does, as root.", path.Join(dir, script))}
-	u.BindReadOnlyPaths = v.bindPaths(path.Dir(script), "lib")
-	v.unitSecrets(u, uses, []string{sdEnv("HAGEN_SITE", v.Site.Name), sdEnv("HAGEN_ETC", dir)})
-	u.ExecStart = v.withAliases([]string{path.Join(dir, script)}, uses)
-	return u
-}
-
-// agentUnit runs hagen's agent of a primary-standby node.
-func (v *siteView) agentUnit() *unitView {
-	u := v.nativeBase("agent", "hagen agent ("+v.Role+")")
-	u.Comment = []string{"The hagen binary must be installed at " + unitHagenBinary + "."}
-	pg := v.unitName("postgres")
-	u.Wants = append(u.Wants, pg)
-	u.After = append(u.After, pg)
-	u.BindReadOnlyPaths = v.bindPaths("agent")
-	v.unitSecrets(u, v.dbSecrets(), []string{sdEnv("HAGEN_SITE", v.Site.Name), sdEnv("HAGEN_ETC", v.siteInstallDir())})
-	u.ExecStart = v.withAliases([]string{unitHagenBinary, "agent", "--config", etcDir + "/agent/agent.json"}, v.dbSecrets())
-	return u
-}
-
-// appUnit runs one of the spec's services in Docker, in the foreground so
-// that systemd supervises it. It reaches the database and the site's other
-// services on the host (through Docker's host-gateway): the database there
-// listens on the published port.
-func (v *siteView) appUnit(name string) *unitView {
-	svc := v.T.Services[name]
-	container := "hagen-" + v.T.Name + "-" + name
-	u := v.nativeBase(name, "service "+name)
-	u.Comment = []string{
-		fmt.Sprintf("The app service %s in the container %s.", name, container),
-		fmt.Sprintf("The names %s resolve to this host, where the database listens on port %d.", strings.Join(v.hostAliases(name), ", "), v.T.Database.PublishedPort),
-	}
-	u.Requires = []string{"docker.service"}
-	u.After = append(u.After, "docker.service")
-	if svc.DependsOnDatabase {
-		pg := v.unitName("postgres")
-		u.Wants = append(u.Wants, pg)
-		u.After = append(u.After, pg)
-	}
-	var uses []secretUse
-	for _, k := range sortedKeys(svc.Secrets) {
-		uses = append(uses, secretUse{k, svc.Secrets[k]})
-	}
-	if hasEnvSecret(uses) {
-		u.EnvironmentFiles = []string{sdPath(path.Join(v.siteInstallDir(), EnvFile))}
-	}
-	args := []string{unitDocker, "run", "--rm", "--name", container,
+// dockerRun is the docker run command line of a service with its own
+// image.
+func (u *unitBuilder) dockerRun(s *service, secrets []secretUse) []string {
+	v, n := u.v, s.Native
+	args := []string{unitDocker, "run", "--rm", "--name", n.Container,
 		"--label", "dev.hagen.topology=" + v.T.Name,
 		"--label", "dev.hagen.site=" + v.Site.Name,
-		"--label", "dev.hagen.component=app",
+		"--label", "dev.hagen.component=" + s.Label,
 	}
-	for _, h := range v.hostAliases(name) {
+	for _, h := range n.HostAliases {
 		args = append(args, "--add-host", h+":host-gateway")
 	}
-	for _, p := range svc.Ports {
+	for _, p := range s.Ports {
 		args = append(args, "-p", fmt.Sprintf("%d:%d/%s", p.Published, p.Target, p.Protocol))
 	}
-	for _, k := range sortedKeys(svc.Environment) {
-		args = append(args, "-e", k+"="+svc.Environment[k])
+	for _, e := range s.Env {
+		args = append(args, "-e", e.Name+"="+e.Value)
 	}
-	for _, s := range uses {
-		if s.Ref.IsEnv() {
+	for _, sec := range secrets {
+		if sec.Ref.IsEnv() {
 			// The value comes from this process's environment, not argv.
-			args = append(args, "-e", s.Var)
+			args = append(args, "-e", sec.Var)
 			continue
 		}
-		in := "/run/secrets/" + s.Ref.SecretName()
-		args = append(args, "-v", s.Ref.Path()+":"+in+":ro", "-e", s.Var+"_FILE="+in)
+		in := "/run/secrets/" + fileSecretName(sec.Ref.Path())
+		args = append(args, "-v", sec.Ref.Path()+":"+in+":ro", "-e", sec.Var+"_FILE="+in)
 	}
-	args = append(args, svc.Image)
-	args = append(args, svc.Command...)
-	u.ExecStartPre = []string{"-" + sdCommand([]string{unitDocker, "rm", "-f", container})}
-	u.ExecStart = v.withAliases(args, uses)
-	u.ExecStop = []string{sdCommand([]string{unitDocker, "stop", container})}
-	u.TimeoutStartSec = "600" // a first start may load the image
-	return u
+	args = append(args, s.Image)
+	return append(args, s.Command...)
 }
 
-// hostAliases are the compose service names the app service self uses for
-// the database and the site's other services; natively they all live on
-// the host.
-func (v *siteView) hostAliases(self string) []string {
-	names := []string{v.T.Database.Service}
-	for _, s := range v.services() {
-		if s != self {
-			names = append(names, s)
+// serviceNamed is the site's service of that compose name, or nil.
+func (v *siteView) serviceNamed(name string) *service {
+	for _, s := range v.services {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// envFileVariables are the variables of the site's env file: the env:
+// sources of its secrets.
+func (v *siteView) envFileVariables() []string {
+	var names []string
+	for _, s := range v.secrets() {
+		if s.Ref.IsEnv() {
+			names = appendUnique(names, s.Ref.Env())
 		}
 	}
 	return names
-}
-
-// bindPaths mounts the installed concern directories at /etc/hagen/<dir>.
-func (v *siteView) bindPaths(dirs ...string) []string {
-	var out []string
-	for _, d := range dirs {
-		out = append(out, sdPath(path.Join(v.siteInstallDir(), d))+":"+sdPath(etcDir+"/"+d))
-	}
-	return out
-}
-
-// unitSecrets sets the environment of a unit whose process reads uses:
-// env: references come from the site's env file, file: references as
-// NAME_FILE paths.
-func (v *siteView) unitSecrets(u *unitView, uses []secretUse, env []string) {
-	if hasEnvSecret(uses) {
-		u.EnvironmentFiles = []string{sdPath(path.Join(v.siteInstallDir(), EnvFile))}
-	}
-	for _, s := range uses {
-		if s.Ref.IsFile() {
-			env = append(env, sdEnv(s.Var+"_FILE", s.Ref.Path()))
-		}
-	}
-	u.Environment = env
 }
 
 func hasEnvSecret(uses []secretUse) bool {
@@ -413,70 +302,58 @@ func hasEnvSecret(uses []secretUse) bool {
 	return false
 }
 
-// withAliases is the ExecStart of argv. When a process reads a secret
-// under another name than the env file's variable (POSTGRES_PASSWORD from
-// env:DB_PASS), a shell copies the variable before exec, so that the value
-// never appears on a command line.
-func (v *siteView) withAliases(argv []string, uses []secretUse) string {
+// nativeExec is the command line of a native process that reads the
+// secrets needs, in a unit that loads the site's env file when envFile is
+// set. The process gets exactly its secrets: a variable it reads under
+// another name than the env file's (POSTGRES_PASSWORD from env:DB_PASS) is
+// copied by a shell before exec, so that the value never appears on a
+// command line, and every variable of the env file it does not read is
+// removed. argv reaches the process as the shell's arguments ("$@"),
+// never through the shell's parser.
+func (v *siteView) nativeExec(argv []string, needs []secretUse, envFile bool) string {
 	var exports []string
-	seen := map[string]bool{}
-	for _, s := range uses {
-		if s.Ref.IsEnv() && s.Ref.Env() != s.Var && !seen[s.Var] {
-			seen[s.Var] = true
-			exports = append(exports, fmt.Sprintf(`%s="${%s:?set %s in %s}"`, s.Var, s.Ref.Env(), s.Ref.Env(), EnvFile))
+	reads := map[string]bool{}
+	for _, s := range needs {
+		if !s.Ref.IsEnv() {
+			continue
+		}
+		reads[s.Var] = true
+		if s.Ref.Env() != s.Var && !slices.Contains(exports, s.Var) {
+			exports = append(exports, s.Var)
+		}
+	}
+	var drop []string
+	if envFile {
+		for _, name := range v.envFileVariables() {
+			if !reads[name] {
+				drop = append(drop, name)
+			}
 		}
 	}
 	if len(exports) == 0 {
-		return sdCommand(argv)
+		if len(drop) == 0 {
+			return sdCommand(argv)
+		}
+		// env removes the variables and replaces itself: same PID.
+		strip := []string{"/usr/bin/env"}
+		for _, name := range drop {
+			strip = append(strip, "-u", name)
+		}
+		return sdCommand(append(strip, argv...))
 	}
-	quoted := make([]string, len(argv))
-	for i, a := range argv {
-		quoted[i] = shQuote(a)
+	var script strings.Builder
+	script.WriteString("export")
+	for _, name := range exports {
+		for _, s := range needs {
+			if s.Var == name && s.Ref.IsEnv() {
+				fmt.Fprintf(&script, ` %s="${%s:?set %s in %s}"`, s.Var, s.Ref.Env(), s.Ref.Env(), EnvFile)
+				break
+			}
+		}
 	}
-	script := "export " + strings.Join(exports, " ") + "; exec " + strings.Join(quoted, " ")
-	return sdCommand([]string{unitShell, "-c", script})
-}
-
-// Quoting for unit files (systemd.service(5), "Command lines"; and
-// systemd.unit(5), "Specifiers"): a word is quoted when it holds anything
-// but plain characters; % and $ are always escaped, so that neither a
-// specifier nor a variable is expanded, except a whole-word $MAINPID.
-
-var sdPlain = regexp.MustCompile(`^[A-Za-z0-9_@+=:,./-]+$`)
-
-func sdWord(s string) string {
-	if s == "$MAINPID" {
-		return s
+	if len(drop) > 0 {
+		script.WriteString("; unset " + strings.Join(drop, " "))
 	}
-	esc := strings.NewReplacer(`\`, `\\`, `"`, `\"`, `%`, `%%`, `$`, `$$`).Replace(s)
-	if sdPlain.MatchString(s) {
-		return esc
-	}
-	return `"` + esc + `"`
-}
-
-// sdCommand quotes a command line.
-func sdCommand(argv []string) string {
-	out := make([]string, len(argv))
-	for i, a := range argv {
-		out[i] = sdWord(a)
-	}
-	return strings.Join(out, " ")
-}
-
-// sdPath escapes a path for a directive that takes paths (specifiers are
-// expanded in them, variables not). Install paths have no white space.
-func sdPath(p string) string { return strings.ReplaceAll(p, "%", "%%") }
-
-// sdEnv is one Environment= assignment.
-func sdEnv(name, value string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, `%`, `%%`).Replace(name+"="+value) + `"`
-}
-
-// shQuote quotes a word for sh.
-func shQuote(s string) string {
-	if sdPlain.MatchString(s) {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	script.WriteString(`; exec "$@"`)
+	return sdCommand(append([]string{unitShell, "-c", script.String(), "sh"}, argv...))
 }

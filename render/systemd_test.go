@@ -265,7 +265,8 @@ func keys[V any](m map[string]V) []string {
 func TestSystemdPostgresUnit(t *testing.T) {
 	top := loadTopology(t, "../examples/dual-site.cue")
 	u := units(t, mustRender(t, top), "site0")["hagen-dual-site-postgres.service"]
-	want := "/usr/lib/postgresql/15/bin/postgres -D /var/lib/postgresql/data -c config_file=/opt/hagen/dual-site/site0/postgres/postgresql.conf -c port=5444"
+	// Both targets: the native server reads its own pg_hba.conf.
+	want := "/usr/lib/postgresql/15/bin/postgres -D /var/lib/postgresql/data -c config_file=/opt/hagen/dual-site/site0/postgres/postgresql.conf -c port=5444 -c hba_file=/etc/hagen/postgres/pg_hba.systemd.conf"
 	if got := u.one("Service.ExecStart"); got != want {
 		t.Errorf("ExecStart=%q\nwant       %q", got, want)
 	}
@@ -324,7 +325,7 @@ func TestSystemdFileSecrets(t *testing.T) {
 		t.Errorf("bucardo reads %v although no secret comes from it", b["Service.EnvironmentFile"])
 	}
 	k := us["hagen-dual-site-kwanza.service"].one("Service.ExecStart")
-	if !strings.Contains(k, " -v /etc/hagen-secrets/pg.pass:/run/secrets/pg_pass:ro -e KWANZA_DB_PASSWORD_FILE=/run/secrets/pg_pass ") {
+	if !strings.Contains(k, " -v /etc/hagen-secrets/pg.pass:/run/secrets/etc_hagen_secrets_pg_pass:ro -e KWANZA_DB_PASSWORD_FILE=/run/secrets/etc_hagen_secrets_pg_pass ") {
 		t.Errorf("kwanza: file secret not mounted as in compose: %s", k)
 	}
 	if strings.HasPrefix(k, "/bin/sh") {
@@ -339,7 +340,9 @@ func TestSystemdEnvAlias(t *testing.T) {
 	top.Database.Password = "env:DB_PASS"
 	us := units(t, mustRender(t, top), "site0")
 	b := us["hagen-dual-site-bucardo.service"]
-	want := `/bin/sh -c "export POSTGRES_PASSWORD=\"$${DB_PASS:?set DB_PASS in hagen.env}\"; exec /opt/hagen/dual-site/site0/bucardo/run.sh"`
+	// The command is the shell's arguments, not part of its script; the
+	// env file's variable is gone once copied.
+	want := `/bin/sh -c "export POSTGRES_PASSWORD=\"$${DB_PASS:?set DB_PASS in hagen.env}\"; unset DB_PASS; exec \"$$@\"" sh /opt/hagen/dual-site/site0/bucardo/run.sh`
 	if got := b.one("Service.ExecStart"); got != want {
 		t.Errorf("bucardo ExecStart=%s\nwant %s", got, want)
 	}

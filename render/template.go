@@ -4,30 +4,73 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"path"
+	"sync"
 	"text/template"
 )
 
-//go:embed templates/*.tmpl
+// Templates live in templates/, in folders that mirror the rendered tree:
+// templates/site/<dir>/<file>.tmpl renders <site>/<dir>/<file>,
+// templates/clients/ the client files, templates/runbook/ the RUNBOOK's
+// sections. Each file is one template, named by its path below templates/,
+// parsed on first use (a command that renders nothing parses nothing).
+//
+//go:embed templates
 var templateFS embed.FS
 
-var templates = template.Must(template.New("").Option("missingkey=error").ParseFS(templateFS, "templates/*.tmpl"))
+var (
+	templatesMu sync.Mutex
+	templates   = map[string]*template.Template{}
+)
 
-// execute runs the named template over a precomputed view. Templates hold
-// no logic beyond ranges and conditionals over the view's fields.
-func execute(name string, view any) ([]byte, error) {
-	var buf bytes.Buffer
-	if err := templates.ExecuteTemplate(&buf, name, view); err != nil {
-		return nil, fmt.Errorf("render %s: %w", name, err)
-	}
-	return buf.Bytes(), nil
+// templateFuncs escape a value for the format the template writes; see
+// escape.go. Templates call nothing else.
+var templateFuncs = template.FuncMap{
+	"sh":         shWord,
+	"haproxy":    haproxyWord,
+	"keepalived": keepalivedWord,
+	"code":       mdCode,
 }
 
-// addTemplate renders a template into the tree, recording any error.
-func (b *builder) addTemplate(p string, mode uint32, name string, view any) {
-	data, err := execute(name, view)
-	if err != nil {
-		b.fail(err)
-		return
+// lookupTemplate returns the parsed template file name (a path below
+// templates/).
+func lookupTemplate(name string) (*template.Template, error) {
+	templatesMu.Lock()
+	defer templatesMu.Unlock()
+	if t, ok := templates[name]; ok {
+		return t, nil
 	}
-	b.add(p, fileMode(mode), data)
+	src, err := templateFS.ReadFile(path.Join("templates", name))
+	if err != nil {
+		return nil, fmt.Errorf("render: no template %s: %w", name, err)
+	}
+	t, err := template.New(name).Option("missingkey=error").Funcs(templateFuncs).Parse(string(src))
+	if err != nil {
+		return nil, fmt.Errorf("render: template %s: %w", name, err)
+	}
+	templates[name] = t
+	return t, nil
+}
+
+// executeTo runs the named template over a precomputed view, appending to
+// buf. Templates hold no logic beyond ranges and conditionals over the
+// view's fields and the escaping functions of their format.
+func executeTo(buf *bytes.Buffer, name string, view any) error {
+	t, err := lookupTemplate(name)
+	if err != nil {
+		return err
+	}
+	if err := t.Execute(buf, view); err != nil {
+		return fmt.Errorf("render %s: %w", name, err)
+	}
+	return nil
+}
+
+// execute runs the named template over a view and returns the output.
+func execute(name string, view any) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := executeTo(&buf, name, view); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }

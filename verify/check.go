@@ -53,29 +53,58 @@ type CheckResult struct {
 // The container is removed by this label when Check returns.
 const LabelCheck = "dev.hagen.check"
 
-// Kinds of rendered files, by the program that reads them in production.
-// Each is the Checker string of its results.
+// The readers of rendered files, as inventory.json names them
+// (contract.Reader); each is the Checker string of its results.
 const (
-	checkerCompose    = "compose-go load"
-	checkerEnvFile    = "compose-go dotenv"
-	checkerJSON       = "json"
-	checkerInventory  = "hagen inventory"
-	checkerAgent      = "hagen agent config"
-	checkerClient     = "hagen client settings"
-	checkerHosts      = "hosts"
-	checkerKeepalived = "keepalived --config-test"
-	checkerHAProxy    = "haproxy -c"
-	checkerPGConf     = "postgres pg_file_settings"
-	checkerPGHBA      = "postgres pg_hba_file_rules"
-	checkerPGIdent    = "postgres pg_ident reload"
-	checkerZone       = "named-checkzone"
-	checkerNamedConf  = "named-checkconf"
-	checkerSystemd    = "systemd-analyze verify"
-	checkerShell      = "bash -n, shellcheck"
-	checkerBucardo    = "apply.sh --dry-run"
-	checkerNone       = "none"
-	checkerSecret     = "secret"
+	checkerCompose    = string(contract.ReaderCompose)
+	checkerEnvFile    = string(contract.ReaderEnvFile)
+	checkerInventory  = string(contract.ReaderInventory)
+	checkerAgent      = string(contract.ReaderAgent)
+	checkerClient     = string(contract.ReaderClient)
+	checkerHosts      = string(contract.ReaderHosts)
+	checkerKeepalived = string(contract.ReaderKeepalived)
+	checkerHAProxy    = string(contract.ReaderHAProxy)
+	checkerPGConf     = string(contract.ReaderPGConf)
+	checkerPGHBA      = string(contract.ReaderPGHBA)
+	checkerPGIdent    = string(contract.ReaderPGIdent)
+	checkerZone       = string(contract.ReaderZone)
+	checkerNamedConf  = string(contract.ReaderNamedConf)
+	checkerSystemd    = string(contract.ReaderSystemd)
+	checkerShell      = string(contract.ReaderShell)
+	checkerBucardo    = string(contract.ReaderBucardo)
+	checkerPeople     = string(contract.ReaderPeople)
+	// checkerNone is the Checker of a file no reader is run on.
+	checkerNone = "none"
 )
+
+// checker runs a file's reader: in-process (local), or in the check
+// container (box).
+type checker struct {
+	local func(t *checkTree, f *checkFile) CheckResult
+	box   func(b *checkBox, ctx context.Context, f *checkFile) (CheckResult, error)
+}
+
+// checkers is the one table from a reader, as inventory.json names it, to
+// the check that runs it. TestCheckersCoverEveryReader keeps it complete.
+var checkers = map[string]checker{
+	checkerCompose:    {local: checkCompose},
+	checkerEnvFile:    {local: func(_ *checkTree, f *checkFile) CheckResult { return checkEnvFile(f) }},
+	checkerInventory:  {local: contractChecker(checkerInventory, func(n string, d []byte) error { _, err := contract.ParseInventory(n, d); return err })},
+	checkerAgent:      {local: contractChecker(checkerAgent, func(n string, d []byte) error { _, err := contract.ParseAgentConfig(n, d); return err })},
+	checkerClient:     {local: contractChecker(checkerClient, func(n string, d []byte) error { _, err := contract.ParseClientSettings(n, d); return err })},
+	checkerHosts:      {local: func(_ *checkTree, f *checkFile) CheckResult { return checkHosts(f) }},
+	checkerPeople:     {local: func(_ *checkTree, f *checkFile) CheckResult { return skipResult(f, "read by people") }},
+	checkerKeepalived: {box: (*checkBox).checkKeepalived},
+	checkerHAProxy:    {box: (*checkBox).checkHAProxy},
+	checkerPGConf:     {box: (*checkBox).checkPostgresFile},
+	checkerPGHBA:      {box: (*checkBox).checkPostgresFile},
+	checkerPGIdent:    {box: (*checkBox).checkPostgresFile},
+	checkerZone:       {box: (*checkBox).checkZone},
+	checkerNamedConf:  {box: (*checkBox).checkNamedConf},
+	checkerSystemd:    {box: (*checkBox).checkSystemd},
+	checkerShell:      {box: (*checkBox).checkShell},
+	checkerBucardo:    {box: (*checkBox).checkBucardo},
+}
 
 // checkFile is one file of the tree under check.
 type checkFile struct {
@@ -85,7 +114,11 @@ type checkFile struct {
 	sub  string // path below the site directory
 	data []byte
 	mode fs.FileMode
-	kind string // one of the checker constants
+	// missing: inventory.json lists the file but the tree does not hold it.
+	missing bool
+	// kind is the file's reader as inventory.json lists it; "" for a file
+	// it does not list, which is neither read nor copied.
+	kind string
 }
 
 // dir is the file's directory in the tree ("" at the top).
@@ -98,14 +131,17 @@ func (f *checkFile) dir() string {
 
 // checkTree is a rendered tree read from disk.
 type checkTree struct {
-	dir     string // as given by the caller, for messages
-	abs     string
-	files   []*checkFile // sorted by path
-	byPath  map[string]*checkFile
-	sites   []string // top-level directories, sorted
-	name    string   // deployment name from inventory.json, if any
-	domain  string   // client domain from inventory.json, if any
-	vipIfce string   // VIP interface from inventory.json, if any
+	dir    string // as given by the caller, for messages
+	abs    string
+	files  []*checkFile // sorted by path
+	byPath map[string]*checkFile
+	sites  []string // top-level directories, sorted
+	// invErr is why inventory.json could not be read; nothing else is
+	// checked then.
+	invErr  error
+	name    string // deployment name from inventory.json, if any
+	domain  string // client domain from inventory.json, if any
+	vipIfce string // VIP interface from inventory.json, if any
 }
 
 // prefix is what messages put before a path in the tree.
@@ -118,11 +154,14 @@ func (t *checkTree) prefix() string {
 
 // Check runs every file of the rendered tree in dir through the program
 // that reads it in production and returns one result per file, sorted by
-// path. Structured files are read in-process (compose-go, JSON); every
-// other consumer runs inside one container of the node image, which holds
-// a copy of the tree and is removed before Check returns (also on error
-// and cancellation). A consumer rejecting a file is a failed result, not
-// an error; err means the check itself could not run.
+// path. inventory.json names each file's reader; a file it does not list
+// is reported and neither read nor checked (the operator's hagen.env, for
+// one), a file it lists that is missing fails. Structured files are read
+// in-process (compose-go, the contract decoders); every other reader runs
+// inside one container of the node image, which holds a copy of the
+// listed files and is removed before Check returns (also on error and
+// cancellation). A reader rejecting a file is a failed result, not an
+// error; err means the check itself could not run.
 func Check(ctx context.Context, dir string, opts CheckOptions) ([]CheckResult, error) {
 	t, err := readCheckTree(dir, opts.DisplayDir)
 	if err != nil {
@@ -131,19 +170,20 @@ func Check(ctx context.Context, dir string, opts CheckOptions) ([]CheckResult, e
 	results := map[string]CheckResult{}
 	var inContainer []*checkFile
 	for _, f := range t.files {
-		switch f.kind {
-		case checkerCompose:
-			results[f.rel] = checkCompose(t, f)
-		case checkerEnvFile:
-			results[f.rel] = checkEnvFile(f)
-		case checkerJSON:
-			results[f.rel] = checkJSON(f)
-		case checkerInventory, checkerAgent, checkerClient:
-			results[f.rel] = checkContract(f, f.kind, contractParsers[f.kind])
-		case checkerHosts:
-			results[f.rel] = checkHosts(f)
-		case checkerNone, checkerSecret:
-			results[f.rel] = skipResult(f)
+		c, ok := checkers[f.kind]
+		switch {
+		case t.invErr != nil && f.rel == contract.InventoryFile:
+			results[f.rel] = CheckResult{File: f.rel, Checker: checkerInventory, Message: t.invErr.Error()}
+		case t.invErr != nil:
+			results[f.rel] = skipResult(f, "not checked: the readers of the files are listed in "+contract.InventoryFile+", which cannot be read")
+		case f.missing:
+			results[f.rel] = CheckResult{File: f.rel, Checker: f.kind, Message: f.disp + ": listed in " + contract.InventoryFile + " but not in the tree"}
+		case f.kind == "":
+			results[f.rel] = skipResult(f, "not rendered by hagen ("+contract.InventoryFile+" does not list it): neither read nor checked")
+		case !ok:
+			results[f.rel] = CheckResult{File: f.rel, Checker: f.kind, Message: fmt.Sprintf("hagen check has no checker for the reader %q", f.kind)}
+		case c.local != nil:
+			results[f.rel] = c.local(t, f)
 		default:
 			inContainer = append(inContainer, f)
 		}
@@ -182,9 +222,9 @@ func Check(ctx context.Context, dir string, opts CheckOptions) ([]CheckResult, e
 	return out, nil
 }
 
-// readCheckTree reads every regular file below dir and sorts them by the
-// program that reads them. hagen's manifest of rendered files is not a
-// rendered file and is left out.
+// readCheckTree reads inventory.json of dir and every file it lists, and
+// notes the regular files it does not list without reading them. hagen's
+// manifest of rendered files is not a rendered file and is left out.
 func readCheckTree(dir, display string) (*checkTree, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -201,6 +241,28 @@ func readCheckTree(dir, display string) (*checkTree, error) {
 		display = dir
 	}
 	t := &checkTree{dir: filepath.Clean(display), abs: abs, byPath: map[string]*checkFile{}}
+	invPath := filepath.Join(abs, filepath.FromSlash(contract.InventoryFile))
+	invData, err := readRegular(invPath)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w (hagen check reads the rendered files and their readers from it)", t.prefix()+contract.InventoryFile, err)
+	}
+	readers := map[string]string{}
+	inv, err := contract.ParseInventory(t.prefix()+contract.InventoryFile, invData)
+	switch {
+	case err != nil:
+		t.invErr = err
+	case len(inv.Files) == 0:
+		t.invErr = fmt.Errorf("%s lists no files, so no reader is known (rendered by an older hagen?): render the tree again", t.prefix()+contract.InventoryFile)
+	default:
+		t.name, t.domain = inv.Name, inv.Domain
+		if inv.VIP != nil {
+			t.vipIfce = inv.VIP.Interface
+		}
+		for _, f := range inv.Files {
+			readers[f.Path] = string(f.Reader)
+		}
+	}
+	readers[contract.InventoryFile] = checkerInventory
 	err = filepath.WalkDir(abs, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -220,121 +282,50 @@ func readCheckTree(dir, display string) (*checkTree, error) {
 		if err != nil {
 			return err
 		}
+		kind, listed := readers[rel]
 		var data []byte
-		if !isSecretFile(d.Name()) {
+		if listed && t.invErr == nil || rel == contract.InventoryFile {
 			if data, err = os.ReadFile(p); err != nil {
 				return err
 			}
 		}
-		f := &checkFile{rel: rel, disp: t.prefix() + rel, data: data, mode: info.Mode().Perm()}
-		if site, sub, ok := strings.Cut(rel, "/"); ok {
-			f.site, f.sub = site, sub
-		}
-		t.files = append(t.files, f)
-		t.byPath[rel] = f
+		t.add(&checkFile{rel: rel, disp: t.prefix() + rel, data: data, mode: info.Mode().Perm(), kind: kind})
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if len(t.files) == 0 {
-		return nil, fmt.Errorf("%s holds no files: nothing to check", dir)
+	for p, kind := range readers {
+		if t.byPath[p] == nil && t.invErr == nil {
+			t.add(&checkFile{rel: p, disp: t.prefix() + p, kind: kind, missing: true})
+		}
 	}
 	sort.Slice(t.files, func(i, j int) bool { return t.files[i].rel < t.files[j].rel })
 	sort.Strings(t.sites)
-	if f := t.byPath["inventory.json"]; f != nil {
-		if inv, err := contract.ParseInventory(f.rel, f.data); err == nil {
-			t.name, t.domain = inv.Name, inv.Domain
-			if inv.VIP != nil {
-				t.vipIfce = inv.VIP.Interface
-			}
-		}
-	}
-	for _, f := range t.files {
-		f.kind = classify(t, f)
-	}
 	return t, nil
 }
 
-// classify names the program that reads a file in production, by the
-// conventions of the rendered tree: the file's name, its directory and,
-// for scripts without an extension, its #! line.
-func classify(t *checkTree, f *checkFile) string {
-	base := path.Base(f.rel)
-	dir := path.Base(f.dir())
-	switch {
-	case base == "docker-compose.yaml" || base == "compose.yaml":
-		return checkerCompose
-	case isSecretFile(base):
-		return checkerSecret
-	case base == "hagen.env.template":
-		return checkerEnvFile
-	case f.rel == contract.InventoryFile:
-		return checkerInventory
-	case f.rel == contract.ClientSettingsFile:
-		return checkerClient
-	case path.Join(dir, base) == contract.AgentConfigFile:
-		return checkerAgent
-	case dir == "bucardo" && strings.HasSuffix(base, ".json") && t.byPath[path.Join(f.dir(), "apply.sh")] != nil:
-		return checkerBucardo
-	case strings.HasSuffix(base, ".json"):
-		return checkerJSON
-	case base == "keepalived.conf":
-		return checkerKeepalived
-	case base == "haproxy.cfg":
-		return checkerHAProxy
-	case base == "postgresql.conf":
-		return checkerPGConf
-	case base == "pg_hba.conf":
-		return checkerPGHBA
-	case base == "pg_ident.conf":
-		return checkerPGIdent
-	case strings.HasSuffix(base, ".zone"):
-		return checkerZone
-	case base == "named.conf":
-		return checkerNamedConf
-	case isUnitFile(base):
-		return checkerSystemd
-	case strings.HasSuffix(base, ".sh") || shellInterpreter(f.data) != "":
-		return checkerShell
-	case base == "hosts":
-		return checkerHosts
+func (t *checkTree) add(f *checkFile) {
+	if site, sub, ok := strings.Cut(f.rel, "/"); ok {
+		f.site, f.sub = site, sub
 	}
-	return checkerNone
+	t.files = append(t.files, f)
+	t.byPath[f.rel] = f
 }
 
-// isSecretFile reports whether a file holds secret values: the operator's
-// hagen.env next to an installed site's compose file, keys, password
-// files. hagen check never reads such a file nor copies it into the check
-// container.
-func isSecretFile(base string) bool {
-	return strings.HasSuffix(base, ".env") || base == ".pgpass" ||
-		strings.HasSuffix(base, ".key") || strings.HasSuffix(base, ".pem")
+// readRegular reads a file that must be a regular file.
+func readRegular(p string) ([]byte, error) {
+	info, err := os.Lstat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file")
+	}
+	return os.ReadFile(p)
 }
 
-func isUnitFile(base string) bool {
-	for _, ext := range []string{".service", ".socket", ".timer", ".target", ".path", ".mount"} {
-		if strings.HasSuffix(base, ext) {
-			return true
-		}
-	}
-	return false
-}
-
-// humanOnly are files no program reads: their reader is a person.
-var humanOnly = map[string]string{
-	".md":  "read by people",
-	".txt": "read by people",
-}
-
-func skipResult(f *checkFile) CheckResult {
-	why := "no checker knows this file: add one in verify/check.go"
-	if reason, ok := humanOnly[path.Ext(f.rel)]; ok {
-		why = reason
-	}
-	if f.kind == checkerSecret {
-		why = "holds secret values: hagen check neither reads nor copies it"
-	}
+func skipResult(f *checkFile, why string) CheckResult {
 	return CheckResult{File: f.rel, Checker: checkerNone, OK: true, Skipped: true, Message: why}
 }
 

@@ -9,19 +9,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"sort"
 	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
-	"github.com/testcontainers/testcontainers-go"
-	tcexec "github.com/testcontainers/testcontainers-go/exec"
-	tclog "github.com/testcontainers/testcontainers-go/log"
-	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/hagen-ha/hagen/verify/image"
 )
@@ -42,9 +38,12 @@ const execTimeout = 3 * time.Minute
 
 // checkBox is the one container in which the consumers run.
 type checkBox struct {
-	t        *checkTree
-	cli      *client.Client
-	ctr      *testcontainers.DockerContainer
+	t   *checkTree
+	cli *client.Client
+	// id is the check container's; workdir is where commands run: the
+	// copy of the tree, once it is there.
+	id       string
+	workdir  string
 	runID    string
 	progress io.Writer
 	verbose  bool
@@ -61,9 +60,6 @@ type checkBox struct {
 // the tree into it and lays it out as on a site host. The returned box is
 // non-nil whenever something may need removing, also with an error.
 func startCheckBox(ctx context.Context, t *checkTree, opts CheckOptions) (*checkBox, error) {
-	// Ryuk, testcontainers' reaper, would have to be pulled; exactly
-	// "true" disables it. The container is removed by label instead.
-	os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
 	progress := opts.Progress
 	if progress == nil {
 		progress = io.Discard
@@ -109,25 +105,35 @@ func startCheckBox(ctx context.Context, t *checkTree, opts CheckOptions) (*check
 	}
 	box := &checkBox{t: t, cli: cli, runID: runID, progress: progress, verbose: opts.Verbose, site: "-", env: placeholderEnv(t)}
 	fmt.Fprintf(progress, "check: starting %s (label %s=%s)\n", ref, LabelCheck, runID)
-	ctr, err := testcontainers.Run(ctx, ref,
-		testcontainers.WithLogger(tclog.NewNoopLogger()),
-		testcontainers.WithCmd("sleep", "infinity"),
-		testcontainers.WithLabels(map[string]string{LabelCheck: runID}),
-		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
-			init := true
-			hc.Init = &init // sleep as PID 1 ignores SIGTERM
+	// The container is removed by its label (close), whatever happens
+	// from here on.
+	init := true
+	res, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config: &container.Config{
+			Image:  ref,
+			Cmd:    []string{"sleep", "infinity"},
+			Labels: map[string]string{LabelCheck: runID},
+		},
+		HostConfig: &container.HostConfig{
+			Init: &init, // sleep as PID 1 ignores SIGTERM
 			// To give the VIP interface a stand-in (check_keepalived.go).
-			hc.CapAdd = append(hc.CapAdd, "NET_ADMIN")
-		}),
-		testcontainers.WithWaitStrategy(wait.ForExec([]string{"true"}).WithStartupTimeout(60*time.Second)),
-	)
-	box.ctr = ctr
+			CapAdd: []string{"NET_ADMIN"},
+		},
+	})
 	if err != nil {
-		return box, fmt.Errorf("start check container: %w", err)
+		return box, fmt.Errorf("create the check container: %w", err)
+	}
+	box.id, box.workdir = res.ID, "/"
+	if _, err := cli.ContainerStart(ctx, box.id, client.ContainerStartOptions{}); err != nil {
+		return box, fmt.Errorf("start the check container: %w", err)
+	}
+	if code, out, err := box.exec(ctx, "", nil, "true"); err != nil || code != 0 {
+		return box, fmt.Errorf("the check container does not run commands: exit %d %s %v", code, out, err)
 	}
 	if err := box.copyTree(ctx); err != nil {
 		return box, err
 	}
+	box.workdir = boxTree
 	if err := box.setup(ctx); err != nil {
 		return box, err
 	}
@@ -185,8 +191,8 @@ func (b *checkBox) copyTree(ctx context.Context) error {
 		return err
 	}
 	for _, f := range b.t.files {
-		if f.kind == checkerSecret {
-			continue
+		if f.kind == "" || f.missing {
+			continue // only the files inventory.json lists
 		}
 		name := root + "/" + f.rel
 		if err := addDir(path.Dir(name)); err != nil {
@@ -203,7 +209,7 @@ func (b *checkBox) copyTree(ctx context.Context) error {
 	if err := tw.Close(); err != nil {
 		return err
 	}
-	_, err := b.cli.CopyToContainer(ctx, b.ctr.GetContainerID(), client.CopyToContainerOptions{DestinationPath: "/", Content: &buf})
+	_, err := b.cli.CopyToContainer(ctx, b.id, client.CopyToContainerOptions{DestinationPath: "/", Content: &buf})
 	if err != nil {
 		return fmt.Errorf("copy the tree into the check container: %w", err)
 	}
@@ -228,7 +234,7 @@ func (b *checkBox) setup(ctx context.Context) error {
 		fmt.Fprintf(&sh, "mkdir -p %s\n", checkQuote(vdir))
 		entries := map[string]bool{}
 		for _, f := range b.t.files {
-			if f.site == v && f.kind != checkerSecret {
+			if f.site == v && f.kind != "" && !f.missing {
 				e, _, _ := strings.Cut(f.sub, "/")
 				entries[e] = true
 			}
@@ -268,22 +274,36 @@ func (b *checkBox) setup(ctx context.Context) error {
 func (b *checkBox) exec(ctx context.Context, user string, env []string, cmd ...string) (int, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, execTimeout)
 	defer cancel()
-	opts := []tcexec.ProcessOption{tcexec.Multiplexed(), tcexec.WithWorkingDir(boxTree)}
-	if user != "" {
-		opts = append(opts, tcexec.WithUser(user))
-	}
-	if len(env) > 0 {
-		opts = append(opts, tcexec.WithEnv(env))
-	}
-	code, r, err := b.ctr.Exec(ctx, cmd, opts...)
+	cr, err := b.cli.ExecCreate(ctx, b.id, client.ExecCreateOptions{
+		User: user, Env: env, WorkingDir: b.workdir, Cmd: cmd,
+		AttachStdout: true, AttachStderr: true,
+	})
 	if err != nil {
 		return -1, "", fmt.Errorf("run %q in the check container: %w", strings.Join(cmd, " "), err)
 	}
-	out, err := io.ReadAll(r)
+	att, err := b.cli.ExecAttach(ctx, cr.ID, client.ExecAttachOptions{})
 	if err != nil {
-		return -1, "", fmt.Errorf("read the output of %q: %w", strings.Join(cmd, " "), err)
+		return -1, "", fmt.Errorf("run %q in the check container: %w", strings.Join(cmd, " "), err)
 	}
-	return code, string(out), nil
+	defer att.Close()
+	// stdout and stderr in one buffer, in the order they arrive.
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() { _, err := stdcopy.StdCopy(&out, &out, att.Reader); done <- err }()
+	select {
+	case <-ctx.Done():
+		return -1, "", fmt.Errorf("run %q in the check container: %w", strings.Join(cmd, " "), ctx.Err())
+	case err := <-done:
+		if err != nil && !errors.Is(err, io.EOF) {
+			return -1, "", fmt.Errorf("read the output of %q: %w", strings.Join(cmd, " "), err)
+		}
+	}
+	ins, err := b.cli.ExecInspect(ctx, cr.ID, client.ExecInspectOptions{})
+	if err != nil {
+		return -1, "", err
+	}
+	code := ins.ExitCode
+	return code, out.String(), nil
 }
 
 // enter makes /etc/hagen show the files of site, as its services see them.
@@ -322,12 +342,11 @@ func (b *checkBox) rewrite(f *checkFile, msg string) string {
 	return strings.TrimSpace(strings.NewReplacer(pairs...).Replace(msg))
 }
 
-// run checks every file in the container, site by site, and returns their
-// results. It stops at the first failure of the container itself (b.err)
-// or when ctx ends.
+// run checks every file in the container, site by site, with the check
+// the table gives for its reader, and returns their results. It stops at
+// the first failure of the container itself (b.err) or when ctx ends.
 func (b *checkBox) run(ctx context.Context, files []*checkFile) []CheckResult {
 	var results []CheckResult
-	pgDone := map[string]bool{}
 	for _, f := range files {
 		if ctx.Err() != nil || b.err != nil {
 			break
@@ -339,50 +358,15 @@ func (b *checkBox) run(ctx context.Context, files []*checkFile) []CheckResult {
 		if b.verbose {
 			fmt.Fprintf(b.progress, "check: %s (%s)\n", f.rel, f.kind)
 		}
-		var rs []CheckResult
-		var err error
-		switch f.kind {
-		case checkerPGConf, checkerPGHBA, checkerPGIdent:
-			if pgDone[f.dir()] {
-				continue
-			}
-			pgDone[f.dir()] = true
-			rs, err = b.checkPostgres(ctx, f.dir())
-		default:
-			var r CheckResult
-			r, err = b.checkOne(ctx, f)
-			rs = []CheckResult{r}
-		}
+		r, err := checkers[f.kind].box(b, ctx, f)
 		if err != nil {
 			b.err = err
 			break
 		}
-		for i := range rs {
-			rs[i].Message = b.rewrite(b.t.byPath[rs[i].File], rs[i].Message)
-		}
-		results = append(results, rs...)
+		r.Message = b.rewrite(f, r.Message)
+		results = append(results, r)
 	}
 	return results
-}
-
-func (b *checkBox) checkOne(ctx context.Context, f *checkFile) (CheckResult, error) {
-	switch f.kind {
-	case checkerKeepalived:
-		return b.checkKeepalived(ctx, f)
-	case checkerHAProxy:
-		return b.checkHAProxy(ctx, f)
-	case checkerZone:
-		return b.checkZone(ctx, f)
-	case checkerNamedConf:
-		return b.checkNamedConf(ctx, f)
-	case checkerSystemd:
-		return b.checkSystemd(ctx, f)
-	case checkerShell:
-		return b.checkShell(ctx, f)
-	case checkerBucardo:
-		return b.checkBucardo(ctx, f)
-	}
-	return CheckResult{}, fmt.Errorf("no container checker for %s (%s)", f.rel, f.kind)
 }
 
 // inBox is the path of a tree file inside the container.

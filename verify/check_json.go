@@ -1,53 +1,27 @@
 package verify
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"regexp"
 	"strings"
-
-	"github.com/hagen-ha/hagen/contract"
 )
 
-// checkJSON parses a JSON file (client.json, agent.json) as its readers'
-// encoding/json does, and reports the first error with its line and column.
-func checkJSON(f *checkFile) CheckResult {
-	r := CheckResult{File: f.rel, Checker: checkerJSON}
-	var v any
-	if err := json.Unmarshal(f.data, &v); err != nil {
-		r.Message = jsonError(f, err)
-		return r
-	}
-	r.OK = true
-	return r
-}
-
-// checkContract decodes one of the contract files (inventory.json,
+// contractChecker decodes one of the contract files (inventory.json,
 // agent.json, client.json) with the strict decoder its readers use: a
 // field the reader does not know, or content it refuses, is an error, so
-// that the file and its readers cannot drift apart unnoticed.
-func checkContract(f *checkFile, checker string, parse func(name string, data []byte) error) CheckResult {
-	r := CheckResult{File: f.rel, Checker: checker}
-	if err := parse(f.disp, f.data); err != nil {
-		r.Message = err.Error()
+// that the file and its readers cannot drift apart unnoticed. JSON syntax
+// errors name the file's line and column.
+func contractChecker(checker string, parse func(name string, data []byte) error) func(*checkTree, *checkFile) CheckResult {
+	return func(_ *checkTree, f *checkFile) CheckResult {
+		r := CheckResult{File: f.rel, Checker: checker}
+		if err := parse(f.disp, f.data); err != nil {
+			r.Message = err.Error()
+			return r
+		}
+		r.OK = true
 		return r
 	}
-	r.OK = true
-	return r
-}
-
-// contractParsers are the strict decoders of the contract files, by checker.
-var contractParsers = map[string]func(string, []byte) error{
-	checkerInventory: func(n string, d []byte) error { _, err := contract.ParseInventory(n, d); return err },
-	checkerAgent:     func(n string, d []byte) error { _, err := contract.ParseAgentConfig(n, d); return err },
-	checkerClient:    func(n string, d []byte) error { _, err := contract.ParseClientSettings(n, d); return err },
-}
-
-// jsonError formats a decoding error as "file:line:col: message" where
-// encoding/json gives an offset.
-func jsonError(f *checkFile, err error) string {
-	return contract.PositionError(f.disp, f.data, err).Error()
 }
 
 var hostName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$`)

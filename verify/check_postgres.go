@@ -3,7 +3,6 @@ package verify
 import (
 	"context"
 	"fmt"
-	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -48,14 +47,42 @@ const (
 // command line.
 var pgOverridden = map[string]bool{"hba_file": true, "ident_file": true, "unix_socket_directories": true}
 
-type pgState struct{ ready bool }
+type pgState struct {
+	ready bool
+	// results holds the verdicts of the directories checked so far, by
+	// file: a directory's files are checked together.
+	results map[string]CheckResult
+}
+
+// checkPostgresFile returns the verdict on one PostgreSQL file, checking
+// its directory's files together the first time one of them is asked for.
+func (b *checkBox) checkPostgresFile(ctx context.Context, f *checkFile) (CheckResult, error) {
+	if err := b.pgInit(ctx); err != nil {
+		return CheckResult{}, err
+	}
+	if r, ok := b.pg.results[f.rel]; ok {
+		return r, nil
+	}
+	rs, err := b.checkPostgres(ctx, f.dir())
+	if err != nil {
+		return CheckResult{}, err
+	}
+	for _, r := range rs {
+		b.pg.results[r.File] = r
+	}
+	r, ok := b.pg.results[f.rel]
+	if !ok {
+		return CheckResult{}, fmt.Errorf("the PostgreSQL check of %s gave no result for %s", f.dir(), f.rel)
+	}
+	return r, nil
+}
 
 // pgInit creates the data directory once per check container.
 func (b *checkBox) pgInit(ctx context.Context) error {
 	if b.pg != nil && b.pg.ready {
 		return nil
 	}
-	b.pg = &pgState{}
+	b.pg = &pgState{results: map[string]CheckResult{}}
 	script := strings.Join([]string{
 		"set -eu",
 		"install -d -o postgres -g postgres -m 0700 " + pgRoot + " " + pgSockDir,
@@ -82,9 +109,23 @@ func (b *checkBox) checkPostgres(ctx context.Context, dir string) ([]CheckResult
 	if err := b.pgInit(ctx); err != nil {
 		return nil, err
 	}
-	conf := b.t.byPath[path.Join(dir, "postgresql.conf")]
-	hba := b.t.byPath[path.Join(dir, "pg_hba.conf")]
-	ident := b.t.byPath[path.Join(dir, "pg_ident.conf")]
+	// The directory's files by reader: one postgresql.conf and
+	// pg_ident.conf, and one pg_hba.conf per render target.
+	var conf, ident *checkFile
+	var hbas []*checkFile
+	for _, f := range b.t.files {
+		if f.dir() != dir || f.missing {
+			continue
+		}
+		switch f.kind {
+		case checkerPGConf:
+			conf = f
+		case checkerPGIdent:
+			ident = f
+		case checkerPGHBA:
+			hbas = append(hbas, f)
+		}
+	}
 	var results []CheckResult
 
 	// Placeholders: a trust rule for the check's own connections, no maps.
@@ -120,7 +161,7 @@ func (b *checkBox) checkPostgres(ctx context.Context, dir string) ([]CheckResult
 		}
 		results = append(results, r)
 	}
-	if !started && (hba != nil || ident != nil) {
+	if !started && (len(hbas) > 0 || ident != nil) {
 		ok, log, err := b.pgStart(ctx, pgFallback)
 		if err != nil {
 			return nil, err
@@ -138,14 +179,14 @@ func (b *checkBox) checkPostgres(ctx context.Context, dir string) ([]CheckResult
 		}
 		results = append(results, r)
 	}
-	if hba != nil {
+	for _, hba := range hbas {
 		r, err := b.pgHBA(ctx, hba)
 		if err != nil {
 			return nil, err
 		}
 		results = append(results, r)
 	}
-	if !started && hba == nil && ident == nil {
+	if !started && len(hbas) == 0 && ident == nil {
 		return results, nil // no server is running
 	}
 	code, out, err := b.exec(ctx, "postgres", nil, "pg_ctl", "--pgdata="+pgDataDir, "--mode=fast", "--wait", "stop")

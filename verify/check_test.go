@@ -14,6 +14,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/hagen-ha/hagen/contract"
 	"github.com/hagen-ha/hagen/render"
 	"github.com/hagen-ha/hagen/schema"
 	"github.com/hagen-ha/hagen/verify/image"
@@ -357,61 +358,108 @@ func TestCheckFindsBrokenCopies(t *testing.T) {
 
 // The tests below need no Docker.
 
-func TestClassify(t *testing.T) {
+// TestCheckDispatch: the reader of every file comes from inventory.json;
+// a file it does not list is reported without being read, a listed file
+// that is missing fails, and a broken inventory.json stops the rest.
+func TestCheckDispatch(t *testing.T) {
+	inv := contract.Inventory{
+		Name: "x", Domain: "ha.test", Mode: "multi-master-async", Nameserver: "10.0.0.53",
+		Database: contract.InventoryDB{Name: "db", Service: "postgres", Port: 5432, PublishedPort: 5444},
+		Sites:    []contract.InventorySite{{Name: "s0", Address: "10.0.0.1", LAN: "10.0.0.0/24", Dir: "s0"}},
+		Files: []contract.RenderedFile{
+			{Path: "RUNBOOK.md", Reader: contract.ReaderPeople},
+			{Path: "inventory.json", Reader: contract.ReaderInventory},
+			{Path: "s0/keepalived/notify", Reader: contract.ReaderShell},
+			{Path: "s0/postgres/pg_hba.conf", Reader: contract.ReaderPGHBA},
+			{Path: "s0/postgres/pg_hba.systemd.conf", Reader: contract.ReaderPGHBA},
+			{Path: "s0/systemd/gone.service", Reader: contract.ReaderSystemd},
+		},
+	}
+	data, err := contract.Encode(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
 	files := map[string]string{
-		"inventory.json":                      "{}",
-		"RUNBOOK.md":                          "# x",
-		"clients/client.json":                 "{}",
-		"clients/ha.test.zone":                "",
-		"clients/named.conf":                  "",
-		"clients/hosts":                       "",
-		"s0/docker-compose.yaml":              "",
-		"s0/hagen.env.template":               "",
-		"s0/lib/hagen.sh":                     "# shellcheck shell=bash\n",
-		"s0/postgres/postgresql.conf":         "",
-		"s0/postgres/pg_hba.conf":             "",
-		"s0/postgres/pg_ident.conf":           "",
-		"s0/postgres/entrypoint.sh":           "#!/usr/bin/env bash\n",
-		"s0/keepalived/keepalived.conf":       "",
-		"s0/keepalived/notify":                "#!/bin/sh\n",
-		"s0/haproxy/haproxy.cfg":              "",
-		"s0/bucardo/apply.sh":                 "#!/usr/bin/env bash\n",
-		"s0/bucardo/bucardo.json":             "{}",
-		"s0/agent/agent.json":                 "{}",
-		"s0/systemd/hagen-x-postgres.service": "",
-		"s0/systemd/hagen-x-backup.timer":     "",
-		"s1/bucardo/bucardo.json":             "{}", // no apply.sh next to it
-		"s0/unknown.conf":                     "",
-		"s0/tool.py":                          "#!/usr/bin/env python3\n",
-		"s0/hagen.env":                        "POSTGRES_PASSWORD=not-for-check\n",
+		"inventory.json":                  string(data),
+		"RUNBOOK.md":                      "# x",
+		"s0/keepalived/notify":            "#!/bin/sh\n",
+		"s0/postgres/pg_hba.conf":         "",
+		"s0/postgres/pg_hba.systemd.conf": "",
+		"s0/haproxy.cfg":                  "not listed",
+		"s0/hagen.env":                    "POSTGRES_PASSWORD=not-for-check\n",
 	}
 	want := map[string]string{
-		"inventory.json":                      checkerInventory,
-		"RUNBOOK.md":                          checkerNone,
-		"clients/client.json":                 checkerClient,
-		"clients/ha.test.zone":                checkerZone,
-		"clients/named.conf":                  checkerNamedConf,
-		"clients/hosts":                       checkerHosts,
-		"s0/docker-compose.yaml":              checkerCompose,
-		"s0/hagen.env.template":               checkerEnvFile,
-		"s0/lib/hagen.sh":                     checkerShell,
-		"s0/postgres/postgresql.conf":         checkerPGConf,
-		"s0/postgres/pg_hba.conf":             checkerPGHBA,
-		"s0/postgres/pg_ident.conf":           checkerPGIdent,
-		"s0/postgres/entrypoint.sh":           checkerShell,
-		"s0/keepalived/keepalived.conf":       checkerKeepalived,
-		"s0/keepalived/notify":                checkerShell,
-		"s0/haproxy/haproxy.cfg":              checkerHAProxy,
-		"s0/bucardo/apply.sh":                 checkerShell,
-		"s0/bucardo/bucardo.json":             checkerBucardo,
-		"s0/agent/agent.json":                 checkerAgent,
-		"s0/systemd/hagen-x-postgres.service": checkerSystemd,
-		"s0/systemd/hagen-x-backup.timer":     checkerSystemd,
-		"s1/bucardo/bucardo.json":             checkerJSON,
-		"s0/unknown.conf":                     checkerNone,
-		"s0/tool.py":                          checkerNone,
-		"s0/hagen.env":                        checkerSecret,
+		"inventory.json":                  checkerInventory,
+		"RUNBOOK.md":                      checkerPeople,
+		"s0/keepalived/notify":            checkerShell,
+		"s0/postgres/pg_hba.conf":         checkerPGHBA,
+		"s0/postgres/pg_hba.systemd.conf": checkerPGHBA,
+		"s0/systemd/gone.service":         checkerSystemd,
+		"s0/haproxy.cfg":                  "",
+		"s0/hagen.env":                    "",
 	}
+	dir := writeFiles(t, files)
+	tree, err := readCheckTree(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range tree.files {
+		if f.kind != want[f.rel] {
+			t.Errorf("%s: checked by %q, want %q", f.rel, f.kind, want[f.rel])
+		}
+		if f.kind == "" && f.data != nil {
+			t.Errorf("%s is not listed but was read", f.rel)
+		}
+		if f.missing != (f.rel == "s0/systemd/gone.service") {
+			t.Errorf("%s: missing = %v", f.rel, f.missing)
+		}
+	}
+	if len(tree.files) != len(want) {
+		t.Errorf("read %d files, want %d", len(tree.files), len(want))
+	}
+	// Only in-process results: the container files are the missing one
+	// and the shell script, which Check would start a container for.
+	results, err := Check(context.Background(), writeFiles(t, map[string]string{
+		"inventory.json": `{"name": "x", "sitez": []}`,
+		"RUNBOOK.md":     "# x",
+	}), CheckOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 2 || results[0].File != "RUNBOOK.md" || !results[0].Skipped || !strings.Contains(results[0].Message, "cannot be read") ||
+		results[1].OK || !strings.Contains(results[1].Message, `unknown field "sitez"`) {
+		t.Errorf("broken inventory: %+v", results)
+	}
+	// An inventory without a files list (an older hagen's) does not make
+	// every file a silent skip.
+	inv.Files = nil
+	if data, err = contract.Encode(inv); err != nil {
+		t.Fatal(err)
+	}
+	results, err = Check(context.Background(), writeFiles(t, map[string]string{"inventory.json": string(data), "RUNBOOK.md": "# x"}), CheckOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 2 || results[1].OK || !strings.Contains(results[1].Message, "lists no files") {
+		t.Errorf("inventory without files: %+v", results)
+	}
+}
+
+// TestCheckersCoverEveryReader: every reader render may name has its check.
+func TestCheckersCoverEveryReader(t *testing.T) {
+	for _, r := range contract.Readers() {
+		c, ok := checkers[string(r)]
+		if !ok || (c.local == nil) == (c.box == nil) {
+			t.Errorf("reader %q has no checker (or two)", r)
+		}
+	}
+	if len(checkers) != len(contract.Readers()) {
+		t.Errorf("%d checkers for %d readers", len(checkers), len(contract.Readers()))
+	}
+}
+
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
 	dir := t.TempDir()
 	for p, data := range files {
 		dst := filepath.Join(dir, filepath.FromSlash(p))
@@ -422,21 +470,7 @@ func TestClassify(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tree, err := readCheckTree(dir, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range tree.files {
-		if f.kind != want[f.rel] {
-			t.Errorf("%s: checked by %q, want %q", f.rel, f.kind, want[f.rel])
-		}
-		if f.kind == checkerSecret && f.data != nil {
-			t.Errorf("%s holds secrets but was read", f.rel)
-		}
-	}
-	if len(tree.files) != len(want) {
-		t.Errorf("read %d files, want %d", len(tree.files), len(want))
-	}
+	return dir
 }
 
 func TestWriteCheckResults(t *testing.T) {
@@ -517,16 +551,16 @@ out/clients/hosts:5: "bad_name" is not a host name`
 	if r.OK || r.Message != want {
 		t.Errorf("checkHosts = %v %q, want the errors\n%s", r.OK, r.Message, want)
 	}
-	j := &checkFile{rel: "c.json", disp: "out/c.json", data: []byte("{\n  \"a\": 1,\n  \"b\" 2\n}\n")}
-	if r := checkJSON(j); r.OK || !strings.HasPrefix(r.Message, "out/c.json:3:7: invalid character '2'") {
-		t.Errorf("checkJSON = %v %q", r.OK, r.Message)
+	j := &checkFile{rel: "clients/client.json", disp: "out/clients/client.json", data: []byte("{\n  \"url\": \"u\",\n  \"servers\" 2\n}\n")}
+	if r := checkers[checkerClient].local(nil, j); r.OK || !strings.HasPrefix(r.Message, "out/clients/client.json:3:13: invalid character '2'") {
+		t.Errorf("client.json check = %v %q", r.OK, r.Message)
 	}
 	inv := &checkFile{rel: "inventory.json", disp: "out/inventory.json", data: []byte(`{"name": "x", "sitez": []}`)}
-	if r := checkContract(inv, checkerInventory, contractParsers[checkerInventory]); r.OK || !strings.Contains(r.Message, `unknown field "sitez"`) {
+	if r := checkers[checkerInventory].local(nil, inv); r.OK || !strings.Contains(r.Message, `unknown field "sitez"`) {
 		t.Errorf("inventory check = %v %q", r.OK, r.Message)
 	}
 	agent := &checkFile{rel: "s0/agent/agent.json", disp: "out/s0/agent/agent.json", data: []byte(`{"site": "s0"}`)}
-	if r := checkContract(agent, checkerAgent, contractParsers[checkerAgent]); r.OK || !strings.Contains(r.Message, "listen is empty") {
+	if r := checkers[checkerAgent].local(nil, agent); r.OK || !strings.Contains(r.Message, "listen is empty") {
 		t.Errorf("agent config check = %v %q", r.OK, r.Message)
 	}
 }

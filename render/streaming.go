@@ -1,0 +1,197 @@
+package render
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/hagen-ha/hagen/contract"
+)
+
+// streamingComponent is PostgreSQL streaming replication between one
+// primary and its standbys: the role hook postgres/role.sh (the rejoin of
+// an old primary as a standby when the node starts), the replication facts
+// the database's files use (streamSite), and the RUNBOOK's procedure.
+type streamingComponent struct{ noPackages }
+
+// streamSite are a site's streaming replication facts, computed once.
+type streamSite struct {
+	// SpecApplicationName and SpecSlot name the site in
+	// streaming.standbys; empty on the spec's primary.
+	SpecApplicationName, SpecSlot string
+	// ApplicationName and Slot name this node whenever it is a standby:
+	// its standbys entry, or its site name with "-" as "_" (a slot name
+	// allows only [a-z0-9_]) for the spec's primary after a failover.
+	ApplicationName, Slot string
+	// Slots: on the primary, one physical slot per standby.
+	Slots []string
+	// On a standby: where the primary is, and the primary_conninfo the
+	// standby gets after its clone (no password, a passfile instead).
+	PrimaryHost string
+	PrimaryPort int
+	Conninfo    string
+	// SyncNames is synchronous_standby_names of the primary, empty when
+	// commits are asynchronous.
+	SyncNames string
+	SSLMode   string
+}
+
+// streaming returns the site's streaming facts, or nil when the database
+// does not stream.
+func (v *siteView) streaming() *streamSite {
+	st := v.T.Database.Streaming
+	if st == nil || v.Role == "" {
+		return nil
+	}
+	if v.stream != nil {
+		return v.stream
+	}
+	s := &streamSite{SSLMode: sslMode(v.T)}
+	s.ApplicationName, s.Slot = standbyIdentity(v.d, v.Site.Name)
+	if sb := v.d.standby(v.Site.Name); sb != nil {
+		s.SpecApplicationName, s.SpecSlot = sb.ApplicationName, sb.Slot
+	}
+	if st.Synchronous && len(st.SynchronousStandbyNames) > 0 {
+		s.SyncNames = syncStandbyNames(st.SynchronousStandbyNames)
+	}
+	switch v.Role {
+	case "primary":
+		for _, sb := range st.Standbys {
+			s.Slots = append(s.Slots, sb.Slot)
+		}
+	case "standby":
+		primary := v.d.site(st.Primary)
+		s.PrimaryHost = primary.Host
+		s.PrimaryPort = v.T.Database.PublishedPort
+		s.Conninfo = conninfo(primary.Host, v.T.Database.PublishedPort, st.ReplicationUser, s.SpecApplicationName, s.SSLMode)
+	}
+	v.stream = s
+	return s
+}
+
+// conninfo is a standby's primary_conninfo.
+func conninfo(host string, port int, user, app, sslmode string) string {
+	return fmt.Sprintf("host=%s port=%d user=%s passfile=%s application_name=%s sslmode=%s",
+		host, port, user, pgPassFile, app, sslmode)
+}
+
+// standbyIdentity is the application_name and slot a site uses when it is
+// a standby: its entry in streaming.standbys, else its site name with "-"
+// as "_" (a slot name allows only [a-z0-9_]; the RUNBOOK's rejoin name).
+func standbyIdentity(d *deployment, site string) (app, slot string) {
+	if sb := d.standby(site); sb != nil {
+		return sb.ApplicationName, sb.Slot
+	}
+	name := strings.ReplaceAll(site, "-", "_")
+	return name, name
+}
+
+// syncStandbyNames is synchronous_standby_names for the given application
+// names: FIRST 1, so that one standby at a time confirms each commit and
+// the others, in list order, take over when it disconnects.
+func syncStandbyNames(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = `"` + n + `"`
+	}
+	return fmt.Sprintf("FIRST 1 (%s)", strings.Join(quoted, ", "))
+}
+
+// roleHookView is postgres/role.sh of a primary-standby site.
+type roleHookView struct {
+	Header          string
+	Site            string
+	PGBin           string
+	PublishedPort   int
+	Superuser       string
+	Database        string
+	ReplicationUser string
+	ApplicationName string
+	Slot            string
+	SSLMode         string
+	Peers           []rolePeer
+}
+
+type rolePeer struct{ Name, Host string }
+
+func (streamingComponent) site(v *siteView) {
+	s := v.streaming()
+	if s == nil {
+		return
+	}
+	db := v.T.Database
+	st := db.Streaming
+	r := roleHookView{
+		Header: header(v.Spec, "#"), Site: v.Site.Name, PGBin: pgBin(db.Version), PublishedPort: db.PublishedPort,
+		Superuser: db.Superuser, Database: db.Name, ReplicationUser: st.ReplicationUser,
+		ApplicationName: s.ApplicationName, Slot: s.Slot, SSLMode: s.SSLMode,
+	}
+	for _, p := range v.peers() {
+		if v.d.role(p.Name) != "" {
+			r.Peers = append(r.Peers, rolePeer{p.Name, p.Host})
+		}
+	}
+	v.file("postgres/role.sh", 0o755, contract.ReaderShell, "site/postgres/role.sh.tmpl", r)
+
+	rs := v.rb
+	rs.Empty = v.Role == "standby"
+	rs.IsPrimary = v.Role == "primary"
+	rs.HealthPrimary = "503"
+	if v.Role == "primary" {
+		rs.HealthPrimary = "200"
+	}
+	rs.ApplicationName, rs.Slot, rs.Conninfo = s.SpecApplicationName, s.SpecSlot, s.Conninfo
+	if s.SpecApplicationName != "" {
+		rs.SyncExpected = st.Synchronous && slices.Contains(st.SynchronousStandbyNames, s.SpecApplicationName)
+	}
+	rs.RejoinName = strings.ReplaceAll(v.Site.Name, "-", "_")
+	if v.Role == "standby" {
+		old := v.d.site(st.Primary)
+		rs.RejoinConninfo = conninfo(v.Site.Host, db.PublishedPort, st.ReplicationUser, strings.ReplaceAll(old.Name, "-", "_"), s.SSLMode)
+	}
+}
+
+func (streamingComponent) tree(d *deployment) {
+	st := d.t.Database.Streaming
+	if st == nil {
+		return
+	}
+	rv := d.rv
+	r := &rbStreaming{
+		User:          st.ReplicationUser,
+		Synchronous:   st.Synchronous,
+		OnStandbyDown: st.OnStandbyDown,
+		Witness:       st.Witness,
+		HealthPort:    st.HealthPort,
+		FailoverAfter: st.FailoverAfter,
+		Entrypoint:    "postgres/entrypoint.sh",
+		PassVar:       secretReplPassword,
+	}
+	if st.Synchronous && len(st.SynchronousStandbyNames) > 0 {
+		r.SyncNames = syncStandbyNames(st.SynchronousStandbyNames)
+	}
+	r.SyncPotential = st.Synchronous && len(st.SynchronousStandbyNames) > 1
+	r.SinglePair = len(st.Standbys) == 1
+	r.Blocks = st.OnStandbyDown == "block"
+	for _, s := range rv.Sites {
+		switch s.Role {
+		case "primary":
+			r.Primary = s
+		case "standby":
+			r.Standbys = append(r.Standbys, s)
+			rv.installNote(s, "runbook/streaming-install.md.tmpl")
+		}
+	}
+	rv.Streaming = true
+	rv.Stream = r
+	rv.section(slotSetup, "runbook/streaming-setup.md.tmpl")
+	rv.section(slotOperate, "runbook/streaming-operate.md.tmpl")
+
+	db := &d.inv.Database
+	db.Synchronous = st.Synchronous
+	db.OnStandbyDown = st.OnStandbyDown
+	db.ReplicationUser = st.ReplicationUser
+	db.HealthPort = st.HealthPort
+	db.Witness = st.Witness
+	db.FailoverAfter = st.FailoverAfter
+}
