@@ -36,9 +36,9 @@ func runValidate(c *command, e *env, args []string) int {
 	if len(pos) != 1 {
 		return usageErr(e, c, "want exactly one spec file, got %d arguments", len(pos))
 	}
-	t, ok := loadSpec(e, pos[0])
+	t, code, ok := loadSpec(e, pos[0])
 	if !ok {
-		return ExitInvalid
+		return code
 	}
 	fmt.Fprintf(e.stdout, "%s: valid: %s\n", pos[0], summary(t))
 	return ExitOK
