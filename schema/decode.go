@@ -51,7 +51,10 @@ func (d *decoder) value(v cue.Value, rv reflect.Value, path string) {
 		d.value(v, p.Elem(), path)
 		rv.Set(p)
 	case reflect.Struct:
-		if v.IncompleteKind()&cue.StructKind == 0 {
+		// A struct with an error inside has kind bottom: look its fields
+		// up all the same. A value that is no struct has none, and each
+		// comes out missing.
+		if k := v.IncompleteKind(); k != cue.BottomKind && k&cue.StructKind == 0 {
 			d.broken = append(d.broken, path)
 			return
 		}

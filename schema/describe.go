@@ -349,7 +349,7 @@ func (d *schemaDoc) conj(e ast.Expr) string {
 		case *ast.ListLit:
 			words = append(words, d.describeList(x))
 		case *ast.StructLit:
-			words = append(words, "a struct")
+			words = append(words, d.describeStruct(x))
 		case *ast.ParenExpr:
 			words = append(words, d.describe(x.X))
 		case *ast.BinaryExpr:
@@ -379,11 +379,78 @@ func (d *schemaDoc) conj(e ast.Expr) string {
 	return strings.Join(words, ", ")
 }
 
+// describeStruct names the fields a struct requires: those that are
+// neither optional nor defaulted.
+func (d *schemaDoc) describeStruct(s *ast.StructLit) string {
+	var required []string
+	for _, decl := range s.Elts {
+		f, ok := decl.(*ast.Field)
+		if !ok || f.Constraint == token.OPTION {
+			continue
+		}
+		name, _, err := ast.LabelName(f.Label)
+		if err != nil || strings.HasPrefix(name, "#") || d.optional(f.Value) {
+			continue
+		}
+		required = append(required, name)
+	}
+	if len(required) == 0 {
+		return "a struct"
+	}
+	return "a struct with the fields " + andList(required)
+}
+
+// optional reports whether a field of constraint e may be left out: it
+// has a default, or is a struct or open list whose every field may be.
+func (d *schemaDoc) optional(e ast.Expr) bool {
+	switch x := e.(type) {
+	case *ast.Ident:
+		if def, ok := d.defs[x.Name]; ok {
+			return d.optional(def)
+		}
+		return false
+	case *ast.UnaryExpr:
+		return x.Op == token.MUL
+	case *ast.BinaryExpr:
+		if x.Op == token.OR {
+			return d.optional(x.X) || d.optional(x.Y)
+		}
+		return d.optional(x.X) && d.optional(x.Y)
+	case *ast.ParenExpr:
+		return d.optional(x.X)
+	case *ast.ListLit:
+		return len(x.Elts) == 1 && isEllipsis(x.Elts[0])
+	case *ast.StructLit:
+		for _, decl := range x.Elts {
+			f, ok := decl.(*ast.Field)
+			if !ok {
+				continue
+			}
+			if _, pattern := f.Label.(*ast.ListLit); pattern || f.Constraint == token.OPTION {
+				continue
+			}
+			if !d.optional(f.Value) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func isEllipsis(e ast.Expr) bool {
+	_, ok := e.(*ast.Ellipsis)
+	return ok
+}
+
 // describeList describes a list type: its element and its least length.
 func (d *schemaDoc) describeList(l *ast.ListLit) string {
 	n := 0
 	var elem ast.Expr
 	for _, el := range l.Elts {
+		if _, ok := el.(*ast.Comprehension); ok {
+			return "a list computed from other fields"
+		}
 		if e, ok := el.(*ast.Ellipsis); ok {
 			if elem == nil {
 				elem = e.Type

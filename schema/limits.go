@@ -44,8 +44,8 @@ func filePos(filename string, src []byte, offset int) token.Pos {
 
 func tooLarge(filename string, src []byte) error {
 	return errors.Newf(filePos(filename, src, MaxSpecBytes),
-		"the spec is larger than %d KiB, hagen's limit for a spec file (this is where the limit is reached); a spec of 255 sites is about 60 KiB, so check that this is the right file",
-		MaxSpecBytes>>10)
+		"the spec is larger than %d MiB, hagen's limit for a spec file (this is where the limit is reached); a spec of 255 sites is about 60 KiB, so check that this is the right file",
+		MaxSpecBytes>>20)
 }
 
 // syntaxErrors are the parser's errors, with any character the terminal

@@ -79,6 +79,11 @@ func (r *report) addCUE(err error) {
 	}
 	for _, p := range order {
 		es := byPath[p]
+		if emptyDisjunction(es) && slices.ContainsFunc(order, func(q string) bool { return isUnder(q, p) }) {
+			// A list or struct none of whose alternatives fits because of
+			// an error inside it, which is reported on its own.
+			continue
+		}
 		msg, kind := r.explain(p, es)
 		d := diag{pos: r.position(p, es), path: p, msg: msg, kind: kind}
 		if kind == kindNotAllowed {
@@ -124,6 +129,17 @@ func (r *report) addMissing() {
 		}
 	}
 	walk(r.v, nil)
+}
+
+// emptyDisjunction reports whether errs say that no alternative of a
+// disjunction fits.
+func emptyDisjunction(errs []errors.Error) bool {
+	for _, e := range errs {
+		if f, _ := e.Msg(); strings.Contains(f, "empty disjunction") {
+			return true
+		}
+	}
+	return false
 }
 
 // position is where errs about path are reported: the first position in
@@ -410,6 +426,9 @@ func (r *report) explain(path string, errs []errors.Error) (string, string) {
 	}
 	value := show(uv)
 	wrong := "is not valid here"
+	if strings.HasPrefix(valid, "; write one of") {
+		wrong = "is not allowed here"
+	}
 	for _, e := range errs {
 		f, a := e.Msg()
 		switch {
@@ -515,7 +534,7 @@ func (r *report) notAllowed(path string) string {
 	}
 	names, pattern := declaredFields(sels[:len(sels)-1])
 	if pattern != "" {
-		return fmt.Sprintf("%s is not a valid name here; write %s", quote(bad), pattern)
+		return "this name is not valid here; write " + pattern
 	}
 	if len(names) == 0 {
 		return "field not allowed; nothing can be added here"

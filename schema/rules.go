@@ -17,11 +17,14 @@ import (
 // it at that field in the spec. The checker also runs on a Topology built
 // in Go (Topology.Validate), without positions.
 type checker struct {
-	v        cue.Value // the spec unified with #Topology (zero without a spec file)
-	user     cue.Value // the spec as written, for positions
-	file     string    // the spec's file name, as in positions; "" without one
-	t        *Topology
-	broken   []string // paths that did not decode (CUE has reported them)
+	v      cue.Value // the spec unified with #Topology (zero without a spec file)
+	user   cue.Value // the spec as written, for positions
+	file   string    // the spec's file name, as in positions; "" without one
+	t      *Topology
+	broken []string // paths that did not decode (CUE has reported them)
+	// control holds the paths refused for a control character: that is
+	// the one error reported about them.
+	control  map[string]bool
 	errs     []violation
 	warnings []Warning
 }
@@ -129,6 +132,9 @@ func quoteLabel(label string) string {
 var plainLabel = regexp.MustCompile(`^[A-Za-z_#][A-Za-z0-9_-]*$`)
 
 func (c *checker) errorf(path, format string, args ...any) {
+	if c.control[path] {
+		return
+	}
 	// A field that did not decode: CUE has said what is wrong with it.
 	for _, b := range c.broken {
 		if b == path || b == "" || isUnder(path, b) {
@@ -750,7 +756,13 @@ func (c *checker) secrets() {
 		if HasURLCredentials(t.Clients.URL) {
 			c.errorf("clients.url", "holds a user name and password (user:password@); remove them: clients take credentials from their own secret store")
 		} else if msg := urlProblem(t.Clients.URL); msg != "" {
-			c.errorf("clients.url", "%s %s", quote(t.Clients.URL), msg)
+			// A URL with @ may hold a password this check missed: never
+			// echo it.
+			shown := quote(t.Clients.URL)
+			if strings.Contains(t.Clients.URL, "@") {
+				shown = "the URL"
+			}
+			c.errorf("clients.url", "%s %s", shown, msg)
 		}
 	}
 }
@@ -765,6 +777,10 @@ func (c *checker) text() {
 			} else {
 				c.errorf(path, "%s", msg)
 			}
+			if c.control == nil {
+				c.control = map[string]bool{}
+			}
+			c.control[path] = true
 			return
 		}
 		if !key && freeForm(path) && len(s) > MaxFreeTextBytes {

@@ -136,7 +136,7 @@ func secretWord(name string) string {
 // the start of the value or after a separator. mailto:name@host is an
 // address, not a credential.
 var (
-	schemeCredentials     = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s@]*:[^/?#\s@]*@`)
+	schemeCredentials     = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^/?#@]*:[^/?#@]*@`)
 	schemelessCredentials = regexp.MustCompile(`(?:^|[\s=,;'"(<\[{])([^\s:/@'"=,;(<\[{]+):[^\s/@'"]*@[A-Za-z0-9\[]`)
 )
 
