@@ -74,16 +74,27 @@ func (d *decoder) value(v cue.Value, rv reflect.Value, path string) {
 			d.value(fv, rv.Field(i), joinPath(path, name))
 		}
 	case reflect.Slice:
-		it, err := v.List()
-		if err != nil {
+		// List fails on a list with an error in one element: take the
+		// elements one by one instead.
+		if k := v.IncompleteKind(); k != cue.BottomKind && k&cue.ListKind == 0 {
 			d.broken = append(d.broken, path)
 			return
 		}
 		s := reflect.MakeSlice(rv.Type(), 0, 0)
-		for i := 0; it.Next(); i++ {
+		for i := 0; ; i++ {
+			ev := v.LookupPath(cue.MakePath(cue.Index(i)))
+			if !ev.Exists() {
+				break
+			}
 			e := reflect.New(rv.Type().Elem()).Elem()
-			d.value(it.Value(), e, fmt.Sprintf("%s[%d]", path, i))
+			d.value(ev, e, fmt.Sprintf("%s[%d]", path, i))
 			s = reflect.Append(s, e)
+		}
+		if s.Len() == 0 {
+			if _, err := v.List(); err != nil {
+				d.broken = append(d.broken, path)
+				return
+			}
 		}
 		rv.Set(s)
 	case reflect.Map:

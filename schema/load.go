@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"strings"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/cuecontext"
@@ -136,6 +137,13 @@ func parse(filename string, src []byte) (*Topology, []Warning, error) {
 	broken := decodePartial(v, reflect.ValueOf(&t).Elem(), cueErr == nil)
 	if cueErr == nil && len(broken) > 0 {
 		return nil, nil, fmt.Errorf("internal error: the validated spec does not decode at %s", broken[0])
+	}
+	// A field CUE refused is off limits to the rules even where a value
+	// decodes (an element of a list whose disjunction failed).
+	for _, e := range errors.Errors(cueErr) {
+		if p := fieldPath(e.Path()); !strings.HasPrefix(p, "#") {
+			broken = append(broken, p)
+		}
 	}
 	t.Source = filename
 	c := &checker{v: v, user: user, file: filename, t: &t, broken: broken}

@@ -146,6 +146,13 @@ func emptyDisjunction(errs []errors.Error) bool {
 // the spec file CUE gives, else the field (or its nearest ancestor) in the
 // spec, else the start of the file.
 func (r *report) position(path string, errs []errors.Error) token.Pos {
+	// The field's own value where the spec writes it: CUE may point at a
+	// value it was computed from instead.
+	if path != "" && r.v.Exists() {
+		if p := r.v.LookupPath(cue.MakePath(selectors(path)...)).Pos(); p.IsValid() && p.Filename() == r.file {
+			return p
+		}
+	}
 	for _, e := range errs {
 		for _, p := range append([]token.Pos{e.Position()}, errors.Positions(e)...) {
 			if p.IsValid() && p.Filename() == r.file {
