@@ -4,7 +4,7 @@ BIN     := bin/hagen
 EXAMPLE ?= examples/dual-site.cue
 OUT     ?= out
 
-.PHONY: all build demo test test-short golden lint bench clean
+.PHONY: all build demo test test-short golden lint bench fuzz clean
 
 all: build
 
@@ -17,9 +17,11 @@ demo: build
 	$(BIN) render $(EXAMPLE) -o $(OUT)
 	@echo "see $(OUT)/RUNBOOK.md"
 
-## test: lint, unit, golden, CLI script tests, and the Docker-backed suites
+## test: lint, unit, golden, CLI script tests, the Docker-backed suites, and
+## 20 s of fuzzing the spec loader
 test: lint
 	$(GO) test -count=1 -timeout 40m ./...
+	$(GO) test ./schema -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 20s -fuzzminimizetime 5s
 
 ## test-short: everything that needs no Docker engine
 test-short: lint
@@ -36,6 +38,11 @@ lint:
 ## bench: render benchmarks (compare runs with benchstat)
 bench:
 	$(GO) test ./render -run '^$$' -bench BenchmarkRender -benchmem -count 6
+
+## fuzz: search longer for spec inputs that crash or stall the loader
+FUZZTIME ?= 10m
+fuzz:
+	$(GO) test ./schema -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 
 clean:
 	rm -rf bin $(OUT)

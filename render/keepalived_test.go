@@ -170,7 +170,7 @@ func TestNotifySyncCandidates(t *testing.T) {
 		t.Errorf("three nodes: db0 promoted may keep %q, want db1=db1 db2=app2", got)
 	}
 	mustContain(t, "db1/keepalived/notify.sh", file(t, tree, "db1/keepalived/notify.sh"), "\tdb0=10.232.0.11\n\tdb2=10.232.0.13\n")
-	tree = renderEdited(t, psExample, append(three, `onStandbyDown:       "block"`, `onStandbyDown:       "async"`)...)
+	tree = renderEdited(t, psExample, append(three, `onStandbyDown:       "block"`, `onStandbyDown:       "async", acceptSplitBrainRisk: true`)...)
 	mustContain(t, "db1/keepalived/notify.sh", file(t, tree, "db1/keepalived/notify.sh"), "on_standby_down=async\n")
 }
 

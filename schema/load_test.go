@@ -62,7 +62,7 @@ func TestErrorsCarrySpecPositions(t *testing.T) {
 		at                      string // the error is on the line holding this text
 	}{
 		{"schema bound", "dual-site.cue", "publishedPort: 5444", "publishedPort: 0",
-			"database.publishedPort: invalid value 0", "publishedPort: 0"},
+			"database.publishedPort: 0 is out of range; write an integer from 1 to 65535", "publishedPort: 0"},
 		{"schema builtin", "dual-site.cue", `address: "10.231.1.10"`, `address: "10.231.1.300"`,
 			"sites[1].address: 10.231.1.300 is not an IPv4 address", "10.231.1.300"},
 		{"list too short", "primary-standby.cue", `standbys: [{site: "db1", applicationName: "db1", slot: "db1"}]`, `standbys: []`,

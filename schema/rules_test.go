@@ -72,9 +72,9 @@ func TestURLPasswords(t *testing.T) {
 		name, old, new, want string
 	}{
 		{"client url", `url:            "grpc://ha.test:8001"`, `url:            "grpc://kwanza:hunter2@ha.test:8001"`,
-			"clients.url: holds a literal password"},
+			"clients.url: holds a user name and password (user:password@)"},
 		{"service environment", `KWANZA_DB_NAME: "kwanza"`, `KWANZA_DB_URL: "postgres://postgres:hunter2@postgres:5432/kwanza"`,
-			"services.kwanza.environment.KWANZA_DB_URL: holds a URL with a literal password"},
+			"services.kwanza.environment.KWANZA_DB_URL: holds a user name and password (user:password@) as in a URL"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -118,7 +118,7 @@ func TestVIPIsUnused(t *testing.T) {
 func TestPathsWithNonIdentifierLabels(t *testing.T) {
 	src := mutate(t, "dual-site.cue", "\tkwanza: {", "\t\"my-app\": {")
 	for _, tc := range []struct{ old, new, want string }{
-		{"{published: 6060, target: 6060}", "{published: 70000, target: 6060}", "services.my-app.ports[0].published: invalid value 70000"},
+		{"{published: 6060, target: 6060}", "{published: 70000, target: 6060}", "services.my-app.ports[0].published: 70000 is out of range; write an integer from 1 to 65535"},
 		{"{published: 6060, target: 6060}", "{published: 5444, target: 6060}", "services.my-app.ports[0].published: port 5444"},
 	} {
 		s := strings.Replace(string(src), tc.old, tc.new, 1)

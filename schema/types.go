@@ -69,11 +69,14 @@ type Streaming struct {
 	Synchronous             bool      `json:"synchronous"`
 	SynchronousStandbyNames []string  `json:"synchronousStandbyNames"`
 	OnStandbyDown           string    `json:"onStandbyDown"`
-	ReplicationUser         string    `json:"replicationUser"`
-	ReplicationPassword     SecretRef `json:"replicationPassword"`
-	Witness                 string    `json:"witness,omitempty"`
-	HealthPort              int       `json:"healthPort"`
-	FailoverAfter           int       `json:"failoverAfter"`
+	// AcceptSplitBrainRisk allows onStandbyDown "async" with keepalived's
+	// failover, which can give two writable primaries.
+	AcceptSplitBrainRisk bool      `json:"acceptSplitBrainRisk"`
+	ReplicationUser      string    `json:"replicationUser"`
+	ReplicationPassword  SecretRef `json:"replicationPassword"`
+	Witness              string    `json:"witness,omitempty"`
+	HealthPort           int       `json:"healthPort"`
+	FailoverAfter        int       `json:"failoverAfter"`
 }
 
 type Standby struct {

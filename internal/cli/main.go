@@ -22,6 +22,9 @@ const (
 	ExitInvalid  = 2 // invalid spec, render or check failure
 	ExitDrift    = 3 // render --check found differences
 	ExitScenario = 4 // a verify scenario failed
+	// ExitInterrupted: the first Ctrl-C or SIGTERM stopped validate or
+	// render before the spec was validated (128 + SIGINT, as shells do).
+	ExitInterrupted = 130
 )
 
 // env is what a command runs with; tests substitute the streams.
@@ -124,6 +127,7 @@ Exit codes:
   2  invalid spec, render failure or failed check
   3  render --check found differences
   4  a verify scenario failed
+  130  interrupted (Ctrl-C, SIGTERM) while reading the spec
 
 Run 'hagen help <command>' for a command's flags and examples.
 `)

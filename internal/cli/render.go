@@ -50,9 +50,9 @@ func runRender(c *command, e *env, args []string) int {
 	if *out == "" {
 		return usageErr(e, c, "-o DIR is required")
 	}
-	t, ok := loadSpec(e, pos[0])
+	t, code, ok := loadSpec(e, pos[0])
 	if !ok {
-		return ExitInvalid
+		return code
 	}
 	tree, err := render.Render(t)
 	if err != nil {

@@ -17,8 +17,14 @@ func validateCmd() *command {
 Validate loads SPEC, unifies it with hagen's schema and checks the rules
 that relate fields (addresses inside their LAN, unique sites, DNS names in
 sequence, the virtual IP on a shared LAN, one service per host port,
-secrets as references). Each violation is printed with file:line:col and
-the field path; warnings are printed but do not fail.
+secrets as references, no literal secrets, no control characters in any
+string). Each violation is printed with file:line:col, the field path,
+what is wrong and what would be valid; many alike are counted, not all
+printed. Warnings are printed but do not fail.
+
+A spec over 1 MiB, with a list of more than 2,000 elements or more than
+100,000 syntax nodes is refused before evaluation. The first Ctrl-C or
+SIGTERM stops validation at once, with exit code 130.
 
 Examples:
   hagen validate examples/dual-site.cue
@@ -36,9 +42,9 @@ func runValidate(c *command, e *env, args []string) int {
 	if len(pos) != 1 {
 		return usageErr(e, c, "want exactly one spec file, got %d arguments", len(pos))
 	}
-	t, ok := loadSpec(e, pos[0])
+	t, code, ok := loadSpec(e, pos[0])
 	if !ok {
-		return ExitInvalid
+		return code
 	}
 	fmt.Fprintf(e.stdout, "%s: valid: %s\n", pos[0], summary(t))
 	return ExitOK

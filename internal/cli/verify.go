@@ -63,8 +63,8 @@ func runVerify(c *command, e *env, args []string) int {
 	if len(pos) != 1 {
 		return usageErr(e, c, "want exactly one spec file, got %d arguments", len(pos))
 	}
-	if _, ok := loadSpec(e, pos[0]); !ok {
-		return ExitInvalid
+	if _, code, ok := loadSpec(e, pos[0]); !ok {
+		return code
 	}
 	bin, err := os.Executable()
 	if err != nil {
