@@ -34,6 +34,8 @@ type statusCache struct {
 	at     time.Time // start of the probe that produced st/err
 	flight *flight
 	gen    uint64 // bumped by invalidate: a probe started before does not fill the cache
+
+	joined func() // test hook: a request joined a running probe
 }
 
 type flight struct {
@@ -61,6 +63,8 @@ func (c *statusCache) status(ctx context.Context) (status, error) {
 		f = &flight{done: make(chan struct{})}
 		c.flight = f
 		go c.probe(f, c.now(), c.gen)
+	} else if c.joined != nil {
+		c.joined()
 	}
 	c.mu.Unlock()
 	select {

@@ -34,10 +34,13 @@ func (c *countingSource) status(ctx context.Context) (status, error) {
 }
 
 // Requests that arrive while a probe runs share its answer: one probe for
-// a hundred concurrent requests.
+// a hundred concurrent requests, even with no caching after it.
 func TestCacheSingleFlight(t *testing.T) {
 	src := &countingSource{release: make(chan struct{}), st: writable}
 	c := newStatusCache(src, time.Minute)
+	c.ttl = 0
+	var joined atomic.Int64
+	c.joined = func() { joined.Add(1) }
 	var wg sync.WaitGroup
 	for range 100 {
 		wg.Add(1)
@@ -48,7 +51,9 @@ func TestCacheSingleFlight(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(50 * time.Millisecond) // let them all wait on the one probe
+	for joined.Load() < 99 {
+		time.Sleep(time.Millisecond)
+	}
 	close(src.release)
 	wg.Wait()
 	if n := src.calls.Load(); n != 1 {
@@ -105,7 +110,15 @@ func TestCacheRequestGivesUp(t *testing.T) {
 		t.Error("the request's cancellation cancelled the shared probe")
 	}
 	close(src.release)
-	time.Sleep(20 * time.Millisecond)
+	for {
+		c.mu.Lock()
+		have := c.have
+		c.mu.Unlock()
+		if have {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
 	if st, err := c.status(context.Background()); err != nil || st.Role != rolePrimary || src.calls.Load() != 1 {
 		t.Errorf("after the probe: %+v %v, %d probes", st, err, src.calls.Load())
 	}

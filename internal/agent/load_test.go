@@ -221,7 +221,9 @@ func TestPoolReusesAndRecovers(t *testing.T) {
 		t.Errorf("50 probes opened %d sessions, want 1", got)
 	}
 	pg.dropSessions()
-	time.Sleep(50 * time.Millisecond)
+	for pg.open.Load() != 0 {
+		time.Sleep(time.Millisecond)
+	}
 	if st, err := src.status(ctx); err != nil || st.Role != rolePrimary {
 		t.Errorf("the probe after a restart failed: %+v %v", st, err)
 	}
@@ -299,11 +301,19 @@ func TestKeeperPrivileges(t *testing.T) {
 			if !strings.Contains(body, `"keeper": "`+tc.want) {
 				t.Fatalf("/health does not show the keeper as %q:\n%s", tc.want, body)
 			}
-			time.Sleep(1500 * time.Millisecond) // one more tick of the keeper
-			pg.mu.Lock()
-			altered := append([]string(nil), pg.altered...)
-			pg.mu.Unlock()
-			if tc.want == "keeps synchronous_standby_names" {
+			// Wait for the keeper's decision: the change, or the refusal in the log.
+			keeps := tc.want == "keeps synchronous_standby_names"
+			refusal := `run ALTER SYSTEM SET synchronous_standby_names = 'FIRST 1 ("db1")'; SELECT pg_reload_conf(); as the superuser`
+			var altered []string
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				pg.mu.Lock()
+				altered = append([]string(nil), pg.altered...)
+				pg.mu.Unlock()
+				if keeps && len(altered) > 0 || !keeps && strings.Contains(logged(), refusal) {
+					break
+				}
+			}
+			if keeps {
 				if len(altered) != 1 || altered[0] != `FIRST 1 ("db1")` {
 					t.Errorf("ALTER SYSTEM calls = %q, want one with FIRST 1 (\"db1\")", altered)
 				}
@@ -311,7 +321,7 @@ func TestKeeperPrivileges(t *testing.T) {
 				if len(altered) != 0 {
 					t.Errorf("the keeper ran ALTER SYSTEM without the privilege: %q", altered)
 				}
-				if !strings.Contains(logged(), `run ALTER SYSTEM SET synchronous_standby_names = 'FIRST 1 ("db1")'; SELECT pg_reload_conf(); as the superuser`) {
+				if !strings.Contains(logged(), refusal) {
 					t.Errorf("the log does not tell the operator what to run:\n%s", logged())
 				}
 			}

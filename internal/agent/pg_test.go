@@ -78,31 +78,34 @@ func startRealPG(t *testing.T) *realPG {
 	if image == "" {
 		image = "hagen-node:bookworm"
 	}
-	if _, err := exec.LookPath("docker"); err != nil {
-		t.Skip("no docker: the test against a real PostgreSQL does not run")
+	skip := func(msg string) {
+		if os.Getenv("HAGEN_REQUIRE_DOCKER") == "1" {
+			t.Fatalf("HAGEN_REQUIRE_DOCKER=1 but %s", msg)
+		}
+		t.Skipf("skipping: %s (set HAGEN_REQUIRE_DOCKER=1 to fail instead)", msg)
+	}
+	if out, err := exec.Command("docker", "version", "--format", "{{.Server.Version}}").CombinedOutput(); err != nil {
+		skip(fmt.Sprintf("no Docker engine answers: %s", strings.TrimSpace(string(out))))
 	}
 	if out, err := exec.Command("docker", "image", "inspect", image).CombinedOutput(); err != nil {
-		t.Skipf("no node image %s (hagen images build): %s", image, strings.TrimSpace(string(out)))
+		skip(fmt.Sprintf("no node image %s (hagen images build): %s", image, strings.TrimSpace(string(out))))
 	}
-	dir, err := os.MkdirTemp("", "hagen-agent-pg-")
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "role.sql"), []byte(contract.AgentRoleSQL()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	name := fmt.Sprintf("hagen-agent-pg-%d", time.Now().UnixNano())
+	t.Cleanup(func() {
+		out, err := exec.Command("docker", "rm", "-f", "-v", name).CombinedOutput()
+		if err != nil && !strings.Contains(string(out), "No such container") {
+			t.Errorf("docker rm %s: %v: %s", name, err, out)
+		}
+	})
 	out, err := exec.Command("docker", "run", "-d", "--name", name, "--label", "dev.hagen.check=agent-pg-test",
 		"-v", dir+":/sock", "--entrypoint", "bash", image, "-c", realPGScript).CombinedOutput()
 	if err != nil {
 		t.Fatalf("docker run: %v: %s", err, out)
 	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("docker", "rm", "-f", "-v", name).CombinedOutput(); err != nil {
-			t.Errorf("docker rm %s: %v: %s", name, err, out)
-		}
-		os.RemoveAll(dir)
-	})
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "ready")); err == nil {
