@@ -3,7 +3,9 @@ package contract
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -12,8 +14,17 @@ import (
 type AgentConfig struct {
 	// Site is the spec's name of this node.
 	Site string `json:"site"`
-	// Listen is the HTTP address, "<host>:<database.streaming.healthPort>".
-	Listen    string         `json:"listen"`
+	// Listen is the HTTP address, "<site address>:<healthPort>". An
+	// empty host (":<healthPort>", hagen's older form) listens on every
+	// address of the host.
+	Listen string `json:"listen"`
+	// AlsoListen are further addresses served the same way, e.g.
+	// "127.0.0.1:<healthPort>" for keepalived's local checks.
+	AlsoListen []string `json:"alsoListen,omitempty"`
+	// AllowFrom, when not empty, are the networks (CIDR) whose
+	// connections are served; any other is closed at once, before it
+	// costs a connection slot. Empty: every source is served.
+	AllowFrom []string       `json:"allowFrom,omitempty"`
 	Database  AgentDatabase  `json:"database"`
 	Peers     []AgentPeer    `json:"peers"`
 	Streaming AgentStreaming `json:"streaming"`
@@ -21,16 +32,23 @@ type AgentConfig struct {
 
 // AgentDatabase says how the agent reaches the local database.
 type AgentDatabase struct {
-	Host    string `json:"host"`
-	Port    int    `json:"port"`
+	// Host is the server's address or, starting with "/", the directory
+	// of its Unix socket, whose file is <Host>/.s.PGSQL.<Port> (libpq's
+	// convention).
+	Host string `json:"host"`
+	Port int    `json:"port"`
+	// User is the role the agent connects as: AgentRole, created by
+	// AgentRoleSQL (older configurations name the superuser).
 	User    string `json:"user"`
 	Name    string `json:"name"`
 	SSLMode string `json:"sslmode"`
 	// The password is read at every connection from the variable named
 	// PasswordEnv, or else from the file named by the variable
-	// PasswordFileEnv; it is never part of the configuration.
-	PasswordEnv     string `json:"passwordEnv"`
-	PasswordFileEnv string `json:"passwordFileEnv"`
+	// PasswordFileEnv; it is never part of the configuration. Both empty:
+	// no password is sent, for peer authentication over the Unix socket
+	// (Host must then be a socket directory).
+	PasswordEnv     string `json:"passwordEnv,omitempty"`
+	PasswordFileEnv string `json:"passwordFileEnv,omitempty"`
 	ConnectTimeout  int    `json:"connectTimeoutSeconds"`
 }
 
@@ -78,15 +96,23 @@ func (c *AgentConfig) Validate() error {
 	p.need("site", c.Site)
 	p.need("listen", c.Listen)
 	if c.Listen != "" {
-		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-			p.add("listen: %v", err)
+		p.listen("listen", c.Listen)
+	}
+	for i, l := range c.AlsoListen {
+		p.listen(fmt.Sprintf("alsoListen[%d]", i), l)
+	}
+	for i, a := range c.AllowFrom {
+		if _, err := netip.ParsePrefix(a); err != nil {
+			p.add("allowFrom[%d] %q is not a network in CIDR notation (e.g. 10.0.0.0/24)", i, a)
 		}
 	}
 	d := c.Database
 	p.need("database.host", d.Host)
 	p.need("database.user", d.User)
 	p.need("database.name", d.Name)
-	p.need("database.passwordEnv", d.PasswordEnv)
+	if d.PasswordEnv == "" && d.PasswordFileEnv == "" && !strings.HasPrefix(d.Host, "/") {
+		p.add("database.passwordEnv is empty and database.host %q is not a socket directory: without a password the agent authenticates by peer over the Unix socket only", d.Host)
+	}
 	p.port("database.port", d.Port)
 	if d.ConnectTimeout < 1 {
 		p.add("database.connectTimeoutSeconds %d must be at least 1", d.ConnectTimeout)
@@ -108,10 +134,30 @@ func (c *AgentConfig) Validate() error {
 	return p.err()
 }
 
+// listen checks an HTTP listen address: "<IP>:<port>" or ":<port>".
+func (p *problems) listen(field, addr string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		p.add("%s: %v", field, err)
+		return
+	}
+	if host != "" {
+		if _, err := netip.ParseAddr(host); err != nil {
+			p.add("%s: %q is not an IP address", field, host)
+		}
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		p.add("%s: %q is not a port", field, port)
+	}
+}
+
 // Password reads the database password the way hagen's scripts do: the
 // variable itself, or the file its _FILE variable names (one trailing
 // newline removed).
 func (d AgentDatabase) Password() (string, error) {
+	if d.PasswordEnv == "" && d.PasswordFileEnv == "" {
+		return "", nil // peer authentication
+	}
 	if v := os.Getenv(d.PasswordEnv); v != "" {
 		return v, nil
 	}
@@ -126,3 +172,79 @@ func (d AgentDatabase) Password() (string, error) {
 	}
 	return "", fmt.Errorf("the database password is not set (neither %s nor %s)", d.PasswordEnv, d.PasswordFileEnv)
 }
+
+// AgentRole is the database role hagen's agent connects as. It is not a
+// superuser: see AgentRoleSQL for exactly what it may do.
+const AgentRole = "hagen_agent"
+
+// AgentRoleConnectionLimit caps the role's sessions in PostgreSQL itself:
+// the agent keeps at most two (its pool), plus one for the overlap of a
+// restart. Whatever the agent does, it cannot take the connections the
+// superuser's scripts need to fence or promote.
+const AgentRoleConnectionLimit = 3
+
+// AgentRoleSQL returns the SQL that creates the agent's role, or brings
+// an existing one back to exactly these rights; it is safe to run on
+// every start. Run it as the superuser on a writable primary (roles are
+// cluster-wide and reach the standbys by replication), e.g. with psql over
+// the local socket, outside a transaction block.
+//
+// The agent's queries need, and the role gets:
+//   - LOGIN, no password (peer authentication over the Unix socket), at
+//     most AgentRoleConnectionLimit sessions, no other attribute;
+//   - pg_monitor: the full rows of pg_stat_replication and
+//     pg_stat_wal_receiver (without it sender_host, the LSNs and the lag
+//     columns read as NULL); pg_is_in_recovery(), the WAL position and
+//     replay functions and current_setting() of the settings read need
+//     no grant;
+//   - EXECUTE on pg_reload_conf() and, on PostgreSQL 15 and later, ALTER
+//     SYSTEM on synchronous_standby_names only: the sync keeper's one
+//     change. PostgreSQL 13 and 14 cannot grant ALTER SYSTEM to a role
+//     that is not a superuser: there the agent reports the synchronous
+//     state but does not change it (it says so in its log and in
+//     /health's sync.keeper), and the operator restores
+//     synchronous_standby_names after a failover by hand;
+//   - statement_timeout 1 s, lock_timeout 1 s and
+//     idle_in_transaction_session_timeout 5 s as the role's defaults.
+//
+// Any other role membership or parameter privilege the role holds is
+// revoked.
+func AgentRoleSQL() string {
+	return fmt.Sprintf(agentRoleSQL, AgentRole, AgentRoleConnectionLimit)
+}
+
+const agentRoleSQL = `DO $hagen$
+DECLARE
+	agent constant text := '%s';
+	other record;
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = agent) THEN
+		EXECUTE format('CREATE ROLE %%I', agent);
+	END IF;
+	EXECUTE format('ALTER ROLE %%I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT NOREPLICATION NOBYPASSRLS CONNECTION LIMIT %d PASSWORD NULL', agent);
+	FOR other IN
+		SELECT g.rolname FROM pg_catalog.pg_auth_members m
+		JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
+		JOIN pg_catalog.pg_roles u ON u.oid = m.member
+		WHERE u.rolname = agent AND g.rolname <> 'pg_monitor'
+	LOOP
+		EXECUTE format('REVOKE %%I FROM %%I', other.rolname, agent);
+	END LOOP;
+	EXECUTE format('GRANT pg_monitor TO %%I', agent);
+	EXECUTE format('GRANT EXECUTE ON FUNCTION pg_catalog.pg_reload_conf() TO %%I', agent);
+	IF current_setting('server_version_num')::int >= 150000 THEN
+		FOR other IN EXECUTE
+			'SELECT p.parname FROM pg_catalog.pg_parameter_acl p, pg_catalog.aclexplode(p.paracl) a
+			 WHERE a.grantee = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1)
+			 AND p.parname <> ''synchronous_standby_names''' USING agent
+		LOOP
+			EXECUTE format('REVOKE ALL ON PARAMETER %%s FROM %%I', other.parname, agent);
+		END LOOP;
+		EXECUTE format('GRANT ALTER SYSTEM ON PARAMETER synchronous_standby_names TO %%I', agent);
+	END IF;
+	EXECUTE format('ALTER ROLE %%I SET statement_timeout = %%L', agent, '1s');
+	EXECUTE format('ALTER ROLE %%I SET lock_timeout = %%L', agent, '1s');
+	EXECUTE format('ALTER ROLE %%I SET idle_in_transaction_session_timeout = %%L', agent, '5s');
+END
+$hagen$;
+`

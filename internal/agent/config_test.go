@@ -44,7 +44,9 @@ func TestRenderedConfigsDecode(t *testing.T) {
 				continue
 			}
 			site := strings.SplitN(p, "/", 2)[0]
-			if cfg.Site != site || cfg.Database.Host != "127.0.0.1" || cfg.Database.Port != top.Database.PublishedPort {
+			tcp := cfg.Database.Host == "127.0.0.1" && cfg.Database.Port == top.Database.PublishedPort
+			socket := strings.HasPrefix(cfg.Database.Host, "/") && (cfg.Database.Port == top.Database.Port || cfg.Database.Port == top.Database.PublishedPort)
+			if cfg.Site != site || !tcp && !socket {
 				t.Errorf("%s: %s = %+v", spec, p, cfg)
 			}
 			if len(cfg.Peers) != len(top.Sites)-1 {
@@ -63,11 +65,20 @@ func TestConfigRejects(t *testing.T) {
 		t.Fatalf("good config: %v", err)
 	}
 	cases := map[string]string{
-		"unknown field": strings.Replace(good, `"site"`, `"sites":1,"site"`, 1),
-		"no port":       strings.Replace(good, `"port":5444`, `"port":0`, 1),
-		"bad listen":    strings.Replace(good, `":8008"`, `"8008"`, 1),
-		"bad sslmode":   strings.Replace(good, `"disable"`, `"off"`, 1),
-		"no password":   strings.Replace(good, `"POSTGRES_PASSWORD"`, `""`, 1),
+		"unknown field":        strings.Replace(good, `"site"`, `"sites":1,"site"`, 1),
+		"no port":              strings.Replace(good, `"port":5444`, `"port":0`, 1),
+		"bad listen":           strings.Replace(good, `":8008"`, `"8008"`, 1),
+		"bad sslmode":          strings.Replace(good, `"disable"`, `"off"`, 1),
+		"no password over TCP": strings.Replace(strings.Replace(good, `"POSTGRES_PASSWORD"`, `""`, 1), `"POSTGRES_PASSWORD_FILE"`, `""`, 1),
+		"listen on a name":     strings.Replace(good, `":8008"`, `"localhost:8008"`, 1),
+		"bad alsoListen":       strings.Replace(good, `"listen":":8008"`, `"listen":":8008","alsoListen":["127.0.0.1"]`, 1),
+		"bad allowFrom":        strings.Replace(good, `"listen":":8008"`, `"listen":":8008","allowFrom":["10.0.0.1"]`, 1),
+	}
+	// Peer authentication over the socket: no password, a socket directory.
+	peer := strings.Replace(strings.Replace(good, `"passwordEnv":"POSTGRES_PASSWORD","passwordFileEnv":"POSTGRES_PASSWORD_FILE",`, "", 1), `"host":"127.0.0.1"`, `"host":"/run/hagen/pgsocket"`, 1)
+	peer = strings.Replace(peer, `"listen":":8008"`, `"listen":"10.0.0.11:8008","alsoListen":["127.0.0.1:8008"],"allowFrom":["127.0.0.1/32","10.0.0.0/24"]`, 1)
+	if _, err := contract.ParseAgentConfig("peer", []byte(peer)); err != nil {
+		t.Errorf("peer config: %v", err)
 	}
 	for name, src := range cases {
 		if _, err := contract.ParseAgentConfig(name, []byte(src)); err == nil {

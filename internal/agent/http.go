@@ -1,11 +1,14 @@
 package agent
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/hagen-ha/hagen/contract"
 )
@@ -18,22 +21,36 @@ import (
 //	GET /replica  200 only on a standby whose WAL receiver is streaming
 //	GET /health   the full status as JSON; 503 when the database does not answer
 //
-// Every request asks the database afresh; role changes are logged.
+// The status comes from src (in the agent, the shared cache: at most
+// statusTTL old); role changes are logged. At most maxInFlight requests
+// are served at once; a request waits queueWait for a slot, then gets 503.
 type handler struct {
 	site  string
 	peers []contract.AgentPeer
 	src   roleSource
 	log   *log.Logger
 
+	slots        chan struct{}
+	answerWithin time.Duration // the longest a request waits for the status
+	lim          *connLimiter  // told which connections are serving
+
 	mu   sync.Mutex
 	last string // the last role logged
 }
 
+// connKey carries a request's net.Conn in its context (http.Server.ConnContext).
+type connKey struct{}
+
 func newHandler(site string, peers []contract.AgentPeer, src roleSource, logger *log.Logger) *handler {
-	return &handler{site: site, peers: peers, src: src, log: logger}
+	return &handler{site: site, peers: peers, src: src, log: logger,
+		slots: make(chan struct{}, maxInFlight), answerWithin: 5 * time.Second}
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if c, ok := r.Context().Value(connKey{}).(net.Conn); ok && h.lim != nil {
+		h.lim.serving(c, true)
+		defer h.lim.serving(c, false)
+	}
 	switch r.URL.Path {
 	case "/primary", "/replica", "/health":
 	default:
@@ -45,7 +62,25 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	st, err := h.src.status(r.Context())
+	select {
+	case h.slots <- struct{}{}:
+	default:
+		wait := time.NewTimer(queueWait)
+		select {
+		case h.slots <- struct{}{}:
+			wait.Stop()
+		case <-wait.C:
+			http.Error(w, h.site+": busy: too many requests at once", http.StatusServiceUnavailable)
+			return
+		case <-r.Context().Done():
+			wait.Stop()
+			return
+		}
+	}
+	defer func() { <-h.slots }()
+	ctx, cancel := context.WithTimeout(r.Context(), h.answerWithin)
+	defer cancel()
+	st, err := h.src.status(ctx)
 	if err != nil {
 		st = status{Role: roleUnreachable, Error: err.Error()}
 	}

@@ -4,52 +4,65 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
+	"strings"
+	"sync/atomic"
 
 	"github.com/hagen-ha/hagen/contract"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// pgSource asks the local PostgreSQL, over a new connection for every
-// probe: a session started after a reload sees the fenced setting, and a
-// database that restarts never leaves a stale connection behind.
+// pgSource asks the local PostgreSQL through the agent's pool: at most
+// poolSize sessions, reused. Each status is read afresh on the session
+// (pg_is_in_recovery() and the settings read follow a promotion or a
+// configuration reload in an open session); a session that fails is
+// closed, and a probe that fails on a reused session is tried once more
+// on a new one, so a restarted database costs no failed check.
 type pgSource struct {
-	db   contract.AgentDatabase
+	pool *pool
 	spec contract.AgentStreaming
+
+	// keeper is what the sync keeper can do, shown in /health (sync.keeper).
+	keeper atomic.Pointer[string]
 }
 
-func (p *pgSource) connConfig() (*pgx.ConnConfig, error) {
-	pw, err := p.db.Password()
-	if err != nil {
-		return nil, err
+func newPgSource(p *pool, spec contract.AgentStreaming) *pgSource {
+	return &pgSource{pool: p, spec: spec}
+}
+
+// withConn runs fn on a pooled session, retrying once on a new session
+// when a reused one fails below SQL (it was closed by a restart).
+func (p *pgSource) withConn(ctx context.Context, fn func(*pgx.Conn) error) error {
+	for attempt := 0; ; attempt++ {
+		conn, fresh, release, err := p.pool.acquire(ctx)
+		if err != nil {
+			return err
+		}
+		err = fn(conn)
+		release(err)
+		var pgErr *pgconn.PgError
+		if err == nil || fresh || attempt > 0 || ctx.Err() != nil || errors.As(err, &pgErr) {
+			return err
+		}
 	}
-	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=%s connect_timeout=%d application_name=hagen-agent",
-		p.db.Host, p.db.Port, p.db.User, p.db.Name, p.db.SSLMode, p.db.ConnectTimeout))
-	if err != nil {
-		return nil, err
-	}
-	cfg.Password = pw
-	return cfg, nil
 }
 
 func (p *pgSource) status(ctx context.Context) (status, error) {
-	cfg, err := p.connConfig()
-	if err != nil {
-		return status{}, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(p.db.ConnectTimeout+3)*time.Second)
-	defer cancel()
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return status{}, err
-	}
-	defer conn.Close(context.Background())
+	var st status
+	err := p.withConn(ctx, func(conn *pgx.Conn) error {
+		var err error
+		st, err = p.statusOn(ctx, conn)
+		return err
+	})
+	return st, err
+}
 
+func (p *pgSource) statusOn(ctx context.Context, conn *pgx.Conn) (status, error) {
 	var st status
 	var timeline *int32
 	var lsn string
-	err = conn.QueryRow(ctx, `SELECT pg_is_in_recovery(),
+	err := conn.QueryRow(ctx, `SELECT pg_is_in_recovery(),
 		current_setting('default_transaction_read_only')::boolean,
 		CASE WHEN pg_is_in_recovery() THEN coalesce(pg_last_wal_replay_lsn()::text, '')
 		     ELSE pg_current_wal_lsn()::text END,
@@ -85,8 +98,67 @@ func (p *pgSource) status(ctx context.Context) (status, error) {
 		st.Replicas = reps
 		state, connected := syncState(names, reps)
 		st.Sync = &syncStatus{Spec: p.spec.Synchronous, StandbyNames: names, Connected: connected, State: state}
+		if k := p.keeper.Load(); k != nil {
+			st.Sync.Keeper = *k
+		}
 	}
 	return st, nil
+}
+
+// canKeepSync says whether the session's role may change
+// synchronous_standby_names (ALTER SYSTEM, then pg_reload_conf()), and
+// if not, why.
+func (p *pgSource) canKeepSync(ctx context.Context) (bool, string, error) {
+	var ok bool
+	var why string
+	err := p.withConn(ctx, func(conn *pgx.Conn) error {
+		var version int
+		var super, reload bool
+		var user string
+		err := conn.QueryRow(ctx, `SELECT current_setting('server_version_num')::int, current_user,
+			coalesce((SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user), false),
+			has_function_privilege('pg_catalog.pg_reload_conf()', 'EXECUTE')`).Scan(&version, &user, &super, &reload)
+		if err != nil {
+			return fmt.Errorf("query the agent's privileges: %w", err)
+		}
+		switch {
+		case super:
+			ok = true
+		case version < 150000:
+			why = fmt.Sprintf("PostgreSQL %d cannot grant ALTER SYSTEM to a role that is not a superuser (15 and later can), and %s is not one", version/10000, user)
+		case !reload:
+			why = fmt.Sprintf("%s may not run pg_reload_conf() (see contract.AgentRoleSQL)", user)
+		default:
+			var alter bool
+			if err := conn.QueryRow(ctx, `SELECT has_parameter_privilege('synchronous_standby_names', 'ALTER SYSTEM')`).Scan(&alter); err != nil {
+				return fmt.Errorf("query the agent's privileges: %w", err)
+			}
+			ok = alter
+			if !alter {
+				why = fmt.Sprintf("%s has no ALTER SYSTEM privilege on synchronous_standby_names (see contract.AgentRoleSQL)", user)
+			}
+		}
+		return nil
+	})
+	return ok, why, err
+}
+
+// setSyncStandbyNames sets synchronous_standby_names with ALTER SYSTEM
+// and reloads the configuration.
+func (p *pgSource) setSyncStandbyNames(ctx context.Context, value string) error {
+	return p.withConn(ctx, func(conn *pgx.Conn) error {
+		if _, err := conn.Exec(ctx, "ALTER SYSTEM SET synchronous_standby_names = "+quoteLiteral(value)); err != nil {
+			return err
+		}
+		_, err := conn.Exec(ctx, "SELECT pg_reload_conf()")
+		return err
+	})
+}
+
+// quoteLiteral quotes a string as an SQL literal (standard_conforming_strings
+// is on since PostgreSQL 9.1: only the quote is doubled).
+func quoteLiteral(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
 func standbyOf(ctx context.Context, conn *pgx.Conn) (*standbyStatus, int, error) {

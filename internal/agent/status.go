@@ -66,6 +66,10 @@ type syncStatus struct {
 	// (synchronous_standby_names is empty), or "blocked" (names are set but
 	// none of them streams: every commit waits).
 	State string `json:"state"`
+	// Keeper is what the agent's sync keeper does: "keeps
+	// synchronous_standby_names", or why it only reports it; empty when
+	// the spec is not synchronous or the keeper has not checked yet.
+	Keeper string `json:"keeper,omitempty"`
 }
 
 // roleSource reports the local database's status. The agent's HTTP

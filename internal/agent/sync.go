@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/hagen-ha/hagen/contract"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // syncKeeper keeps synchronous_standby_names in line with the spec while
@@ -28,18 +26,36 @@ import (
 // With onStandbyDown "block" it never clears the setting: commits wait for
 // the standby, as the spec says.
 type syncKeeper struct {
-	src    *pgSource
+	src    roleSource // the shared status cache: the keeper adds no probe of its own
+	db     syncTarget
 	cfg    *contract.AgentConfig
 	log    *log.Logger
 	every  time.Duration
 	noSync time.Time // since when no synchronous standby is connected
+
+	// What the role may do, checked on the writable primary and again
+	// every recheck while it may not.
+	checkedAt time.Time
+	able      bool
+	why       string
+	publish   func(string) // shows the keeper's state in /health
+	refused   string       // the value last refused for lack of privilege (logged once)
 }
 
-func newSyncKeeper(cfg *contract.AgentConfig, src *pgSource, logger *log.Logger) *syncKeeper {
-	return &syncKeeper{src: src, cfg: cfg, log: logger, every: time.Second}
+// syncTarget is where the keeper changes synchronous_standby_names: the
+// database, through the agent's pool.
+type syncTarget interface {
+	canKeepSync(ctx context.Context) (bool, string, error)
+	setSyncStandbyNames(ctx context.Context, value string) error
 }
 
-func (k *syncKeeper) run(ctx context.Context) {
+const recheck = time.Minute
+
+func newSyncKeeper(cfg *contract.AgentConfig, src roleSource, db syncTarget, logger *log.Logger) *syncKeeper {
+	return &syncKeeper{src: src, db: db, cfg: cfg, log: logger, every: time.Second, publish: func(string) {}}
+}
+
+func (k *syncKeeper) run(ctx context.Context, invalidate func()) {
 	t := time.NewTicker(k.every)
 	defer t.Stop()
 	for {
@@ -48,8 +64,12 @@ func (k *syncKeeper) run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if err := k.tick(ctx, time.Now()); err != nil && ctx.Err() == nil {
+		changed, err := k.tick(ctx, time.Now())
+		if err != nil && ctx.Err() == nil {
 			k.noSync = time.Time{}
+		}
+		if changed {
+			invalidate()
 		}
 	}
 }
@@ -66,44 +86,60 @@ func (k *syncKeeper) standbyNames() []string {
 	return out
 }
 
-func (k *syncKeeper) tick(ctx context.Context, now time.Time) error {
-	cfg, err := k.src.connConfig()
+// tick looks at the node's status (from the shared cache) and changes
+// synchronous_standby_names when decide says so and the role may; it
+// reports whether it changed the setting.
+func (k *syncKeeper) tick(ctx context.Context, now time.Time) (bool, error) {
+	st, err := k.src.status(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(k.src.db.ConnectTimeout+3)*time.Second)
-	defer cancel()
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	var recovery, readOnly bool
-	if err := conn.QueryRow(ctx, `SELECT pg_is_in_recovery(), current_setting('default_transaction_read_only')::boolean`).Scan(&recovery, &readOnly); err != nil {
-		return err
-	}
-	if recovery || readOnly || !k.cfg.Streaming.Synchronous {
+	if st.Role != rolePrimary || !st.Writable || st.Sync == nil || !k.cfg.Streaming.Synchronous {
 		k.noSync = time.Time{}
-		return nil
+		return false, nil
 	}
-	reps, names, err := replicasOf(ctx, conn)
-	if err != nil {
-		return err
+	if k.checkedAt.IsZero() || (!k.able && now.Sub(k.checkedAt) >= recheck) {
+		able, why, err := k.db.canKeepSync(ctx)
+		if err != nil {
+			return false, err
+		}
+		if k.checkedAt.IsZero() || able != k.able {
+			if able {
+				k.log.Printf("site %s: the agent keeps synchronous_standby_names (onStandbyDown %s)", k.cfg.Site, k.cfg.Streaming.OnStandbyDown)
+			} else {
+				k.log.Printf("site %s: the agent cannot change synchronous_standby_names: %s; it reports the synchronous state only, set the setting by hand after a failover (RUNBOOK.md)", k.cfg.Site, why)
+			}
+		}
+		k.checkedAt, k.able, k.why = now, able, why
+		if able {
+			k.publish("keeps synchronous_standby_names")
+		} else {
+			k.publish("reports only: " + why)
+		}
 	}
-	state, _ := syncState(names, reps)
-	want, apply := k.decide(names, state, reps, now)
+	want, apply, reason := k.decide(st.Sync.StandbyNames, st.Sync.State, st.Replicas, now)
 	if !apply {
-		return nil
+		return false, nil
 	}
-	if _, err := conn.Exec(ctx, fmt.Sprintf("ALTER SYSTEM SET synchronous_standby_names = '%s'", strings.ReplaceAll(want, "'", "''"))); err != nil {
-		return err
+	if !k.able {
+		if k.refused != want {
+			k.refused = want
+			k.log.Printf("site %s: %s, but the agent may not change it (%s): run ALTER SYSTEM SET synchronous_standby_names = %s; SELECT pg_reload_conf(); as the superuser", k.cfg.Site, reason, k.why, quoteLiteral(want))
+		}
+		return false, nil
 	}
-	_, err = conn.Exec(ctx, "SELECT pg_reload_conf()")
-	return err
+	if err := k.db.setSyncStandbyNames(ctx, want); err != nil {
+		k.log.Printf("site %s: %s, but setting it failed: %v", k.cfg.Site, reason, err)
+		return false, err
+	}
+	k.refused = ""
+	k.log.Printf("site %s: %s", k.cfg.Site, reason)
+	return true, nil
 }
 
-// decide returns the synchronous_standby_names to set, if any, and logs why.
-func (k *syncKeeper) decide(names, state string, reps []replica, now time.Time) (string, bool) {
+// decide returns the synchronous_standby_names to set, if any, and why
+// in words.
+func (k *syncKeeper) decide(names, state string, reps []replica, now time.Time) (string, bool, string) {
 	known := k.standbyNames()
 	if names == "" {
 		var streaming []string
@@ -113,16 +149,15 @@ func (k *syncKeeper) decide(names, state string, reps []replica, now time.Time) 
 			}
 		}
 		if len(streaming) == 0 {
-			return "", false
+			return "", false, ""
 		}
 		want := syncStandbyNamesOf(streaming)
-		k.log.Printf("site %s: %s streams from this primary again: synchronous_standby_names = '%s' (commits wait for it)", k.cfg.Site, strings.Join(streaming, ", "), want)
 		k.noSync = time.Time{}
-		return want, true
+		return want, true, fmt.Sprintf("%s streams from this primary again: synchronous_standby_names = '%s' (commits wait for it)", strings.Join(streaming, ", "), want)
 	}
 	if state == "sync" {
 		k.noSync = time.Time{}
-		return "", false
+		return "", false, ""
 	}
 	if k.noSync.IsZero() {
 		k.noSync = now
@@ -130,10 +165,9 @@ func (k *syncKeeper) decide(names, state string, reps []replica, now time.Time) 
 	}
 	after := time.Duration(max(1, k.cfg.Streaming.FailoverAfter)) * time.Second
 	if k.cfg.Streaming.OnStandbyDown != "async" || now.Sub(k.noSync) < after {
-		return "", false
+		return "", false, ""
 	}
-	k.log.Printf("site %s: no synchronous standby for %s and onStandbyDown is async: synchronous_standby_names = '' (commits no longer wait; set again when a standby streams)", k.cfg.Site, after)
-	return "", true
+	return "", true, fmt.Sprintf("no synchronous standby for %s and onStandbyDown is async: synchronous_standby_names = '' (commits no longer wait; set again when a standby streams)", after)
 }
 
 // syncStandbyNamesOf is FIRST 1 over the names, as hagen renders it.

@@ -18,21 +18,21 @@ func keeper(policy string) *syncKeeper {
 			StandbyNames: map[string]string{"db0": "db0", "db1": "db1"},
 		},
 	}
-	return newSyncKeeper(cfg, nil, log.New(io.Discard, "", 0))
+	return newSyncKeeper(cfg, nil, nil, log.New(io.Discard, "", 0))
 }
 
 func TestSyncKeeperRestoresAReturningStandby(t *testing.T) {
 	k := keeper("block")
 	now := time.Unix(1000, 0)
 	// Cleared at promotion, nobody streams: nothing to do.
-	if _, apply := k.decide("", "async", nil, now); apply {
+	if _, apply, _ := k.decide("", "async", nil, now); apply {
 		t.Error("set synchronous_standby_names with no standby streaming")
 	}
 	// A standby the spec does not know, or one still catching up: nothing.
-	if _, apply := k.decide("", "async", []replica{{ApplicationName: "other", State: "streaming"}, {ApplicationName: "db0", State: "catchup"}}, now); apply {
+	if _, apply, _ := k.decide("", "async", []replica{{ApplicationName: "other", State: "streaming"}, {ApplicationName: "db0", State: "catchup"}}, now); apply {
 		t.Error("set synchronous_standby_names for an unknown or catching-up standby")
 	}
-	want, apply := k.decide("", "async", []replica{{ApplicationName: "db0", State: "streaming", SyncState: "async"}}, now)
+	want, apply, _ := k.decide("", "async", []replica{{ApplicationName: "db0", State: "streaming", SyncState: "async"}}, now)
 	if !apply || want != `FIRST 1 ("db0")` {
 		t.Errorf("decide = %q, %v; want FIRST 1 (\"db0\"), true", want, apply)
 	}
@@ -50,10 +50,10 @@ func TestSyncKeeperPolicy(t *testing.T) {
 		{"async", 3 * time.Second, true},
 	} {
 		k := keeper(tc.policy)
-		if _, apply := k.decide(`FIRST 1 ("db0")`, "blocked", nil, now); apply {
+		if _, apply, _ := k.decide(`FIRST 1 ("db0")`, "blocked", nil, now); apply {
 			t.Errorf("%s: acted on the first tick without a standby", tc.policy)
 		}
-		want, apply := k.decide(`FIRST 1 ("db0")`, "blocked", nil, now.Add(tc.after))
+		want, apply, _ := k.decide(`FIRST 1 ("db0")`, "blocked", nil, now.Add(tc.after))
 		if apply != tc.clear || want != "" {
 			t.Errorf("%s after %s: decide = %q, %v; want clear %v", tc.policy, tc.after, want, apply, tc.clear)
 		}

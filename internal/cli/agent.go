@@ -21,6 +21,15 @@ writable primary (for HAProxy and cloud load balancers), /replica 200 on a
 streaming standby, /health the role and replication state as JSON. The
 rendered hagen-agent service starts it with the site's agent/agent.json.
 
+It answers from a status at most 250 ms old, probed by one request at a
+time over at most two database sessions (statement timeout 1 s), and
+caps its connections (512, the idlest closed first), requests in flight
+(32) and header size (4 KiB), with no keep-alive. It connects as the
+least-privilege role hagen_agent, by peer authentication over the Unix
+socket when agent.json names no password. On PostgreSQL 13 and 14 that
+role cannot run ALTER SYSTEM: the agent then reports the synchronous
+state without changing synchronous_standby_names, and says so.
+
 Examples:
   hagen agent --config /etc/hagen/agent/agent.json`,
 		run: func(c *command, e *env, args []string) int {

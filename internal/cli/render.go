@@ -1,8 +1,14 @@
 package cli
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/hagen-ha/hagen/render"
 )
@@ -17,11 +23,16 @@ Render validates SPEC and writes, per site, the docker-compose file,
 postgresql.conf, pg_hba.conf, Bucardo, keepalived, HAProxy and systemd
 files, plus the client DNS zone and settings and a RUNBOOK.md. The output
 is byte-deterministic. DIR is replaced as a whole: it holds either the
-previous complete tree or the new one, never a mix. hagen refuses to
-replace a directory that holds files it did not render.
+previous complete tree or the new one, never a mix. When DIR cannot be
+swapped in one rename (it is the current directory or holds it, or it is a
+mount point) its files are replaced one by one instead, each atomically,
+and hagen says so. hagen refuses to replace a directory that holds files
+it did not render, and renders into one DIR run one at a time.
 
 With --check nothing is written: hagen renders in memory and exits 3 with a
-unified diff when DIR differs (edited by hand, or not re-rendered).
+unified diff when DIR differs (edited by hand, or not re-rendered). Files
+hagen does not render are named, never shown; links are not followed;
+pipes and devices are not opened; files above 1 MiB are compared by size.
 
 With --check-with-tools the new tree is first checked as 'hagen check'
 checks it (each file read by its real consumer, in the node image) and DIR
@@ -65,7 +76,7 @@ func runRender(c *command, e *env, args []string) int {
 		}
 	}
 	if *check {
-		diff, err := diffTree(*out, tree)
+		diff, err := checkTree(e, *out, tree)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "hagen render --check: %v\n", err)
 			return ExitInvalid
@@ -78,10 +89,37 @@ func runRender(c *command, e *env, args []string) int {
 		fmt.Fprintf(e.stdout, "%s: up to date (%d files)\n", *out, len(tree))
 		return ExitOK
 	}
-	if err := writeTree(*out, tree); err != nil {
+	res, err := writeTree(*out, tree, func() {
+		fmt.Fprintf(e.stderr, "hagen render: waiting for another render into %s to finish\n", *out)
+	})
+	if err != nil {
 		fmt.Fprintf(e.stderr, "hagen render: %v\n", err)
 		return ExitInvalid
 	}
+	if res.inPlace != "" {
+		fmt.Fprintf(e.stderr, "hagen render: %s: replaced file by file instead (each file atomically, not the tree as a whole)\n", res.inPlace)
+	}
+	if len(res.kept) > 0 {
+		fmt.Fprintf(e.stderr, "hagen render: files that appeared in %s while it was replaced were kept in %s: %s\n", *out, res.keptIn, strings.Join(res.kept, ", "))
+	}
 	fmt.Fprintf(e.stdout, "rendered %d files into %s\n", len(tree), *out)
 	return ExitOK
+}
+
+// checkTree compares dir with tree under a shared lock on dir's parent, so
+// that it does not read a directory another render is replacing.
+func checkTree(e *env, dir string, tree render.Tree) (string, error) {
+	abs, err := filepath.Abs(filepath.Clean(dir))
+	if err != nil {
+		return "", err
+	}
+	unlock, err := lockDir(filepath.Dir(abs), unix.LOCK_SH, func() {
+		fmt.Fprintf(e.stderr, "hagen render --check: waiting for a render into %s to finish\n", dir)
+	})
+	if err == nil {
+		defer unlock()
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	return diffTree(dir, tree)
 }
