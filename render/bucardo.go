@@ -239,7 +239,7 @@ func (bucardoComponent) site(v *siteView) {
 		Env:     v.nodeEnv(),
 		Secrets: []secretUse{{secretDBPassword, db.Password}},
 		Mounts:  []string{"bucardo", "lib"},
-		Volumes: []volume{{"bucardo", bucData}},
+		Volumes: []volume{{Name: "bucardo", Target: bucData}},
 		// run.sh waits for every site's database; starting after the
 		// local one saves it a wait.
 		DependsOn: []dependency{{Service: db.Service, Healthy: true}},

@@ -76,6 +76,9 @@ type keepalivedView struct {
 	Synchronous   bool
 	OnStandbyDown string
 	SyncStandbys  []syncStandby
+	// AgentRoleSQL creates the agent's role on a node that becomes the
+	// writable primary (notify.sh); empty without an agent.
+	AgentRoleSQL string
 }
 
 type keepalivedPeer struct {
@@ -146,6 +149,7 @@ func (keepalivedComponent) site(v *siteView) {
 		view.Synchronous = s.Synchronous
 		view.OnStandbyDown = s.OnStandbyDown
 		view.SyncStandbys = syncCandidates(s, v.Site.Name)
+		view.AgentRoleSQL = newAgentDatabase(v).RoleSQL
 	}
 	v.file("keepalived/keepalived.conf", 0o644, contract.ReaderKeepalived, "site/keepalived/keepalived.conf.tmpl", view)
 	v.file("keepalived/run.sh", 0o755, contract.ReaderShell, "site/keepalived/run.sh.tmpl", view)
