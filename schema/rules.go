@@ -10,6 +10,8 @@ import (
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/token"
+
+	"github.com/hagen-ha/hagen/contract"
 )
 
 // checker holds the rules that relate several fields of a spec, and the
@@ -363,6 +365,9 @@ func (c *checker) database() {
 			c.streaming(db.Streaming)
 		}
 	}
+	if c.ok("database.superuser") && db.Superuser == contract.AgentRole {
+		c.errorf("database.superuser", "%s is the role of hagen's health agent, which is no superuser and is reset to its few rights on every promotion; choose another name", quote(db.Superuser))
+	}
 }
 
 func (c *checker) streaming(s *Streaming) {
@@ -409,6 +414,12 @@ func (c *checker) streaming(s *Streaming) {
 				c.errorf(fmt.Sprintf("database.streaming.synchronousStandbyNames[%d]", i), "%s matches no standby's applicationName (%s)", quote(n), strings.Join(sortedKeys(apps), ", "))
 			}
 		}
+	}
+	if c.ok("database.streaming.replicationUser") && s.ReplicationUser == contract.AgentRole {
+		c.errorf("database.streaming.replicationUser", "%s is the role of hagen's health agent, which may not replicate and logs in over the local socket only; choose another name", quote(s.ReplicationUser))
+	}
+	if c.ok("database.version", "database.streaming.synchronous") && s.Synchronous && c.t.Database.Version < 15 {
+		c.warnf("database.version", "PostgreSQL %d cannot grant ALTER SYSTEM to a role that is not a superuser (15 can): the health agent reports the synchronous state but does not restore synchronous_standby_names after a failover, and logs the statement for an operator to run; use version 15 or later for that", c.t.Database.Version)
 	}
 	if c.t.VIP == nil && c.ok("vip") {
 		c.warnf("database.streaming", "no vip: nothing promotes a standby when the primary fails; failover is the runbook's manual procedure (add a vip for automatic promotion)")
