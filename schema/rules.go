@@ -428,6 +428,10 @@ func (c *checker) streaming(s *Streaming) {
 		s.Synchronous && s.OnStandbyDown == "async" && !s.AcceptSplitBrainRisk {
 		c.errorf("database.streaming.onStandbyDown", `"async" with the keepalived failover (a vip, no other failover manager) can give two writable primaries: when the nodes lose each other but both still reach the witness, the standby promotes while the old primary stops waiting for it and goes on accepting writes; keep "block", or set database.streaming.acceptSplitBrainRisk: true to accept that risk`)
 	}
+	if c.keepalivedFailover() && c.ok("database.streaming.synchronous", "database.streaming.acceptSplitBrainRisk") &&
+		!s.Synchronous && !s.AcceptSplitBrainRisk {
+		c.errorf("database.streaming.synchronous", `false with the keepalived failover (a vip, no other failover manager) can give two writable primaries: the primary never waits for the standby, so when the nodes lose each other but both still reach the witness, the standby promotes while the old primary goes on accepting writes, and the writes of one of them are lost when they rejoin; set synchronous: true (with onStandbyDown "block"), or set database.streaming.acceptSplitBrainRisk: true to accept that risk`)
+	}
 	if s.Witness != "" && c.ok("database.streaming.witness") {
 		for i, site := range c.t.Sites {
 			if c.ok(fmt.Sprintf("sites[%d].address", i)) && site.Address == s.Witness {
