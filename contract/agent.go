@@ -74,6 +74,11 @@ type AgentStreaming struct {
 	// synchronous standby after which the primary's agent clears
 	// synchronous_standby_names.
 	FailoverAfter int `json:"failoverAfterSeconds"`
+	// SynchronousMethod ("first" or "any"; empty is "first") and
+	// SynchronousCount (0 is 1): how many standbys confirm each commit,
+	// as synchronous_standby_names says it (SyncStandbyNames).
+	SynchronousMethod string `json:"synchronousMethod,omitempty"`
+	SynchronousCount  int    `json:"synchronousCount,omitempty"`
 }
 
 // ParseAgentConfig decodes agent.json strictly; name is used in errors.
@@ -130,6 +135,14 @@ func (c *AgentConfig) Validate() error {
 	case "block", "async":
 	default:
 		p.add("streaming.onStandbyDown %q is neither block nor async", c.Streaming.OnStandbyDown)
+	}
+	switch c.Streaming.SynchronousMethod {
+	case "", SyncFirst, SyncAny:
+	default:
+		p.add("streaming.synchronousMethod %q is neither first nor any", c.Streaming.SynchronousMethod)
+	}
+	if c.Streaming.SynchronousCount < 0 {
+		p.add("streaming.synchronousCount %d must not be negative", c.Streaming.SynchronousCount)
 	}
 	return p.err()
 }

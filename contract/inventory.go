@@ -60,6 +60,10 @@ type InventoryDB struct {
 	// FailoverAfter is the seconds the primary may be unreachable before a
 	// standby promotes.
 	FailoverAfter int `json:"failoverAfter,omitempty"`
+	// SynchronousMethod ("first" or "any") and SynchronousCount: how many
+	// standbys confirm each commit.
+	SynchronousMethod string `json:"synchronousMethod,omitempty"`
+	SynchronousCount  int    `json:"synchronousCount,omitempty"`
 }
 
 // InventorySite is one host of the deployment.

@@ -52,6 +52,8 @@ func (agentComponent) site(v *siteView) {
 			OnStandbyDown:           s.OnStandbyDown,
 			StandbyNames:            map[string]string{},
 			FailoverAfter:           s.FailoverAfter,
+			SynchronousMethod:       s.SynchronousMethod,
+			SynchronousCount:        s.SynchronousCount,
 		},
 	}
 	for _, site := range v.T.Sites {

@@ -76,6 +76,11 @@ type keepalivedView struct {
 	Synchronous   bool
 	OnStandbyDown string
 	SyncStandbys  []syncStandby
+
+	// SyncMethod (FIRST or ANY) and SyncCount: how many of SyncStandbys
+	// confirm a commit, as the spec says.
+	SyncMethod string
+	SyncCount  int
 }
 
 type keepalivedPeer struct {
@@ -146,6 +151,8 @@ func (keepalivedComponent) site(v *siteView) {
 		view.Synchronous = s.Synchronous
 		view.OnStandbyDown = s.OnStandbyDown
 		view.SyncStandbys = syncCandidates(s, v.Site.Name)
+		view.SyncMethod = contract.SyncKeyword(s.SynchronousMethod)
+		view.SyncCount = s.SynchronousCount
 	}
 	v.file("keepalived/keepalived.conf", 0o644, contract.ReaderKeepalived, "site/keepalived/keepalived.conf.tmpl", view)
 	v.file("keepalived/run.sh", 0o755, contract.ReaderShell, "site/keepalived/run.sh.tmpl", view)

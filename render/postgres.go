@@ -82,6 +82,9 @@ type postgresConfView struct {
 	SyncStandbyNames  string // the value, empty when commits are asynchronous
 	SynchronousCommit string
 	PrimarySlotName   string
+
+	// SyncComment says what synchronous_standby_names means on a primary.
+	SyncComment []string
 }
 
 // hbaLine is one pg_hba.conf record.
@@ -180,6 +183,7 @@ func (postgresComponent) site(v *siteView) {
 		conf.SynchronousCommit = "on"
 		if conf.Primary {
 			conf.SyncStandbyNames = st.SyncNames
+			conf.SyncComment = syncComment(db.Streaming)
 		}
 		conf.PrimarySlotName = st.SpecSlot
 	}
@@ -293,6 +297,23 @@ func postgresNative(v *siteView, secrets []secretUse) native {
 		n.PrepareSecrets = secrets
 	}
 	return n
+}
+
+// syncComment explains the primary's synchronous_standby_names.
+func syncComment(st *schema.Streaming) []string {
+	switch {
+	case !st.Synchronous || len(st.SynchronousStandbyNames) == 0:
+		return []string{"Empty: commits do not wait for a standby."}
+	case st.SynchronousMethod == contract.SyncAny:
+		return []string{fmt.Sprintf("ANY %d: a quorum; each commit waits until any %d of the listed standbys", st.SynchronousCount, st.SynchronousCount),
+			"confirm it, whichever they are."}
+	case st.SynchronousCount == 1:
+		return []string{"FIRST 1: one standby at a time confirms each commit; the next in the",
+			"list takes over when it disconnects."}
+	default:
+		return []string{fmt.Sprintf("FIRST %d: the first %d connected standbys of the list confirm each", st.SynchronousCount, st.SynchronousCount),
+			"commit; the next in the list takes over when one disconnects."}
+	}
 }
 
 // renderPostgresPrepare writes pgPrepareScript.

@@ -131,6 +131,11 @@ type rbSite struct {
 	// Parts are site facts of components without a field above, by
 	// component (see runbookView.Parts).
 	Parts map[string]any
+
+	// RejoinSyncNames is synchronous_standby_names on this site when it is
+	// the new primary and the old one has rejoined: the spec's method and
+	// count over the other synchronous standbys and the old primary.
+	RejoinSyncNames string
 }
 
 type rbSecret struct {
@@ -217,10 +222,15 @@ type rbStreaming struct {
 	FailoverAfter int
 	Entrypoint    string
 	PassVar       string // REPLICATION_PASSWORD
-	// SyncPotential: more than one synchronous name (FIRST 1 picks one);
+	// SyncPotential: more synchronous names than standbys that confirm
+	// a commit (FIRST n picks n of them);
 	// SinglePair: one standby, none left after a promotion; Blocks: a
 	// missing synchronous standby blocks commits (onStandbyDown: block).
 	SyncPotential, SinglePair, Blocks bool
+	// SyncAny: a quorum (ANY n) of the names confirms each commit;
+	// SyncCount is n.
+	SyncAny   bool
+	SyncCount int
 }
 
 type rbVIP struct {

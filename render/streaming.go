@@ -52,7 +52,7 @@ func (v *siteView) streaming() *streamSite {
 		s.SpecApplicationName, s.SpecSlot = sb.ApplicationName, sb.Slot
 	}
 	if st.Synchronous && len(st.SynchronousStandbyNames) > 0 {
-		s.SyncNames = syncStandbyNames(st.SynchronousStandbyNames)
+		s.SyncNames = contract.SyncStandbyNames(st.SynchronousMethod, st.SynchronousCount, st.SynchronousStandbyNames)
 	}
 	switch v.Role {
 	case "primary":
@@ -84,17 +84,6 @@ func standbyIdentity(d *deployment, site string) (app, slot string) {
 	}
 	name := strings.ReplaceAll(site, "-", "_")
 	return name, name
-}
-
-// syncStandbyNames is synchronous_standby_names for the given application
-// names: FIRST 1, so that one standby at a time confirms each commit and
-// the others, in list order, take over when it disconnects.
-func syncStandbyNames(names []string) string {
-	quoted := make([]string, len(names))
-	for i, n := range names {
-		quoted[i] = `"` + n + `"`
-	}
-	return fmt.Sprintf("FIRST 1 (%s)", strings.Join(quoted, ", "))
 }
 
 // roleHookView is postgres/role.sh of a primary-standby site.
@@ -148,6 +137,14 @@ func (streamingComponent) site(v *siteView) {
 	if v.Role == "standby" {
 		old := v.d.site(st.Primary)
 		rs.RejoinConninfo = conninfo(v.Site.Host, db.PublishedPort, st.ReplicationUser, strings.ReplaceAll(old.Name, "-", "_"), s.SSLMode)
+		var names []string
+		for _, n := range st.SynchronousStandbyNames {
+			if n != s.SpecApplicationName {
+				names = append(names, n)
+			}
+		}
+		oldApp, _ := standbyIdentity(v.d, old.Name)
+		rs.RejoinSyncNames = contract.SyncStandbyNames(st.SynchronousMethod, st.SynchronousCount, append(names, oldApp))
 	}
 }
 
@@ -168,9 +165,11 @@ func (streamingComponent) tree(d *deployment) {
 		PassVar:       secretReplPassword,
 	}
 	if st.Synchronous && len(st.SynchronousStandbyNames) > 0 {
-		r.SyncNames = syncStandbyNames(st.SynchronousStandbyNames)
+		r.SyncNames = contract.SyncStandbyNames(st.SynchronousMethod, st.SynchronousCount, st.SynchronousStandbyNames)
 	}
-	r.SyncPotential = st.Synchronous && len(st.SynchronousStandbyNames) > 1
+	r.SyncPotential = st.Synchronous && len(st.SynchronousStandbyNames) > st.SynchronousCount
+	r.SyncAny = st.SynchronousMethod == contract.SyncAny
+	r.SyncCount = st.SynchronousCount
 	r.SinglePair = len(st.Standbys) == 1
 	r.Blocks = st.OnStandbyDown == "block"
 	for _, s := range rv.Sites {
@@ -194,4 +193,7 @@ func (streamingComponent) tree(d *deployment) {
 	db.HealthPort = st.HealthPort
 	db.Witness = st.Witness
 	db.FailoverAfter = st.FailoverAfter
+	if st.Synchronous {
+		db.SynchronousMethod, db.SynchronousCount = st.SynchronousMethod, st.SynchronousCount
+	}
 }

@@ -410,6 +410,11 @@ func (c *checker) streaming(s *Streaming) {
 			}
 		}
 	}
+	if c.ok("database.streaming.synchronous", "database.streaming.synchronousStandbyNames", "database.streaming.synchronousCount") &&
+		s.Synchronous && len(s.SynchronousStandbyNames) > 0 && s.SynchronousCount > len(s.SynchronousStandbyNames) {
+		c.errorf("database.streaming.synchronousCount", "%d is more than the %d %s of synchronousStandbyNames (%s): every commit would wait for standbys that do not exist; write at most %d",
+			s.SynchronousCount, len(s.SynchronousStandbyNames), plural(len(s.SynchronousStandbyNames), "name", "names"), strings.Join(s.SynchronousStandbyNames, ", "), len(s.SynchronousStandbyNames))
+	}
 	if c.t.VIP == nil && c.ok("vip") {
 		c.warnf("database.streaming", "no vip: nothing promotes a standby when the primary fails; failover is the runbook's manual procedure (add a vip for automatic promotion)")
 	}

@@ -77,6 +77,11 @@ type Streaming struct {
 	Witness              string    `json:"witness,omitempty"`
 	HealthPort           int       `json:"healthPort"`
 	FailoverAfter        int       `json:"failoverAfter"`
+
+	// SynchronousMethod is "first" or "any", SynchronousCount how many
+	// standbys confirm each commit.
+	SynchronousMethod string `json:"synchronousMethod"`
+	SynchronousCount  int    `json:"synchronousCount"`
 }
 
 type Standby struct {

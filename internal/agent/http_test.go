@@ -182,6 +182,10 @@ func TestSyncState(t *testing.T) {
 		{"db1", []replica{rep("db1", "catchup", "sync")}, "blocked"},
 		{"db1", []replica{rep("db1", "streaming", "sync")}, "sync"},
 		{"ANY 1 (db1, db2)", []replica{rep("db2", "streaming", "quorum")}, "sync"},
+		// Fewer stream than the setting waits for: commits wait.
+		{`ANY 2 ("db1", "db2", "db3")`, []replica{rep("db2", "streaming", "quorum")}, "blocked"},
+		{`ANY 2 ("db1", "db2", "db3")`, []replica{rep("db2", "streaming", "quorum"), rep("db3", "streaming", "quorum")}, "sync"},
+		{`FIRST 2 ("db1", "db2")`, []replica{rep("db1", "streaming", "sync"), rep("db2", "catchup", "potential")}, "blocked"},
 	}
 	for _, c := range cases {
 		if got, _ := syncState(c.names, c.reps); got != c.want {
