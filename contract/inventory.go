@@ -64,6 +64,9 @@ type InventoryDB struct {
 	// standbys confirm each commit.
 	SynchronousMethod string `json:"synchronousMethod,omitempty"`
 	SynchronousCount  int    `json:"synchronousCount,omitempty"`
+	// Witnesses are every witness address (Witness is the first); a node
+	// that reaches fewer than a majority of them gives up the VIP.
+	Witnesses []string `json:"witnesses,omitempty"`
 }
 
 // InventorySite is one host of the deployment.

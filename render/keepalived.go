@@ -81,6 +81,13 @@ type keepalivedView struct {
 	// confirm a commit, as the spec says.
 	SyncMethod string
 	SyncCount  int
+
+	// Witnesses are the addresses the split-brain checker (WitnessSh)
+	// pings; WitnessNeed how many must answer (a majority). Empty without
+	// a witness.
+	Witnesses   []string
+	WitnessNeed int
+	WitnessSh   string
 }
 
 type keepalivedPeer struct {
@@ -141,7 +148,12 @@ func (keepalivedComponent) site(v *siteView) {
 	}
 	if s := v.T.Database.Streaming; s != nil {
 		view.Streaming = true
-		view.Witness = s.Witness
+		view.Witnesses = s.WitnessList()
+		if len(view.Witnesses) > 0 {
+			view.Witness = joinComma(view.Witnesses)
+			view.WitnessNeed = s.WitnessMajority()
+			view.WitnessSh = keepalivedDir + "/witness.sh"
+		}
 		view.HealthPort = s.HealthPort
 		for _, p := range v.peers() {
 			view.DBPeers = append(view.DBPeers, keepalivedPeer{p.Name, p.Address})
@@ -158,6 +170,9 @@ func (keepalivedComponent) site(v *siteView) {
 	v.file("keepalived/run.sh", 0o755, contract.ReaderShell, "site/keepalived/run.sh.tmpl", view)
 	v.file("keepalived/check.sh", 0o755, contract.ReaderShell, "site/keepalived/check.sh.tmpl", view)
 	v.file("keepalived/notify.sh", 0o755, contract.ReaderShell, "site/keepalived/notify.sh.tmpl", view)
+	if view.WitnessSh != "" {
+		v.file("keepalived/witness.sh", 0o755, contract.ReaderShell, "site/keepalived/witness.sh.tmpl", view)
+	}
 
 	db := v.T.Database
 	// notify.sh reads the superuser's password (it fences and promotes),

@@ -231,6 +231,9 @@ type rbStreaming struct {
 	// SyncCount is n.
 	SyncAny   bool
 	SyncCount int
+	// WitnessCount witnesses (Witness names them), of which a node must
+	// reach WitnessNeed.
+	WitnessCount, WitnessNeed int
 }
 
 type rbVIP struct {

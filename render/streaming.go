@@ -158,7 +158,7 @@ func (streamingComponent) tree(d *deployment) {
 		User:          st.ReplicationUser,
 		Synchronous:   st.Synchronous,
 		OnStandbyDown: st.OnStandbyDown,
-		Witness:       st.Witness,
+		Witness:       joinAnd(st.WitnessList()),
 		HealthPort:    st.HealthPort,
 		FailoverAfter: st.FailoverAfter,
 		Entrypoint:    "postgres/entrypoint.sh",
@@ -168,6 +168,7 @@ func (streamingComponent) tree(d *deployment) {
 		r.SyncNames = contract.SyncStandbyNames(st.SynchronousMethod, st.SynchronousCount, st.SynchronousStandbyNames)
 	}
 	r.SyncPotential = st.Synchronous && len(st.SynchronousStandbyNames) > st.SynchronousCount
+	r.WitnessCount, r.WitnessNeed = len(st.WitnessList()), st.WitnessMajority()
 	r.SyncAny = st.SynchronousMethod == contract.SyncAny
 	r.SyncCount = st.SynchronousCount
 	r.SinglePair = len(st.Standbys) == 1
@@ -191,7 +192,9 @@ func (streamingComponent) tree(d *deployment) {
 	db.OnStandbyDown = st.OnStandbyDown
 	db.ReplicationUser = st.ReplicationUser
 	db.HealthPort = st.HealthPort
-	db.Witness = st.Witness
+	if w := st.WitnessList(); len(w) > 0 {
+		db.Witness, db.Witnesses = w[0], w
+	}
 	db.FailoverAfter = st.FailoverAfter
 	if st.Synchronous {
 		db.SynchronousMethod, db.SynchronousCount = st.SynchronousMethod, st.SynchronousCount

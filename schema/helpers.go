@@ -64,3 +64,15 @@ func (s *Streaming) Standby(site string) *Standby {
 	}
 	return nil
 }
+
+// WitnessList is every witness address: witness, or the witnesses list.
+func (s *Streaming) WitnessList() []string {
+	if s.Witness != "" {
+		return append([]string{s.Witness}, s.Witnesses...)
+	}
+	return s.Witnesses
+}
+
+// WitnessMajority is how many witnesses a node must reach not to be
+// isolated: more than half of them.
+func (s *Streaming) WitnessMajority() int { return len(s.WitnessList())/2 + 1 }

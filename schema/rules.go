@@ -422,12 +422,46 @@ func (c *checker) streaming(s *Streaming) {
 		s.Synchronous && s.OnStandbyDown == "async" && !s.AcceptSplitBrainRisk {
 		c.errorf("database.streaming.onStandbyDown", `"async" with the keepalived failover (a vip, no other failover manager) can give two writable primaries: when the nodes lose each other but both still reach the witness, the standby promotes while the old primary stops waiting for it and goes on accepting writes; keep "block", or set database.streaming.acceptSplitBrainRisk: true to accept that risk`)
 	}
-	if s.Witness != "" && c.ok("database.streaming.witness") {
+	c.witnesses(s)
+}
+
+// witnessPaths are the witness addresses of the spec with their paths.
+func witnessPaths(s *Streaming) [][2]string {
+	var out [][2]string
+	if s.Witness != "" {
+		out = append(out, [2]string{"database.streaming.witness", s.Witness})
+	}
+	for i, w := range s.Witnesses {
+		out = append(out, [2]string{fmt.Sprintf("database.streaming.witnesses[%d]", i), w})
+	}
+	return out
+}
+
+// witnesses checks the split-brain checker's addresses: third hosts, each
+// once, witness or witnesses but not both.
+func (c *checker) witnesses(s *Streaming) {
+	if s.Witness != "" && len(s.Witnesses) > 0 && c.ok("database.streaming.witness", "database.streaming.witnesses") {
+		c.errorf("database.streaming.witnesses", "is set together with database.streaming.witness; witness: %s is the same as witnesses: [%s], so write every address in witnesses and drop witness", s.Witness, s.Witness)
+	}
+	seen := map[string]string{}
+	for _, w := range witnessPaths(s) {
+		path, addr := w[0], w[1]
+		if !c.ok(path) {
+			continue
+		}
+		if first, dup := seen[addr]; dup {
+			c.errorf(path, "%s is already %s; each witness counts once toward the majority", addr, first)
+			continue
+		}
+		seen[addr] = path
 		for i, site := range c.t.Sites {
-			if c.ok(fmt.Sprintf("sites[%d].address", i)) && site.Address == s.Witness {
-				c.errorf("database.streaming.witness", "%s is the address of sites[%d]; the witness must be a third host", s.Witness, i)
+			if c.ok(fmt.Sprintf("sites[%d].address", i)) && site.Address == addr {
+				c.errorf(path, "%s is the address of sites[%d]; the witness must be a third host", addr, i)
 			}
 		}
+	}
+	if n := len(s.WitnessList()); n > 1 && n%2 == 0 && c.ok("database.streaming.witness", "database.streaming.witnesses") {
+		c.warnf("database.streaming.witnesses", "%d witnesses: a node must reach a majority, %d of them, so %d tolerate no more unreachable witnesses than %d would (%d); use an odd number", n, n/2+1, n, n-1, n/2-1)
 	}
 }
 
@@ -494,8 +528,12 @@ func (c *checker) vip() {
 	if c.ok("clients.nameserver") && v.Address == c.t.Clients.Nameserver {
 		c.errorf("vip.address", "%s is clients.nameserver; the virtual IP must be an unused address", v.Address)
 	}
-	if s := c.t.Database.Streaming; s != nil && c.ok("database.streaming.witness") && v.Address == s.Witness {
-		c.errorf("vip.address", "%s is database.streaming.witness; a node that reaches the witness through the VIP only reaches itself, so the witness must be a third host", v.Address)
+	if s := c.t.Database.Streaming; s != nil {
+		for _, w := range witnessPaths(s) {
+			if c.ok(w[0]) && v.Address == w[1] {
+				c.errorf("vip.address", "%s is %s; a node that reaches the witness through the VIP only reaches itself, so the witness must be a third host", v.Address, w[0])
+			}
+		}
 	}
 	c.vipPromotion()
 }

@@ -82,6 +82,9 @@ type Streaming struct {
 	// standbys confirm each commit.
 	SynchronousMethod string `json:"synchronousMethod"`
 	SynchronousCount  int    `json:"synchronousCount"`
+	// Witnesses are the split-brain checker's addresses besides Witness
+	// (see WitnessList).
+	Witnesses []string `json:"witnesses,omitempty"`
 }
 
 type Standby struct {

@@ -191,6 +191,12 @@ on_master() {
 		return 1
 		;;
 	standby)
+		# keepalived goes FAULT when the witnesses are out of reach, but only
+		# after its track script failed 2 times: never promote in between.
+		if ! /etc/hagen/keepalived/witness.sh; then
+			log "ERROR: fewer than 2 of the witnesses answer; this node may be the isolated one: not promoting"
+			return 1
+		fi
 		for p in "${peers[@]}"; do
 			name=${p%%=*} addr=${p#*=}
 			read -r pr ptl <<<"$(role "$addr")"
