@@ -28,6 +28,11 @@ type AgentConfig struct {
 	Database  AgentDatabase  `json:"database"`
 	Peers     []AgentPeer    `json:"peers"`
 	Streaming AgentStreaming `json:"streaming"`
+
+	// PrimaryPath is a further URL path that answers as /primary: the
+	// spec's health path (database.streaming.healthPath), which HAProxy
+	// and keepalived check. Empty or "/primary": /primary only.
+	PrimaryPath string `json:"primaryPath,omitempty"`
 }
 
 // AgentDatabase says how the agent reaches the local database.
@@ -135,6 +140,14 @@ func (c *AgentConfig) Validate() error {
 	case "block", "async":
 	default:
 		p.add("streaming.onStandbyDown %q is neither block nor async", c.Streaming.OnStandbyDown)
+	}
+	if c.PrimaryPath != "" {
+		switch {
+		case !strings.HasPrefix(c.PrimaryPath, "/"):
+			p.add("primaryPath %q does not start with /", c.PrimaryPath)
+		case c.PrimaryPath == "/replica" || c.PrimaryPath == "/health":
+			p.add("primaryPath %q is the agent's own URL for another answer", c.PrimaryPath)
+		}
 	}
 	switch c.Streaming.SynchronousMethod {
 	case "", SyncFirst, SyncAny:

@@ -67,6 +67,9 @@ type InventoryDB struct {
 	// Witnesses are every witness address (Witness is the first); a node
 	// that reaches fewer than a majority of them gives up the VIP.
 	Witnesses []string `json:"witnesses,omitempty"`
+	// HealthPath is the URL path on HealthPort that answers 200 only on
+	// the writable primary (HAProxy's and keepalived's check).
+	HealthPath string `json:"healthPath,omitempty"`
 }
 
 // InventorySite is one host of the deployment.

@@ -69,6 +69,9 @@ func (agentComponent) site(v *siteView) {
 			Health:  fmt.Sprintf("http://%s:%d/health", p.Address, s.HealthPort),
 		})
 	}
+	if s.HealthPath != "/primary" {
+		cfg.PrimaryPath = s.HealthPath
+	}
 	v.d.b.contractFile(v.path(contract.AgentConfigFile), contract.ReaderAgent, cfg)
 
 	// The agent reads the superuser's password (agent.json's

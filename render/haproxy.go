@@ -97,7 +97,7 @@ func (haproxyComponent) site(v *siteView) {
 		view.ClientTimeout, view.ServerTimeout = "30m", "30m"
 		port = v.T.Database.PublishedPort
 		if s := v.T.Database.Streaming; s != nil {
-			view.HealthPath = "/primary"
+			view.HealthPath = s.HealthPath
 			view.HealthPort = s.HealthPort
 		}
 	case "app":
@@ -196,7 +196,7 @@ func (haproxyComponent) tree(d *deployment) {
 		r.StatsPort, r.StatsURI, r.StatsUser, r.StatsVar = p.Stats.Port, p.Stats.URI, p.Stats.User, secretStatsPass
 	}
 	if p.Fronts == "database" && t.Database.Streaming != nil {
-		r.HealthPath = "/primary"
+		r.HealthPath = t.Database.Streaming.HealthPath
 	}
 	if p.Stats != nil && len(r.Sites) > 0 {
 		r.StatsPage = fmt.Sprintf("http://<host>:%d%s", p.Stats.Port, p.Stats.URI)

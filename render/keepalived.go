@@ -158,7 +158,12 @@ func (keepalivedComponent) site(v *siteView) {
 		for _, p := range v.peers() {
 			view.DBPeers = append(view.DBPeers, keepalivedPeer{p.Name, p.Address})
 		}
-		view.PrimaryCheck = fmt.Sprintf("/usr/bin/curl -sf -o /dev/null -m 1 http://127.0.0.1:%d/primary", s.HealthPort)
+		healthPath, err := keepalivedWord(s.HealthPath)
+		if err != nil {
+			v.d.b.fail(fmt.Errorf("render keepalived for %s: database.streaming.healthPath: %w", v.Site.Name, err))
+			return
+		}
+		view.PrimaryCheck = fmt.Sprintf("/usr/bin/curl -sf -o /dev/null -m 1 http://127.0.0.1:%d%s", s.HealthPort, healthPath)
 		view.PrimaryWeight = primaryWeight(vip.Priorities)
 		view.Synchronous = s.Synchronous
 		view.OnStandbyDown = s.OnStandbyDown

@@ -234,6 +234,8 @@ type rbStreaming struct {
 	// WitnessCount witnesses (Witness names them), of which a node must
 	// reach WitnessNeed.
 	WitnessCount, WitnessNeed int
+	// HealthPath is the spec's health URL path (/primary by default).
+	HealthPath string
 }
 
 type rbVIP struct {

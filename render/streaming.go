@@ -169,6 +169,7 @@ func (streamingComponent) tree(d *deployment) {
 	}
 	r.SyncPotential = st.Synchronous && len(st.SynchronousStandbyNames) > st.SynchronousCount
 	r.WitnessCount, r.WitnessNeed = len(st.WitnessList()), st.WitnessMajority()
+	r.HealthPath = st.HealthPath
 	r.SyncAny = st.SynchronousMethod == contract.SyncAny
 	r.SyncCount = st.SynchronousCount
 	r.SinglePair = len(st.Standbys) == 1
@@ -192,6 +193,7 @@ func (streamingComponent) tree(d *deployment) {
 	db.OnStandbyDown = st.OnStandbyDown
 	db.ReplicationUser = st.ReplicationUser
 	db.HealthPort = st.HealthPort
+	db.HealthPath = st.HealthPath
 	if w := st.WitnessList(); len(w) > 0 {
 		db.Witness, db.Witnesses = w[0], w
 	}

@@ -28,6 +28,7 @@ var patternWords = map[string]string{
 	`^[a-z][a-z0-9.]{0,14}$`:                     "an interface name of lower-case letters, digits and ., starting with a letter; at most 15 characters",
 	`^/[A-Za-z0-9._~/-]*(\?[A-Za-z0-9._~=-]*)?$`: "a path of / followed by letters, digits and . _ ~ / -, optionally ? and a query of letters, digits and . _ ~ = - (e.g. /stats or /haproxy?stats)",
 	`^[A-Za-z_][A-Za-z0-9_]{0,127}$`:             "a variable name of letters, digits and _, not starting with a digit; at most 128 characters",
+	`^/[A-Za-z0-9._/-]{0,127}$`:                  "a path of / followed by letters, digits and . _ / -; at most 128 characters (e.g. /primary or /var/modules/mirror/ready.txt)",
 }
 
 // builtinWords describes the builtins topology.cue calls.

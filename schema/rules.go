@@ -423,6 +423,19 @@ func (c *checker) streaming(s *Streaming) {
 		c.errorf("database.streaming.onStandbyDown", `"async" with the keepalived failover (a vip, no other failover manager) can give two writable primaries: when the nodes lose each other but both still reach the witness, the standby promotes while the old primary stops waiting for it and goes on accepting writes; keep "block", or set database.streaming.acceptSplitBrainRisk: true to accept that risk`)
 	}
 	c.witnesses(s)
+	if c.ok("database.streaming.healthPath") {
+		segs := strings.Split(s.HealthPath, "/")[1:]
+		for i, seg := range segs {
+			if seg == "." || seg == ".." || seg == "" && i < len(segs)-1 {
+				c.errorf("database.streaming.healthPath", "%s has an empty, . or .. segment, which HTTP clients remove before they ask; write the path as it is asked for (e.g. /var/modules/mirror/ready.txt)", s.HealthPath)
+				break
+			}
+		}
+		switch s.HealthPath {
+		case "/replica", "/health":
+			c.errorf("database.streaming.healthPath", "%s is the agent's URL for %s; the health path answers 200 only on the writable primary, so choose another path (or /primary)", s.HealthPath, map[string]string{"/replica": "a streaming standby", "/health": "the node's whole status"}[s.HealthPath])
+		}
+	}
 }
 
 // witnessPaths are the witness addresses of the spec with their paths.

@@ -85,6 +85,9 @@ type Streaming struct {
 	// Witnesses are the split-brain checker's addresses besides Witness
 	// (see WitnessList).
 	Witnesses []string `json:"witnesses,omitempty"`
+	// HealthPath is the URL path on HealthPort that answers 200 only on
+	// the writable primary.
+	HealthPath string `json:"healthPath"`
 }
 
 type Standby struct {

@@ -84,6 +84,18 @@ func TestEndpointsByRole(t *testing.T) {
 			if code, _ := get(t, h, "GET", "/health"); code != c.health {
 				t.Errorf("/health = %d, want %d", code, c.health)
 			}
+			// The spec's health path answers as /primary; other paths
+			// do not.
+			if code, _ := get(t, h, "GET", "/var/modules/mirror/ready.txt"); code != 404 {
+				t.Errorf("health path without primaryPath = %d, want 404", code)
+			}
+			h.primaryPath = "/var/modules/mirror/ready.txt"
+			if code, body := get(t, h, "GET", h.primaryPath); code != c.primary {
+				t.Errorf("%s = %d %q, want %d", h.primaryPath, code, body, c.primary)
+			}
+			if code, _ := get(t, h, "GET", "/var/modules/mirror"); code != 404 {
+				t.Errorf("a prefix of the health path = %d, want 404", code)
+			}
 		})
 	}
 }
