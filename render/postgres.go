@@ -433,6 +433,15 @@ func hbaGroups(v *siteView, native bool) []hbaGroup {
 			groups = append(groups, g)
 		}
 	}
+	if rules := v.T.Security.Access; len(rules) > 0 {
+		g := hbaGroup{Comment: []string{"The spec's access rules (security.access), in order, after hagen's own."}}
+		for _, r := range rules {
+			for _, n := range r.Networks {
+				g.Lines = append(g.Lines, hbaLine{r.HBAType(v.T.Security.SSL), r.Database, r.User, n, r.Method})
+			}
+		}
+		groups = append(groups, g)
+	}
 	return groups
 }
 
@@ -541,6 +550,18 @@ func entrypoint(v *siteView, hdr string) entrypointView {
 	return e
 }
 
+// accessNetworks are the client networks pg_hba.conf admits: the allowed
+// clients, then the networks of the access rules, each once.
+func accessNetworks(t *schema.Topology) []string {
+	out := append([]string{}, t.Security.AllowedClients...)
+	for _, r := range t.Security.Access {
+		for _, n := range r.Networks {
+			out = appendUnique(out, n)
+		}
+	}
+	return out
+}
+
 // pgBin is where the Debian packages put a PostgreSQL version's programs.
 func pgBin(version int) string { return path.Join("/usr/lib/postgresql", fmt.Sprint(version), "bin") }
 
@@ -554,7 +575,7 @@ func (postgresComponent) tree(d *deployment) {
 	d.port(rbPort{
 		Port: fmt.Sprintf("%d/tcp", db.PublishedPort),
 		What: "PostgreSQL (" + db.Service + ")",
-		From: strings.Join(append(from, t.Security.AllowedClients...), ", "),
+		From: strings.Join(append(from, accessNetworks(t)...), ", "),
 	})
 	d.rv.DB = rbDatabase{
 		Name: db.Name, Service: db.Service, Superuser: db.Superuser,

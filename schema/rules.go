@@ -738,6 +738,62 @@ func (c *checker) security() {
 			c.errorf(fmt.Sprintf("security.allowedClients[%d]", i), "%s allows every address; name the client networks", cidr)
 		}
 	}
+	c.access()
+}
+
+// hbaKeywords are words pg_hba.conf reads as keywords in the database
+// field, not as names.
+var hbaKeywords = map[string]string{
+	"sameuser":    "the database named like the user",
+	"samerole":    "the databases of the user's roles",
+	"samegroup":   "the databases of the user's roles",
+	"replication": "replication connections, which hagen admits itself for database.streaming.replicationUser from the database nodes",
+}
+
+// access checks the spec's pg_hba.conf records: SCRAM only, TLS as
+// security.ssl says, real networks, names that are not keywords.
+func (c *checker) access() {
+	ssl := c.t.Security.SSL
+	for i, r := range c.t.Security.Access {
+		p := fmt.Sprintf("security.access[%d]", i)
+		if c.ok(p+".method") && r.Method != "scram-sha-256" {
+			why := "a stored MD5 hash is as good as the password; hagen stores SCRAM verifiers (password_encryption = scram-sha-256), for which PostgreSQL uses SCRAM on an md5 record anyway"
+			switch r.Method {
+			case "trust":
+				why = "it lets anyone from these networks in without a password"
+			case "password":
+				why = "it sends the password in clear text"
+			case "md5":
+			default:
+				why = "hagen renders password authentication only"
+			}
+			c.errorf(p+".method", "%s is refused: %s; write scram-sha-256 (the default)", quote(r.Method), why)
+		}
+		if c.ok(p+".type", "security.ssl") {
+			switch {
+			case r.Type == "hostssl" && !ssl:
+				c.errorf(p+".type", "hostssl needs security.ssl: true; without TLS on the server the record never matches")
+			case r.Type == "host" && ssl:
+				c.errorf(p+".type", "host would let %s in without TLS while security.ssl: true makes every other network record hostssl; write hostssl or leave type out", r.User)
+			}
+		}
+		if what, ok := hbaKeywords[r.Database]; ok && c.ok(p+".database") {
+			c.errorf(p+".database", "%s is a pg_hba.conf keyword, not a database name: it means %s", r.Database, what)
+		}
+		for j, cidr := range r.Networks {
+			np := fmt.Sprintf("%s.networks[%d]", p, j)
+			n, err := netip.ParsePrefix(cidr)
+			if err != nil || !c.ok(np) {
+				continue
+			}
+			if n.Masked() != n {
+				c.errorf(np, "%s has host bits set; the network is %s", cidr, n.Masked())
+			}
+			if n.Bits() == 0 {
+				c.errorf(np, "%s allows every address; name the client networks", cidr)
+			}
+		}
+	}
 }
 
 func (c *checker) targets() {

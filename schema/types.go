@@ -167,6 +167,31 @@ type ServicePort struct {
 type Security struct {
 	AllowedClients []string `json:"allowedClients"`
 	SSL            bool     `json:"ssl"`
+
+	// Access are further pg_hba.conf records, after hagen's own.
+	Access []AccessRule `json:"access"`
+}
+
+// AccessRule is one pg_hba.conf record of the spec: TYPE DATABASE USER
+// NETWORK METHOD for each network.
+type AccessRule struct {
+	Type     string   `json:"type,omitempty"`
+	Database string   `json:"database"`
+	User     string   `json:"user"`
+	Networks []string `json:"networks"`
+	Method   string   `json:"method"`
+}
+
+// HBAType is the rule's pg_hba.conf record type: its type, else hostssl
+// with ssl and host without.
+func (r AccessRule) HBAType(ssl bool) string {
+	switch {
+	case r.Type != "":
+		return r.Type
+	case ssl:
+		return "hostssl"
+	}
+	return "host"
 }
 
 type Render struct {
