@@ -181,10 +181,12 @@ type volume struct{ Name, Target string }
 // variable Override replace the host path.
 type bind struct{ Source, Target, Override string }
 
-// port publishes Target as Published; Protocol "" writes neither.
+// port publishes Target as Published; Protocol "" writes neither. HostIP
+// binds the published port to one address of the host ("" for all).
 type port struct {
 	Published, Target int
 	Protocol          string
+	HostIP            string
 }
 
 type healthCheck struct {

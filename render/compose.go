@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"fmt"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -56,6 +57,15 @@ type composeVolume struct{}
 
 type composeSecret struct {
 	File string `yaml:"file"`
+}
+
+// composeHostIP is an address as the short syntax of compose ports takes
+// it: IPv6 in brackets.
+func composeHostIP(ip string) string {
+	if strings.Contains(ip, ":") {
+		return "[" + ip + "]"
+	}
+	return ip
 }
 
 // renderCompose writes the site's compose file from its services.
@@ -114,6 +124,9 @@ func renderCompose(v *siteView) {
 		}
 		for _, p := range s.Ports {
 			spec := fmt.Sprintf("%d:%d", p.Published, p.Target)
+			if p.HostIP != "" {
+				spec = composeHostIP(p.HostIP) + ":" + spec
+			}
 			if p.Protocol != "" {
 				spec += "/" + p.Protocol
 			}

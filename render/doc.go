@@ -52,8 +52,8 @@
 // # Escaping
 //
 // escape.go holds one escaping function per output format (compose,
-// systemd, shell, HAProxy, keepalived, Markdown, file headers); every spec
-// string reaches a file only through it, through an encoder (YAML, JSON),
-// or not at all. Templates run with missingkey=error over precomputed
+// systemd, shell, HAProxy, keepalived, postgresql.conf, Markdown, file
+// headers); every spec string reaches a file only through it, through an
+// encoder (YAML, JSON), or not at all. Templates run with missingkey=error over precomputed
 // views; the only functions they call are those escapers.
 package render

@@ -85,7 +85,22 @@ type postgresConfView struct {
 
 	// SyncComment says what synchronous_standby_names means on a primary.
 	SyncComment []string
+
+	// Listen is listen_addresses (unquoted); ListenComment says why.
+	Listen        string
+	ListenComment []string
+	HotStandby    bool
+	// ArchiveMode, ArchiveCommand (escaped), WalKeepSize: the spec's
+	// database.settings.
+	ArchiveMode    string
+	ArchiveCommand string
+	WalKeepSize    string
+	// Parameters are the spec's database.parameters, values escaped.
+	Parameters []pgParam
 }
+
+// pgParam is one postgresql.conf line of the spec's parameters.
+type pgParam struct{ Name, Value string }
 
 // hbaLine is one pg_hba.conf record.
 type hbaLine struct {
@@ -187,7 +202,15 @@ func (postgresComponent) site(v *siteView) {
 		}
 		conf.PrimarySlotName = st.SpecSlot
 	}
-	v.file("postgres/postgresql.conf", 0o644, contract.ReaderPGConf, "site/postgres/postgresql.conf.tmpl", conf)
+	if !pgSettingsView(v, &conf) {
+		return
+	}
+	confData, err := execute("site/postgres/postgresql.conf.tmpl", conf)
+	if err != nil {
+		v.d.b.fail(err)
+		return
+	}
+	v.d.b.add(v.path("postgres/postgresql.conf"), 0o644, contract.ReaderPGConf, replaceDefaults(confData, sortedKeys(db.Parameters)))
 	// One pg_hba.conf per render target (see hbaGroups): pg_hba.conf,
 	// which postgresql.conf names, for the container; with both targets the
 	// native server reads pg_hba.systemd.conf instead.
@@ -229,7 +252,7 @@ func (postgresComponent) site(v *siteView) {
 		Secrets: secrets,
 		Mounts:  []string{"postgres", "lib"},
 		Volumes: []volume{{"pgdata", pgData}},
-		Ports:   []port{{Published: db.PublishedPort, Target: db.Port}},
+		Ports:   pgPorts(v),
 		Health: &healthCheck{
 			Test:     []string{"pg_isready", "-h", "127.0.0.1", "-p", fmt.Sprint(db.Port), "-U", db.Superuser, "-d", db.Name},
 			Interval: "2s", Timeout: "5s", Retries: 3, StartAfter: "120s",
@@ -247,6 +270,26 @@ func (postgresComponent) site(v *siteView) {
 	if v.Systemd {
 		renderPostgresPrepare(v)
 	}
+	if key := pgNonlocalBind(v); key != "" {
+		v.rb.Parts["postgres"] = pgInstallView{VIP: v.T.VIP.Address, Sysctl: key}
+		v.d.rv.installNote(v.rb, "runbook/postgres-listen-install.md.tmpl")
+	}
+}
+
+// pgInstallView is what the postgres component's installation note says.
+type pgInstallView struct{ VIP, Sysctl string }
+
+// pgNonlocalBind is the sysctl a site needs when PostgreSQL (natively)
+// and Docker's port publishing bind the virtual IP, which the host holds
+// only while it is keepalived's MASTER: "" when it binds no VIP.
+func pgNonlocalBind(v *siteView) string {
+	if !v.VIP || v.T.Database.Settings.Listen != "host" {
+		return ""
+	}
+	if strings.Contains(v.T.VIP.Address, ":") {
+		return "net.ipv6.ip_nonlocal_bind"
+	}
+	return "net.ipv4.ip_nonlocal_bind"
 }
 
 // postgresNative runs the site's PostgreSQL from the Debian package with
@@ -292,12 +335,132 @@ func postgresNative(v *siteView, secrets []secretUse) native {
 	}
 	if v.Compose {
 		n.Exec = append(n.Exec, "-c", "hba_file="+etcDir+"/"+pgHBANative)
+		if l := pgListen(v); l != "" {
+			n.Exec = append(n.Exec, "-c", "listen_addresses="+l)
+		}
 	}
 	if db.Streaming != nil {
 		n.PrepareSecrets = secrets
 	}
 	return n
 }
+
+// pgListen is listen_addresses natively for database.settings.listen
+// "host": loopback, the site's address, the VIP where the site carries
+// it, and Docker's bridge gateway where app containers that docker run
+// starts dial the database through the host gateway. "" for "all".
+func pgListen(v *siteView) string {
+	if v.T.Database.Settings.Listen != "host" {
+		return ""
+	}
+	list := []string{"localhost", v.Site.Address}
+	if v.VIP {
+		list = append(list, v.T.VIP.Address)
+	}
+	if len(v.appServices()) > 0 {
+		list = append(list, dockerBridgeGateway)
+	}
+	return strings.Join(list, ",")
+}
+
+// dockerBridgeGateway is the host's address on Docker's default bridge
+// (docker0), which --add-host NAME:host-gateway names.
+const dockerBridgeGateway = "172.17.0.1"
+
+// pgSettingsView fills the settings of database.settings and
+// database.parameters into the postgresql.conf view; false when a value
+// cannot be written (the render fails).
+func pgSettingsView(v *siteView, conf *postgresConfView) bool {
+	db := v.T.Database
+	st := db.Settings
+	conf.Listen = "*"
+	if native := pgListen(v); native != "" {
+		if v.Compose {
+			conf.ListenComment = []string{
+				"The container's own network (database.settings.listen: host): the compose file",
+				"publishes the port on " + strings.Join(pgPublishIPs(v), ", ") + " only; natively the unit",
+				"sets listen_addresses = '" + native + "'.",
+			}
+		} else {
+			conf.Listen = native
+			conf.ListenComment = []string{"Loopback, the site's address, the VIP where the site carries it and, for",
+				"app containers, Docker's bridge gateway only (database.settings.listen: host)."}
+		}
+	}
+	conf.HotStandby = st.HotStandby
+	conf.ArchiveMode = st.ArchiveMode
+	conf.WalKeepSize = st.WalKeepSize
+	if st.ArchiveCommand != "" {
+		s, err := pgConfString(st.ArchiveCommand)
+		if err != nil {
+			v.d.b.fail(fmt.Errorf("render postgresql.conf for %s: database.settings.archiveCommand: %w", v.Site.Name, err))
+			return false
+		}
+		conf.ArchiveCommand = s
+	}
+	for _, name := range sortedKeys(db.Parameters) {
+		s, err := pgConfString(db.Parameters[name])
+		if err != nil {
+			v.d.b.fail(fmt.Errorf("render postgresql.conf for %s: database.parameters.%s: %w", v.Site.Name, name, err))
+			return false
+		}
+		conf.Parameters = append(conf.Parameters, pgParam{name, s})
+	}
+	return true
+}
+
+// pgPorts publishes the database's port: on every address, or with
+// database.settings.listen "host" on pgPublishIPs only.
+func pgPorts(v *siteView) []port {
+	db := v.T.Database
+	if db.Settings.Listen != "host" {
+		return []port{{Published: db.PublishedPort, Target: db.Port}}
+	}
+	var ports []port
+	for _, ip := range pgPublishIPs(v) {
+		ports = append(ports, port{Published: db.PublishedPort, Target: db.Port, HostIP: ip})
+	}
+	return ports
+}
+
+// pgPublishIPs are the host addresses the compose file publishes the
+// database on with database.settings.listen "host".
+func pgPublishIPs(v *siteView) []string {
+	ips := []string{"127.0.0.1", v.Site.Address}
+	if v.VIP {
+		ips = append(ips, v.T.VIP.Address)
+	}
+	return ips
+}
+
+// replaceDefaults comments out hagen's default line of each parameter the
+// spec sets (the spec's lines come last): "name = value" becomes
+// "#name = value  (set below by database.parameters)".
+func replaceDefaults(conf []byte, names []string) []byte {
+	if len(names) == 0 {
+		return conf
+	}
+	lines := strings.SplitAfter(string(conf), "\n")
+	section := false
+	for i, l := range lines {
+		if strings.HasPrefix(l, pgParamsHeading) {
+			section = true
+		}
+		if section {
+			continue
+		}
+		for _, n := range names {
+			if strings.HasPrefix(l, n+" = ") {
+				lines[i] = "#" + strings.TrimSuffix(l, "\n") + "  (set below by database.parameters)\n"
+			}
+		}
+	}
+	return []byte(strings.Join(lines, ""))
+}
+
+// pgParamsHeading starts the section of the spec's parameters in
+// postgresql.conf.tmpl.
+const pgParamsHeading = "# The spec's parameters"
 
 // syncComment explains the primary's synchronous_standby_names.
 func syncComment(st *schema.Streaming) []string {
@@ -322,10 +485,16 @@ func renderPostgresPrepare(v *siteView) {
 		Header, Site, Unit, PGData, SockDir, RunDir, PassFile string
 		Streaming                                             bool
 		ReplicationUser, Superuser                            string
+		// NonlocalBind is the sysctl file that must hold 1 when
+		// PostgreSQL binds the VIP (pgNonlocalBind); VIP its address.
+		NonlocalBind, VIP string
 	}{
 		Header: header(v.Spec, "#"), Site: v.Site.Name, Unit: v.unitName("postgres"),
 		PGData: pgData, SockDir: pgSockDir, RunDir: pgRunDir, PassFile: pgPassFile,
 		Superuser: v.T.Database.Superuser,
+	}
+	if key := pgNonlocalBind(v); key != "" {
+		view.NonlocalBind, view.VIP = "/proc/sys/"+strings.ReplaceAll(key, ".", "/"), v.T.VIP.Address
 	}
 	if s := v.T.Database.Streaming; s != nil {
 		view.Streaming = true

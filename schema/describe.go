@@ -29,6 +29,10 @@ var patternWords = map[string]string{
 	`^/[A-Za-z0-9._~/-]*(\?[A-Za-z0-9._~=-]*)?$`: "a path of / followed by letters, digits and . _ ~ / -, optionally ? and a query of letters, digits and . _ ~ = - (e.g. /stats or /haproxy?stats)",
 	`^[A-Za-z_][A-Za-z0-9_]{0,127}$`:             "a variable name of letters, digits and _, not starting with a digit; at most 128 characters",
 	`^/[A-Za-z0-9._/-]{0,127}$`:                  "a path of / followed by letters, digits and . _ / -; at most 128 characters (e.g. /primary or /var/modules/mirror/ready.txt)",
+
+	// PostgreSQL settings.
+	`^[a-z][a-z0-9_]{0,62}(\.[a-z][a-z0-9_]{0,62})?$`: "a parameter name of lower-case letters, digits and _, starting with a letter, optionally a . and a second such name (an extension's parameter, e.g. pg_stat_statements.max)",
+	`^[0-9]{1,9}(kB|MB|GB|TB)?$`:                      "a size: digits and optionally kB, MB, GB or TB (e.g. 512MB)",
 }
 
 // builtinWords describes the builtins topology.cue calls.

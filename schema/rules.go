@@ -363,6 +363,84 @@ func (c *checker) database() {
 			c.streaming(db.Streaming)
 		}
 	}
+	c.pgSettings()
+}
+
+// pgOwned are the postgresql.conf parameters hagen sets itself, each with
+// the field of the spec that decides it (or why it is hagen's); the spec's
+// parameters may not set them.
+var pgOwned = map[string]string{
+	"listen_addresses":              "database.settings.listen",
+	"port":                          "database.port",
+	"unix_socket_directories":       "hagen's socket directory, which its scripts use",
+	"hba_file":                      "hagen's pg_hba.conf",
+	"ident_file":                    "hagen's pg_ident.conf",
+	"config_file":                   "hagen's postgresql.conf",
+	"data_directory":                "the pgdata volume",
+	"external_pid_file":             "hagen's process management",
+	"password_encryption":           "scram-sha-256, which every pg_hba.conf record needs",
+	"ssl":                           "security.ssl",
+	"ssl_cert_file":                 "security.tls",
+	"ssl_key_file":                  "security.tls",
+	"ssl_ca_file":                   "security.tls",
+	"ssl_min_protocol_version":      "security.ssl (TLS 1.2 or later)",
+	"cluster_name":                  "the site's name, which a standby reports",
+	"wal_level":                     "replica, which streaming replication and pg_rewind need",
+	"wal_log_hints":                 "on, which pg_rewind needs",
+	"max_wal_senders":               "the number of sites",
+	"max_replication_slots":         "the number of sites",
+	"hot_standby":                   "database.settings.hotStandby",
+	"synchronous_commit":            "database.streaming.synchronous",
+	"synchronous_standby_names":     "database.streaming.synchronousStandbyNames, synchronousMethod and synchronousCount",
+	"primary_conninfo":              "the standby's clone and role.sh",
+	"primary_slot_name":             "database.streaming.standbys[].slot",
+	"default_transaction_read_only": "keepalived's fencing of a stale primary",
+	"archive_mode":                  "database.settings.archiveMode",
+	"archive_command":               "database.settings.archiveCommand",
+	"wal_keep_size":                 "database.settings.walKeepSize",
+	"log_destination":               "stderr, which the container runtime and journald collect",
+	"logging_collector":             "off: the container runtime and journald collect stderr",
+	"include":                       "a directive, not a parameter: hagen renders the whole file",
+	"include_dir":                   "a directive, not a parameter: hagen renders the whole file",
+	"include_if_exists":             "a directive, not a parameter: hagen renders the whole file",
+}
+
+// PGOwned lists the parameters hagen sets itself, sorted.
+func PGOwned() []string { return sortedKeys(pgOwned) }
+
+// pgSettings checks database.settings and database.parameters against
+// each other, the mode and the parameters hagen owns.
+func (c *checker) pgSettings() {
+	db := c.t.Database
+	st := db.Settings
+	streaming := db.Mode == PrimaryStandby
+	if c.ok("database.settings.hotStandby", "database.mode") && !st.HotStandby {
+		switch {
+		case !streaming:
+			c.errorf("database.settings.hotStandby", "false has no effect without standbys (database.mode %s); leave it out", db.Mode)
+		case c.keepalivedFailover():
+			c.errorf("database.settings.hotStandby", "false makes a standby refuse every connection, so keepalived's track script (pg_isready) fails on it, it stays in FAULT and never takes over; keep true, or drop the vip for the Inmanta document's manual failover")
+		default:
+			c.warnf("database.settings.hotStandby", "false: a standby refuses every connection, so its agent reports it unreachable, its compose health check fails and app services that depend on the database do not start there; promote it by hand (RUNBOOK.md)")
+		}
+	}
+	if c.ok("database.settings.walKeepSize", "database.mode") && st.WalKeepSize != "" && !streaming {
+		c.errorf("database.settings.walKeepSize", "has no effect without standbys (database.mode %s); leave it out", db.Mode)
+	}
+	if c.ok("database.settings.archiveMode", "database.settings.archiveCommand") {
+		switch {
+		case st.ArchiveMode != "off" && strings.TrimSpace(st.ArchiveCommand) == "":
+			c.errorf("database.settings.archiveMode", "%s needs database.settings.archiveCommand: without one PostgreSQL keeps every WAL segment for the archiver, until the disk is full", st.ArchiveMode)
+		case st.ArchiveMode == "off" && st.ArchiveCommand != "":
+			c.errorf("database.settings.archiveCommand", "is set but archiveMode is off, so PostgreSQL never runs it; set archiveMode: \"on\" or leave the command out")
+		}
+	}
+	for _, name := range sortedKeys(db.Parameters) {
+		p := "database.parameters." + quoteLabel(name)
+		if why, ok := pgOwned[name]; ok {
+			c.errorf(p, "%s is set by hagen (%s); hagen's own parameters are %s", name, why, strings.Join(PGOwned(), ", "))
+		}
+	}
 }
 
 func (c *checker) streaming(s *Streaming) {
@@ -902,10 +980,18 @@ func (c *checker) text() {
 }
 
 // freeForm reports whether path is a field whose value is free text,
-// escaped by render for every file it reaches: an environment value or a
-// command element.
+// escaped by render for every file it reaches: an environment value, a
+// command element, a PostgreSQL parameter's value or the archive command.
 func freeForm(path string) bool {
 	sels := selectors(path)
+	if len(sels) == 3 && sels[0].String() == "database" {
+		switch {
+		case sels[1].String() == "parameters":
+			return true
+		case sels[1].String() == "settings" && sels[2].String() == "archiveCommand":
+			return true
+		}
+	}
 	if len(sels) < 3 || sels[0].String() != "services" {
 		return false
 	}

@@ -46,6 +46,20 @@ type Database struct {
 	Mode          string     `json:"mode"`
 	Bucardo       *Bucardo   `json:"bucardo,omitempty"`
 	Streaming     *Streaming `json:"streaming,omitempty"`
+
+	Settings PGSettings `json:"settings"`
+	// Parameters are further postgresql.conf parameters by name.
+	Parameters map[string]string `json:"parameters"`
+}
+
+// PGSettings are the PostgreSQL settings of the source documents.
+type PGSettings struct {
+	// Listen is "all" or "host" (loopback, the site's address, the VIP).
+	Listen         string `json:"listen"`
+	HotStandby     bool   `json:"hotStandby"`
+	ArchiveMode    string `json:"archiveMode"`
+	ArchiveCommand string `json:"archiveCommand,omitempty"`
+	WalKeepSize    string `json:"walKeepSize,omitempty"`
 }
 
 type Bucardo struct {

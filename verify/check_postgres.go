@@ -25,7 +25,10 @@ import (
 //     and line the row names. The rows of the replaced settings say
 //     "setting could not be applied" (the running value is the command
 //     line's) and are not errors of the file; instead the files hba_file and
-//     ident_file name must exist in the tree.
+//     ident_file name must exist in the tree. Every parameter the file sets
+//     must be in the server's own list, pg_settings: the server accepts a
+//     name with a dot it does not know (the parameter of an extension that
+//     is not loaded) as a placeholder, without a word.
 //   - pg_hba.conf: copied over the server's hba_file and read through
 //     pg_hba_file_rules, which parses the file as a reload would: every row
 //     with an error fails the check with its line.
@@ -274,6 +277,22 @@ FROM pg_file_settings WHERE error IS NOT NULL OR name IN ('hba_file', 'ident_fil
 				msgs = append(msgs, fmt.Sprintf("%s: %s = '%s': no such file in the site's tree", where, name, setting))
 			}
 		}
+	}
+	// A name the server does not know is kept as a placeholder without a
+	// word when it has a dot (an extension's parameter whose extension is
+	// not loaded): the server's own list, pg_settings, decides (names are
+	// case-insensitive: the file's timezone is pg_settings' TimeZone).
+	rows, err = b.pgQuery(ctx, `SELECT coalesce(f.sourcefile, ''), coalesce(f.sourceline, 0), f.name, split_part(current_setting('server_version'), ' ', 1)
+FROM pg_file_settings f WHERE f.error IS NULL AND f.name IS NOT NULL
+AND NOT EXISTS (SELECT 1 FROM pg_settings s WHERE lower(s.name) = lower(f.name)) ORDER BY f.seqno`)
+	if err != nil {
+		return false, "", err
+	}
+	for _, row := range rows {
+		if len(row) != 4 {
+			return false, "", fmt.Errorf("pg_file_settings: unexpected row %q", row)
+		}
+		msgs = append(msgs, fmt.Sprintf("%s:%s: %s is not a parameter of PostgreSQL %s (pg_settings does not list it): the server keeps it as a placeholder and ignores it; load its extension (shared_preload_libraries) or remove it", row[0], row[1], row[2], row[3]))
 	}
 	return len(msgs) == 0, strings.Join(msgs, "\n"), nil
 }

@@ -24,6 +24,12 @@ if [ "$(stat -c %U "$pgdata")" != postgres ]; then
 	log "$pgdata is not owned by postgres"
 	exit 1
 fi
+# PostgreSQL listens on the virtual IP 10.233.0.100, which this host holds only
+# while keepalived is MASTER: binding it needs nonlocal binds.
+if [ "$(cat /proc/sys/net/ipv4/ip_nonlocal_bind)" != 1 ]; then
+	log "PostgreSQL listens on the virtual IP 10.233.0.100 (database.settings.listen: host), but /proc/sys/net/ipv4/ip_nonlocal_bind is not 1: set it (RUNBOOK.md)"
+	exit 1
+fi
 
 # pgpass_field escapes a .pgpass field read from stdin.
 pgpass_field() { sed -e 's/[\\:]/\\&/g'; }
