@@ -31,6 +31,22 @@ type Inventory struct {
 	// Files are every file of the rendered tree, inventory.json included,
 	// sorted by path, each with the program that reads it.
 	Files []RenderedFile `json:"files"`
+
+	// TLS is the TLS material between the sites (security.ssl), or nil.
+	TLS *InventoryTLS `json:"tls,omitempty"`
+}
+
+// InventoryTLS names the TLS files on each host (each site's own
+// certificate and key, the CA that signed them all) and how hagen's
+// connections between sites verify them.
+type InventoryTLS struct {
+	Certificate string `json:"certificate"`
+	Key         string `json:"key"`
+	CA          string `json:"ca"`
+	// SSLMode is libpq's sslmode of every connection between sites:
+	// verify-full, so each site's certificate carries the names in its
+	// tlsNames.
+	SSLMode string `json:"sslmode"`
 }
 
 // RenderedFile is one file of the rendered tree and its reader.
@@ -89,6 +105,10 @@ type InventorySite struct {
 	// Apps are the spec's application services among them.
 	Apps        []InventoryApp `json:"apps,omitempty"`
 	VIPPriority int            `json:"vipPriority,omitempty"`
+
+	// TLSNames are the subjectAltName entries the site's certificate must
+	// carry (DNS:<name>, IP:<address>), with TLS.
+	TLSNames []string `json:"tlsNames,omitempty"`
 }
 
 // InventoryApp is an application service of a site and its published ports.

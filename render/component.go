@@ -35,6 +35,7 @@ type component interface {
 var components = []component{
 	libComponent{},
 	postgresComponent{},
+	tlsComponent{},
 	streamingComponent{},
 	bucardoComponent{},
 	agentComponent{},

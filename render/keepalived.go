@@ -88,6 +88,11 @@ type keepalivedView struct {
 	Witnesses   []string
 	WitnessNeed int
 	WitnessSh   string
+
+	// TLS: notify.sh verifies the peers' certificates against the CA
+	// (security.tls.ca, in HAGEN_TLS_CA_FILE) and uses TLS without a
+	// check on loopback.
+	TLS bool
 }
 
 type keepalivedPeer struct {
@@ -168,6 +173,7 @@ func (keepalivedComponent) site(v *siteView) {
 		view.Synchronous = s.Synchronous
 		view.OnStandbyDown = s.OnStandbyDown
 		view.SyncStandbys = syncCandidates(s, v.Site.Name)
+		view.TLS = tlsOn(v.T)
 		view.SyncMethod = contract.SyncKeyword(s.SynchronousMethod)
 		view.SyncCount = s.SynchronousCount
 	}
@@ -185,6 +191,9 @@ func (keepalivedComponent) site(v *siteView) {
 	secrets := []secretUse{{secretDBPassword, db.Password}}
 	if vip.Auth != "" {
 		secrets = append(secrets, secretUse{secretVRRPAuth, vip.Auth})
+	}
+	if view.Streaming {
+		secrets = append(secrets, tlsCASecret(v.T)...)
 	}
 	v.service(&service{
 		Name:        svcKeepalived,

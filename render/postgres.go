@@ -28,9 +28,8 @@ const (
 	// dockerBridge is Docker's default bridge network, where docker run
 	// puts a container.
 	dockerBridge = "172.17.0.0/16"
-	// TLS files are the operator's: put into DIR/<site>/postgres/tls/,
-	// referenced by postgresql.conf, never rendered.
-	pgTLSDir  = pgConfDir + "/tls"
+	// pgSockDir is the server's Unix socket directory; the TLS files are
+	// in pgTLSDir (tls.go).
 	pgSockDir = "/var/run/postgresql"
 	// pgRunDir holds what the entrypoint writes at run time from secrets:
 	// the password file libpq reads (replication, pg_rewind, scripts).
@@ -97,6 +96,8 @@ type postgresConfView struct {
 	WalKeepSize    string
 	// Parameters are the spec's database.parameters, values escaped.
 	Parameters []pgParam
+	// CAFile is ssl_ca_file (with SSL).
+	CAFile string
 }
 
 // pgParam is one postgresql.conf line of the spec's parameters.
@@ -158,14 +159,10 @@ type entrypointView struct {
 	Slot            string
 	ApplicationName string
 	PrimaryConninfo string
-}
 
-// sslMode is the libpq sslmode hagen's clients use between sites.
-func sslMode(t *schema.Topology) string {
-	if t.Security.SSL {
-		return "require"
-	}
-	return "prefer"
+	// TLSDir and CAFile: where the TLS files are installed (with SSL);
+	// SSLRootCert the conninfo fragment that names the CA.
+	TLSDir, CAFile, SSLRootCert string
 }
 
 func (postgresComponent) site(v *siteView) {
@@ -184,8 +181,13 @@ func (postgresComponent) site(v *siteView) {
 		SockDir:        pgSockDir,
 		MaxConnections: pgMaxConnections,
 		SSL:            ssl,
-		CertFile:       pgTLSDir + "/server.crt",
-		KeyFile:        pgTLSDir + "/server.key",
+		CertFile:       pgTLSCert,
+		KeyFile:        pgTLSKey,
+		CAFile:         pgTLSCAFile,
+	}
+	if ssl && v.T.Security.TLS == nil {
+		v.d.b.fail(fmt.Errorf("render postgres for %s: security.ssl is on but security.tls names no certificate", v.Site.Name))
+		return
 	}
 	if db.Mode == schema.MultiMasterAsync {
 		conf.MaxConnections = pgMaxConnectionsMultiMaster
@@ -239,6 +241,7 @@ func (postgresComponent) site(v *siteView) {
 	if st != nil {
 		secrets = append(secrets, secretUse{secretReplPassword, db.Streaming.ReplicationPassword})
 	}
+	secrets = append(secrets, tlsServerSecrets(v.T)...)
 	svc := &service{
 		Name:    db.Service,
 		Unit:    "postgres",
@@ -339,7 +342,7 @@ func postgresNative(v *siteView, secrets []secretUse) native {
 			n.Exec = append(n.Exec, "-c", "listen_addresses="+l)
 		}
 	}
-	if db.Streaming != nil {
+	if db.Streaming != nil || tlsOn(v.T) {
 		n.PrepareSecrets = secrets
 	}
 	return n
@@ -488,6 +491,9 @@ func renderPostgresPrepare(v *siteView) {
 		// NonlocalBind is the sysctl file that must hold 1 when
 		// PostgreSQL binds the VIP (pgNonlocalBind); VIP its address.
 		NonlocalBind, VIP string
+		// TLS: install the TLS files as the entrypoint does.
+		TLS                               bool
+		TLSDir, CertFile, KeyFile, CAFile string
 	}{
 		Header: header(v.Spec, "#"), Site: v.Site.Name, Unit: v.unitName("postgres"),
 		PGData: pgData, SockDir: pgSockDir, RunDir: pgRunDir, PassFile: pgPassFile,
@@ -495,6 +501,9 @@ func renderPostgresPrepare(v *siteView) {
 	}
 	if key := pgNonlocalBind(v); key != "" {
 		view.NonlocalBind, view.VIP = "/proc/sys/"+strings.ReplaceAll(key, ".", "/"), v.T.VIP.Address
+	}
+	if tlsOn(v.T) {
+		view.TLS, view.TLSDir, view.CertFile, view.KeyFile, view.CAFile = true, pgTLSDir, pgTLSCert, pgTLSKey, pgTLSCAFile
 	}
 	if s := v.T.Database.Streaming; s != nil {
 		view.Streaming = true
@@ -701,11 +710,13 @@ func entrypoint(v *siteView, hdr string) entrypointView {
 		RunDir:    pgRunDir,
 		PassFile:  pgPassFile,
 		RoleHook:  pgRoleHook,
-		SSL:       v.T.Security.SSL,
-		CertFile:  pgTLSDir + "/server.crt",
-		KeyFile:   pgTLSDir + "/server.key",
+		SSL:       tlsOn(v.T),
+		CertFile:  pgTLSCert,
+		KeyFile:   pgTLSKey,
 		SSLMode:   sslMode(v.T),
 	}
+	e.TLSDir, e.CAFile = pgTLSDir, pgTLSCAFile
+	e.SSLRootCert = sslRootCert(v.T, pgTLSCAFile)
 	if st := v.streaming(); st != nil {
 		e.Streaming = true
 		e.ReplicationUser = db.Streaming.ReplicationUser

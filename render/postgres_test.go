@@ -33,9 +33,9 @@ func pgVariants() []pgVariant {
 		{name: "primary-standby", spec: "../examples/primary-standby.cue"},
 		{name: "weighted", spec: "../examples/weighted.cue"},
 		{name: "quorum", spec: "../examples/quorum.cue"},
-		{name: "quorum-ssl", spec: "../examples/quorum.cue", change: func(t *schema.Topology) { t.Security.SSL = true }},
-		{name: "dual-site-ssl", spec: "../examples/dual-site.cue", change: func(t *schema.Topology) { t.Security.SSL = true }},
-		{name: "primary-standby-ssl", spec: "../examples/primary-standby.cue", change: func(t *schema.Topology) { t.Security.SSL = true }},
+		{name: "quorum-ssl", spec: "../examples/quorum.cue", change: withTLS},
+		{name: "dual-site-ssl", spec: "../examples/dual-site.cue", change: withTLS},
+		{name: "primary-standby-ssl", spec: "../examples/primary-standby.cue", change: withTLS},
 		{name: "primary-standby-async", spec: "../examples/primary-standby.cue", change: func(t *schema.Topology) { t.Database.Streaming.Synchronous = false }},
 		{name: "dual-site-admin", spec: "../examples/dual-site.cue", change: func(t *schema.Topology) {
 			t.Database.Superuser = "admin"
@@ -44,6 +44,12 @@ func pgVariants() []pgVariant {
 			t.Database.Bucardo.Watchdog.Enabled = false
 		}},
 	}
+}
+
+// withTLS turns TLS on, with the certificate, key and CA as files.
+func withTLS(t *schema.Topology) {
+	t.Security.SSL = true
+	t.Security.TLS = &schema.TLSFiles{Certificate: "file:/etc/hagen/tls/server.crt", Key: "file:/etc/hagen/tls/server.key", CA: "file:/etc/hagen/tls/ca.crt"}
 }
 
 func pgRender(t *testing.T, v pgVariant) (*schema.Topology, render.Tree) {
@@ -132,9 +138,10 @@ func TestPgHBASSL(t *testing.T) {
 				t.Errorf("%s: %s postgresql.conf has ssl = on: %v, security.ssl: %v", v.name, s.Name, got, top.Security.SSL)
 			}
 			if top.Security.SSL {
-				for _, k := range []string{"ssl_cert_file", "ssl_key_file"} {
-					if !regexp.MustCompile(`(?m)^` + k + ` = '/etc/hagen/postgres/tls/[^']+'$`).MatchString(conf) {
-						t.Errorf("%s: %s: %s is not a file under /etc/hagen/postgres/tls/", v.name, s.Name, k)
+				// The entrypoint installs the TLS files there at start.
+				for _, k := range []string{"ssl_cert_file", "ssl_key_file", "ssl_ca_file"} {
+					if !regexp.MustCompile(`(?m)^` + k + ` = '/run/hagen/postgres/tls/[^']+'$`).MatchString(conf) {
+						t.Errorf("%s: %s: %s is not a file under /run/hagen/postgres/tls/", v.name, s.Name, k)
 					}
 				}
 			}

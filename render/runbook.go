@@ -236,6 +236,14 @@ type rbStreaming struct {
 	WitnessCount, WitnessNeed int
 	// HealthPath is the spec's health URL path (/primary by default).
 	HealthPath string
+	// With TLS, SSLEnv sets libpq's sslmode and CA in a command's
+	// environment ("PGSSLMODE=… PGSSLROOTCERT=… "), SSLConn adds them to
+	// a connection string (" sslmode=… sslrootcert=…"); both empty
+	// without.
+	SSLEnv, SSLConn string
+	// SSLPrepare installs the CA where SSLEnv names it, in a container
+	// the entrypoint did not prepare.
+	SSLPrepare string
 }
 
 type rbVIP struct {

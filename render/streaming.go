@@ -33,7 +33,9 @@ type streamSite struct {
 	// SyncNames is synchronous_standby_names of the primary, empty when
 	// commits are asynchronous.
 	SyncNames string
-	SSLMode   string
+	// SSLMode is the conninfo's sslmode value, followed by " sslrootcert=
+	// <CA file>" with TLS.
+	SSLMode string
 }
 
 // streaming returns the site's streaming facts, or nil when the database
@@ -46,7 +48,7 @@ func (v *siteView) streaming() *streamSite {
 	if v.stream != nil {
 		return v.stream
 	}
-	s := &streamSite{SSLMode: sslMode(v.T)}
+	s := &streamSite{SSLMode: sslMode(v.T) + sslRootCert(v.T, pgTLSCAFile)}
 	s.ApplicationName, s.Slot = standbyIdentity(v.d, v.Site.Name)
 	if sb := v.d.standby(v.Site.Name); sb != nil {
 		s.SpecApplicationName, s.SpecSlot = sb.ApplicationName, sb.Slot
@@ -99,6 +101,8 @@ type roleHookView struct {
 	Slot            string
 	SSLMode         string
 	Peers           []rolePeer
+	// SSLRootCert is the CA file that verifies the peers (with TLS).
+	SSLRootCert string
 }
 
 type rolePeer struct{ Name, Host string }
@@ -113,7 +117,10 @@ func (streamingComponent) site(v *siteView) {
 	r := roleHookView{
 		Header: header(v.Spec, "#"), Site: v.Site.Name, PGBin: pgBin(db.Version), PublishedPort: db.PublishedPort,
 		Superuser: db.Superuser, Database: db.Name, ReplicationUser: st.ReplicationUser,
-		ApplicationName: s.ApplicationName, Slot: s.Slot, SSLMode: s.SSLMode,
+		ApplicationName: s.ApplicationName, Slot: s.Slot, SSLMode: sslMode(v.T),
+	}
+	if tlsOn(v.T) {
+		r.SSLRootCert = pgTLSCAFile
 	}
 	for _, p := range v.peers() {
 		if v.d.role(p.Name) != "" {
@@ -170,6 +177,11 @@ func (streamingComponent) tree(d *deployment) {
 	r.SyncPotential = st.Synchronous && len(st.SynchronousStandbyNames) > st.SynchronousCount
 	r.WitnessCount, r.WitnessNeed = len(st.WitnessList()), st.WitnessMajority()
 	r.HealthPath = st.HealthPath
+	if tlsOn(d.t) {
+		r.SSLEnv = "PGSSLMODE=" + sslMode(d.t) + " PGSSLROOTCERT=" + pgTLSCAFile + " "
+		r.SSLConn = " sslmode=" + sslMode(d.t) + sslRootCert(d.t, pgTLSCAFile)
+		r.SSLPrepare = fmt.Sprintf(`install -d -o postgres -g postgres %s && install -o postgres -m 0644 "$%s_FILE" %s`, pgTLSDir, secretTLSCA, pgTLSCAFile)
+	}
 	r.SyncAny = st.SynchronousMethod == contract.SyncAny
 	r.SyncCount = st.SynchronousCount
 	r.SinglePair = len(st.Standbys) == 1

@@ -817,6 +817,43 @@ func (c *checker) security() {
 		}
 	}
 	c.access()
+	c.tls()
+}
+
+// tls checks the TLS material: there exactly when ssl is on, files on the
+// host, three different ones.
+func (c *checker) tls() {
+	sec := c.t.Security
+	if !c.ok("security.ssl", "security.tls") {
+		return
+	}
+	switch {
+	case sec.SSL && sec.TLS == nil:
+		c.errorf("security.tls", "missing: security.ssl: true needs the TLS material, as file references on each host: tls: {certificate: \"file:/etc/hagen/tls/server.crt\", key: \"file:/etc/hagen/tls/server.key\", ca: \"file:/etc/hagen/tls/ca.crt\"} (RUNBOOK.md says how to make them)")
+		return
+	case !sec.SSL && sec.TLS != nil:
+		c.errorf("security.tls", "is set but security.ssl is false, so nothing would use it; set ssl: true or leave tls out")
+		return
+	case sec.TLS == nil:
+		return
+	}
+	seen := map[string]string{}
+	for _, f := range []struct {
+		field string
+		ref   SecretRef
+	}{{"certificate", sec.TLS.Certificate}, {"key", sec.TLS.Key}, {"ca", sec.TLS.CA}} {
+		p := "security.tls." + f.field
+		if !c.ok(p) || !f.ref.IsFile() {
+			if c.ok(p) && f.ref.IsEnv() {
+				c.errorf(p, "%s is a variable; TLS material is a file on the host: write file:/absolute/path", quote(string(f.ref)))
+			}
+			continue
+		}
+		if other, dup := seen[f.ref.Path()]; dup {
+			c.errorf(p, "%s is also security.tls.%s; the certificate, its key and the CA are three files", f.ref.Path(), other)
+		}
+		seen[f.ref.Path()] = f.field
+	}
 }
 
 // hbaKeywords are words pg_hba.conf reads as keywords in the database
@@ -935,6 +972,11 @@ func (c *checker) secrets() {
 	}
 	if t.Proxy != nil && t.Proxy.Stats != nil {
 		check("proxy.stats.password", t.Proxy.Stats.Password)
+	}
+	if tls := t.Security.TLS; tls != nil {
+		check("security.tls.certificate", tls.Certificate)
+		check("security.tls.key", tls.Key)
+		check("security.tls.ca", tls.CA)
 	}
 	for _, name := range sortedKeys(t.Services) {
 		for _, k := range sortedKeys(t.Services[name].Secrets) {

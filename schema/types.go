@@ -184,6 +184,16 @@ type Security struct {
 
 	// Access are further pg_hba.conf records, after hagen's own.
 	Access []AccessRule `json:"access"`
+	// TLS is the certificate, key and CA of ssl: true.
+	TLS *TLSFiles `json:"tls,omitempty"`
+}
+
+// TLSFiles are file references (file:/path) to a site's certificate and
+// key and to the CA that signed every site's certificate.
+type TLSFiles struct {
+	Certificate SecretRef `json:"certificate"`
+	Key         SecretRef `json:"key"`
+	CA          SecretRef `json:"ca"`
 }
 
 // AccessRule is one pg_hba.conf record of the spec: TYPE DATABASE USER

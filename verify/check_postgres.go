@@ -17,7 +17,9 @@ import (
 // the paths of the production host are replaced by the container's, on the
 // command line: hba_file and ident_file by check-owned copies (so that a
 // broken pg_hba.conf cannot keep the server from starting and be read in
-// isolation below), unix_socket_directories by a private one.
+// isolation below), unix_socket_directories by a private one, and the TLS
+// files (which the entrypoint installs at start from the host's) by a
+// throwaway certificate.
 //
 //   - postgresql.conf: a server that does not start fails the check with its
 //     log ("... in file "..." line N"); one that starts is asked for
@@ -44,11 +46,17 @@ const (
 	pgIdentCp  = pgRoot + "/pg_ident.conf"
 	pgLog      = pgRoot + "/server.log"
 	pgFallback = pgRoot + "/fallback.conf"
+	// A throwaway certificate, its key and itself as the CA: production's
+	// TLS files are installed at start from the host's (security.tls).
+	pgCheckCert = pgRoot + "/tls.crt"
+	pgCheckKey  = pgRoot + "/tls.key"
+	pgCheckCA   = pgRoot + "/ca.crt"
 )
 
 // pgOverridden are the settings the check container replaces on the
 // command line.
-var pgOverridden = map[string]bool{"hba_file": true, "ident_file": true, "unix_socket_directories": true}
+var pgOverridden = map[string]bool{"hba_file": true, "ident_file": true, "unix_socket_directories": true,
+	"ssl_cert_file": true, "ssl_key_file": true, "ssl_ca_file": true}
 
 type pgState struct {
 	ready bool
@@ -89,8 +97,13 @@ func (b *checkBox) pgInit(ctx context.Context) error {
 	script := strings.Join([]string{
 		"set -eu",
 		"install -d -o postgres -g postgres -m 0700 " + pgRoot + " " + pgSockDir,
-		"printf '%s\\n' \"listen_addresses = ''\" > " + pgFallback,
+		// ssl = on, so that hostssl records are read as with TLS.
+		"printf '%s\\n' \"listen_addresses = ''\" 'ssl = on' > " + pgFallback,
 		"chown postgres:postgres " + pgFallback,
+		"openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=hagen-check -keyout " + pgCheckKey + " -out " + pgCheckCert + " 2>/dev/null",
+		"cp " + pgCheckCert + " " + pgCheckCA,
+		"chown postgres:postgres " + pgCheckCert + " " + pgCheckKey + " " + pgCheckCA,
+		"chmod 0600 " + pgCheckKey,
 	}, "\n")
 	if code, out, err := b.exec(ctx, "", nil, "sh", "-c", script); err != nil || code != 0 {
 		return fmt.Errorf("prepare PostgreSQL in the check container: %v %s", err, out)
@@ -210,6 +223,9 @@ func (b *checkBox) pgStart(ctx context.Context, configFile string) (bool, string
 		"-c hba_file=" + pgHBACopy,
 		"-c ident_file=" + pgIdentCp,
 		"-c unix_socket_directories=" + pgSockDir,
+		"-c ssl_cert_file=" + pgCheckCert,
+		"-c ssl_key_file=" + pgCheckKey,
+		"-c ssl_ca_file=" + pgCheckCA,
 	}, " ")
 	code, _, err := b.exec(ctx, "postgres", nil, "pg_ctl", "--pgdata="+pgDataDir, "--wait", "--timeout=60",
 		"--log="+pgLog, "--options="+opts, "start")

@@ -59,6 +59,8 @@ log "site db0: VRRP state $state (previous: ${previous:-none})"
 # sql HOST STATEMENT...: runs each statement as the superuser on the
 # database at HOST and prints the rows unaligned. The password is in the
 # environment of psql only.
+# TLS: a peer's certificate must name its address and be signed by the CA
+# (verify-full); the local database is reached over loopback.
 sql() {
 	local host=$1 pw stmt
 	local args=()
@@ -67,7 +69,12 @@ sql() {
 		args+=(-c "$stmt")
 	done
 	pw=$(secret POSTGRES_PASSWORD)
-	PGPASSWORD=$pw PGCONNECT_TIMEOUT=3 PGAPPNAME=hagen-notify psql -X -q -A -t -v ON_ERROR_STOP=1 \
+	local sslmode=verify-full
+	if [ "$host" = 127.0.0.1 ]; then
+		sslmode=require
+	fi
+	PGPASSWORD=$pw PGSSLMODE=$sslmode PGSSLROOTCERT="${HAGEN_TLS_CA_FILE:?the CA (security.tls.ca) is not mounted}" \
+		PGCONNECT_TIMEOUT=3 PGAPPNAME=hagen-notify psql -X -q -A -t -v ON_ERROR_STOP=1 \
 		-h "$host" -p "$port" -U "$dbuser" -d "$dbname" "${args[@]}"
 }
 

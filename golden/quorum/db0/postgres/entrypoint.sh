@@ -150,10 +150,23 @@ SQL
 	log "the new cluster is ready"
 }
 
+# install_tls copies the TLS files (security.tls, mounted as secrets) where
+# postgresql.conf and this node's connections to the other sites name them,
+# owned by postgres, the key readable by it only (PostgreSQL refuses a key
+# others can read).
+install_tls() {
+	install -d -o postgres -g postgres -m 0755 /run/hagen/postgres/tls
+	install -o postgres -g postgres -m 0644 "${HAGEN_TLS_CERT_FILE:?the certificate (security.tls.certificate) is not mounted}" /run/hagen/postgres/tls/server.crt
+	install -o postgres -g postgres -m 0600 "${HAGEN_TLS_KEY_FILE:?the key (security.tls.key) is not mounted}" /run/hagen/postgres/tls/server.key
+	install -o postgres -g postgres -m 0644 "${HAGEN_TLS_CA_FILE:?the CA (security.tls.ca) is not mounted}" /run/hagen/postgres/tls/ca.crt
+	log "installed the TLS certificate, key and CA into /run/hagen/postgres/tls"
+}
+
 # Without a trap, bash as PID 1 ignores the SIGTERM of a container stop.
 trap 'log "stopped by a signal"; exit 143' TERM INT
 
 prepare_dirs
+install_tls
 write_passfile
 
 case $(data_state) in

@@ -33,7 +33,9 @@ readonly database=inmanta
 readonly repluser=replication
 readonly appname=db0
 readonly slot=db0
-readonly sslmode=prefer
+readonly sslmode=verify-full
+# The CA that signed every site's certificate (sslmode verify-full).
+readonly sslrootcert=/run/hagen/postgres/tls/ca.crt
 # The other database nodes, as site=host.
 peers=(
 	db1=1.q.test
@@ -42,7 +44,7 @@ peers=(
 
 as_postgres=(env -u POSTGRES_PASSWORD -u POSTGRES_PASSWORD_FILE
 	-u REPLICATION_PASSWORD -u REPLICATION_PASSWORD_FILE HOME=/var/lib/postgresql
-	PGPASSFILE="$passfile" PGCONNECT_TIMEOUT=3 PGSSLMODE="$sslmode"
+	PGPASSFILE="$passfile" PGCONNECT_TIMEOUT=3 PGSSLMODE="$sslmode" PGSSLROOTCERT="$sslrootcert"
 	setpriv --reuid=postgres --regid=postgres --init-groups --)
 
 # peer_sql HOST STATEMENT runs one statement as the superuser on the peer
@@ -89,7 +91,7 @@ follow() {
 		"${as_postgres[@]}" sed -i -E '/^[[:space:]]*(primary_conninfo|primary_slot_name|default_transaction_read_only|synchronous_standby_names)[[:space:]]*=/d' "$auto"
 	fi
 	printf "primary_conninfo = '%s'\nprimary_slot_name = '%s'\n" \
-		"host=$1 port=$port user=$repluser passfile=$passfile application_name=$appname sslmode=$sslmode" "$slot" |
+		"host=$1 port=$port user=$repluser passfile=$passfile application_name=$appname sslmode=$sslmode sslrootcert=$sslrootcert" "$slot" |
 		"${as_postgres[@]}" tee -a "$auto" >/dev/null
 	"${as_postgres[@]}" touch "$pgdata/standby.signal"
 	peer_sql "$1" "SELECT count(pg_create_physical_replication_slot('$slot')) FROM (SELECT 1) AS one WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '$slot')" >/dev/null
@@ -130,7 +132,7 @@ fi
 log "this node was the primary on timeline $tl; $primary_host is the primary on timeline $primary_tl: rejoining as its standby"
 peer_sql "$primary_host" "CHECKPOINT" >/dev/null
 if "${as_postgres[@]}" pg_rewind --target-pgdata="$pgdata" \
-	--source-server="host=$primary_host port=$port user=$superuser dbname=$database passfile=$passfile sslmode=$sslmode"; then
+	--source-server="host=$primary_host port=$port user=$superuser dbname=$database passfile=$passfile sslmode=$sslmode sslrootcert=$sslrootcert"; then
 	log "pg_rewind from $primary_host finished"
 else
 	log "pg_rewind from $primary_host failed: taking a fresh clone instead"

@@ -31,6 +31,14 @@ if [ "$(cat /proc/sys/net/ipv4/ip_nonlocal_bind)" != 1 ]; then
 	exit 1
 fi
 
+# The TLS files (security.tls), where postgresql.conf and the server's
+# connections to other sites name them; the key readable by postgres only.
+install -d -o postgres -g postgres -m 0755 /run/hagen/postgres/tls
+install -o postgres -g postgres -m 0644 "${HAGEN_TLS_CERT_FILE:?the certificate (security.tls.certificate) is not set}" /run/hagen/postgres/tls/server.crt
+install -o postgres -g postgres -m 0600 "${HAGEN_TLS_KEY_FILE:?the key (security.tls.key) is not set}" /run/hagen/postgres/tls/server.key
+install -o postgres -g postgres -m 0644 "${HAGEN_TLS_CA_FILE:?the CA (security.tls.ca) is not set}" /run/hagen/postgres/tls/ca.crt
+log "installed the TLS certificate, key and CA into /run/hagen/postgres/tls"
+
 # pgpass_field escapes a .pgpass field read from stdin.
 pgpass_field() { sed -e 's/[\\:]/\\&/g'; }
 

@@ -86,7 +86,7 @@ clone_primary() {
 		sleep 2
 	done
 	log "cloning the primary 0.q.test:5432 as replication over the slot db2"
-	"${as_postgres[@]}" env PGPASSFILE="$passfile" PGSSLMODE=prefer \
+	"${as_postgres[@]}" env PGPASSFILE="$passfile" PGSSLMODE=verify-full PGSSLROOTCERT=/run/hagen/postgres/tls/ca.crt \
 		pg_basebackup --pgdata="$PGDATA" --write-recovery-conf --wal-method=stream \
 		--slot=db2 --checkpoint=fast --no-password \
 		--host=0.q.test --port=5432 --username=replication
@@ -94,15 +94,28 @@ clone_primary() {
 	# (the standby would report its cluster_name): replace it with one that
 	# names this standby, and the password file rather than a password.
 	"${as_postgres[@]}" sed -i -e '/^primary_conninfo[[:space:]]*=/d' "$PGDATA/postgresql.auto.conf"
-	printf "primary_conninfo = '%s'\n" 'host=0.q.test port=5432 user=replication passfile=/run/hagen/postgres/pgpass application_name=db2 sslmode=prefer' |
+	printf "primary_conninfo = '%s'\n" 'host=0.q.test port=5432 user=replication passfile=/run/hagen/postgres/pgpass application_name=db2 sslmode=verify-full sslrootcert=/run/hagen/postgres/tls/ca.crt' |
 		"${as_postgres[@]}" tee -a "$PGDATA/postgresql.auto.conf" >/dev/null
 	log "the clone is ready: streaming from 0.q.test:5432 as db2"
+}
+
+# install_tls copies the TLS files (security.tls, mounted as secrets) where
+# postgresql.conf and this node's connections to the other sites name them,
+# owned by postgres, the key readable by it only (PostgreSQL refuses a key
+# others can read).
+install_tls() {
+	install -d -o postgres -g postgres -m 0755 /run/hagen/postgres/tls
+	install -o postgres -g postgres -m 0644 "${HAGEN_TLS_CERT_FILE:?the certificate (security.tls.certificate) is not mounted}" /run/hagen/postgres/tls/server.crt
+	install -o postgres -g postgres -m 0600 "${HAGEN_TLS_KEY_FILE:?the key (security.tls.key) is not mounted}" /run/hagen/postgres/tls/server.key
+	install -o postgres -g postgres -m 0644 "${HAGEN_TLS_CA_FILE:?the CA (security.tls.ca) is not mounted}" /run/hagen/postgres/tls/ca.crt
+	log "installed the TLS certificate, key and CA into /run/hagen/postgres/tls"
 }
 
 # Without a trap, bash as PID 1 ignores the SIGTERM of a container stop.
 trap 'log "stopped by a signal"; exit 143' TERM INT
 
 prepare_dirs
+install_tls
 write_passfile
 
 case $(data_state) in
