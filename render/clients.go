@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hagen-ha/hagen/contract"
+	"github.com/hagen-ha/hagen/schema"
 )
 
 // clientsComponent is the client side of the deployment: the DNS zone with
@@ -50,7 +51,16 @@ func (clientsComponent) tree(d *deployment) {
 		Records            []zoneRecord
 	}{Header: header(spec, ";"), Domain: t.Domain, NS: ns}
 	for _, r := range records {
-		zone.Records = append(zone.Records, zoneRecord{strings.TrimSuffix(r.Name, "."+t.Domain), r.Address, r.Comment})
+		// A name outside the domain is the operator's own: the hosts
+		// fragment lists it, its zone is elsewhere (RUNBOOK.md).
+		if !schema.InDomain(r.Name, t.Domain) {
+			continue
+		}
+		name := strings.TrimSuffix(r.Name, "."+t.Domain)
+		if r.Name == t.Domain {
+			name = "@"
+		}
+		zone.Records = append(zone.Records, zoneRecord{name, r.Address, r.Comment})
 	}
 	// The serial changes whenever the records do, and only then.
 	h := fnv.New32a()
@@ -105,10 +115,19 @@ func (clientsComponent) tree(d *deployment) {
 		Domain:         t.Domain,
 	}
 	count := map[string]int{}
-	for _, s := range t.Clients.Servers {
-		c.Names = append(c.Names, rbName{s.Name, s.Site, d.site(s.Site).Address})
+	var outside []string
+	for i, s := range t.Clients.Servers {
+		n := rbName{Name: s.Name, Site: s.Site, Address: d.site(s.Site).Address, Outside: !schema.InDomain(s.Name, t.Domain)}
+		c.Names = append(c.Names, n)
 		count[s.Site]++
+		if s.Name != fmt.Sprintf("%d.%s", i, t.Domain) {
+			c.Explicit = true
+		}
+		if n.Outside {
+			outside = append(outside, mdCode(s.Name))
+		}
 	}
+	c.Outside = joinAnd(outside)
 	for _, s := range t.Sites {
 		if n := count[s.Name]; n > 0 {
 			c.Shares = append(c.Shares, rbShare{Site: s.Name, Names: n, Percent: n * 100 / c.Count})

@@ -164,10 +164,18 @@ type rbClients struct {
 	Domain         string
 	// HasWeights: some site has more than one name.
 	HasWeights bool
+	// Explicit: the names are not all the guide's <n>.<domain>, so the
+	// clients take the list; Outside lists those outside the domain, as
+	// Markdown code.
+	Explicit bool
+	Outside  string
 }
 
 type rbName struct {
 	Name, Site, Address string
+	// Outside: the name is outside the domain; its record is in another
+	// zone.
+	Outside bool
 }
 
 type rbShare struct {

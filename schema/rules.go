@@ -297,10 +297,30 @@ func broadcast(p netip.Prefix) netip.Addr {
 
 func (c *checker) clients() {
 	cl := c.t.Clients
+	names := map[string]int{}
 	for i, s := range cl.Servers {
 		namePath := fmt.Sprintf("clients.servers[%d].name", i)
-		if want := fmt.Sprintf("%d.%s", i, c.t.Domain); c.ok(namePath, "domain") && s.Name != want {
-			c.errorf(namePath, "%s is out of sequence; the names run 0.%s, 1.%s, ... without gaps, so this one is %s", s.Name, c.t.Domain, c.t.Domain, want)
+		// The guide's scheme, <n>.<domain>, numbers the names by their
+		// position; any other name is the operator's own.
+		if want := fmt.Sprintf("%d.%s", i, c.t.Domain); c.ok(namePath, "domain") && schemeName(s.Name, c.t.Domain) && s.Name != want {
+			c.errorf(namePath, "%s is out of sequence; numbered names run 0.%s, 1.%s, ... by position, without gaps, so this one is %s (or a name of your own that is not a number)", s.Name, c.t.Domain, c.t.Domain, want)
+		}
+		if c.ok(namePath) {
+			if j, dup := names[s.Name]; dup {
+				c.errorf(namePath, "%s is already clients.servers[%d]; a site listed twice takes two names", s.Name, j)
+			} else {
+				names[s.Name] = i
+			}
+		}
+		if c.ok(namePath, "domain") {
+			switch {
+			case s.Name == "ns."+c.t.Domain:
+				c.errorf(namePath, "%s is the name server's name in the rendered zone; choose another", s.Name)
+			case s.Name == "vip."+c.t.Domain && c.t.VIP != nil:
+				c.errorf(namePath, "%s is the virtual IP's name in the rendered zone; choose another", s.Name)
+			case !InDomain(s.Name, c.t.Domain):
+				c.warnf(namePath, "%s is outside the domain %s, so the rendered zone cannot hold it: create its address record in the DNS that serves it (clients/hosts lists it)", s.Name, c.t.Domain)
+			}
 		}
 		if !c.siteRef(fmt.Sprintf("clients.servers[%d].site", i), s.Site) || !c.ok(namePath) {
 			continue
@@ -326,6 +346,26 @@ func (c *checker) clients() {
 	if c.ok("clients.reconnectDelay", "test") && cl.ReconnectDelay < 60 && !c.t.Test {
 		c.warnf("clients.reconnectDelay", "%d s is a test value; production uses about 180 s (set test: true to mark a test deployment)", cl.ReconnectDelay)
 	}
+}
+
+// schemeName reports whether name is of the guide's form <n>.<domain>.
+func schemeName(name, domain string) bool {
+	first, rest, ok := strings.Cut(name, ".")
+	if !ok || rest != domain || first == "" {
+		return false
+	}
+	for _, r := range first {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// InDomain reports whether name is domain itself or a name below it: a
+// name the zone of domain can hold.
+func InDomain(name, domain string) bool {
+	return name == domain || strings.HasSuffix(name, "."+domain)
 }
 
 var tableName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}\.[a-z_][a-z0-9_]{0,62}$`)
