@@ -95,7 +95,8 @@ type InventorySite struct {
 	Host    string `json:"host"`
 	Address string `json:"address"`
 	LAN     string `json:"lan"`
-	// Role: "primary" or "standby" (primary-standby), "" otherwise.
+	// Role: "primary" or "standby" (primary-standby), "proxy" (a site
+	// that carries only HAProxy, no database), "" otherwise.
 	Role string `json:"role,omitempty"`
 	// Dir is the site's directory in the tree; Compose its compose file.
 	Dir     string `json:"dir"`
@@ -110,6 +111,10 @@ type InventorySite struct {
 	// carry (DNS:<name>, IP:<address>), with TLS.
 	TLSNames []string `json:"tlsNames,omitempty"`
 }
+
+// RoleProxy is the inventory role of a site that carries only HAProxy
+// (and maybe the virtual IP): no database.
+const RoleProxy = "proxy"
 
 // InventoryApp is an application service of a site and its published ports.
 type InventoryApp struct {

@@ -62,7 +62,7 @@ func (agentComponent) site(v *siteView) {
 			cfg.Streaming.StandbyNames[site.Name] = app
 		}
 	}
-	for _, p := range v.peers() {
+	for _, p := range v.dbPeers() {
 		cfg.Peers = append(cfg.Peers, contract.AgentPeer{
 			Site:    p.Name,
 			Address: p.Address,

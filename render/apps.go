@@ -58,7 +58,7 @@ func (appsComponent) site(v *siteView) {
 		for _, p := range svc.Ports {
 			s.Ports = append(s.Ports, port{Published: p.Published, Target: p.Target, Protocol: p.Protocol})
 		}
-		if svc.DependsOnDatabase {
+		if svc.DependsOnDatabase && !v.ProxyOnly {
 			s.DependsOn = []dependency{{Service: db.Service, Healthy: true}}
 		}
 		v.service(s)

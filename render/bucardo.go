@@ -174,7 +174,7 @@ func (bucardoComponent) site(v *siteView) {
 	if tlsOn(v.T) {
 		run.CAFile = bucCAFile
 	}
-	for _, s := range v.T.Sites {
+	for _, s := range v.T.DatabaseSites() {
 		host := fmt.Sprintf("%s port=%d", s.Host, db.PublishedPort)
 		if v.T.Security.SSL {
 			host += " sslmode=" + sslMode(v.T) + sslRootCert(v.T, bucCAFile)
@@ -287,6 +287,9 @@ func (bucardoComponent) tree(d *deployment) {
 		Tables:      strings.Join(bu.Tables.List, ", "),
 	}
 	for _, s := range rv.Sites {
+		if s.ProxyOnly {
+			continue
+		}
 		r.DBs = append(r.DBs, rbBucardoDB{ID: fmt.Sprintf("db%d", s.Index), Site: s})
 		switch {
 		case s.Bucardo && s.Seed:
@@ -303,7 +306,9 @@ func (bucardoComponent) tree(d *deployment) {
 	rv.MultiMaster = true
 	rv.Bucardo = r
 	for _, s := range rv.Sites {
-		rv.installNote(s, "runbook/bucardo-install.md.tmpl")
+		if !s.ProxyOnly {
+			rv.installNote(s, "runbook/bucardo-install.md.tmpl")
+		}
 	}
 	rv.section(slotSetup, "runbook/bucardo-setup.md.tmpl")
 	rv.section(slotOperate, "runbook/bucardo-operate.md.tmpl")

@@ -302,7 +302,10 @@ type siteView struct {
 	Bucardo bool
 	VIP     bool // the site carries the virtual IP
 	Proxy   bool // the site runs an HAProxy
-	Dir     string
+	// ProxyOnly: the site carries HAProxy (and maybe the VIP), no
+	// database; components of the database render nothing on it.
+	ProxyOnly bool
+	Dir       string
 	// Compose and Systemd: the render targets.
 	Compose, Systemd bool
 
@@ -336,12 +339,27 @@ func newSiteView(d *deployment, s schema.Site) *siteView {
 	if t.Proxy != nil {
 		v.Proxy = t.Proxy.RunsOn(s.Name)
 	}
+	v.ProxyOnly = s.ProxyOnly
 	v.inv = &contract.InventorySite{
 		Name: s.Name, Index: s.Index, Host: s.Host, Address: s.Address, LAN: s.LAN,
 		Role: v.Role, Dir: v.Dir,
 	}
+	if s.ProxyOnly {
+		v.inv.Role = contract.RoleProxy
+	}
 	v.rb = newRunbookSite(v)
 	return v
+}
+
+// dbPeers are the other sites with a database, in spec order.
+func (v *siteView) dbPeers() []schema.Site {
+	var out []schema.Site
+	for _, p := range v.peers() {
+		if !p.ProxyOnly {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // peers are the other sites, in spec order. Only what names every peer
@@ -414,7 +432,7 @@ func (v *siteView) secrets() []secretUse {
 func (v *siteView) appServices() []string {
 	var names []string
 	for _, n := range sortedKeys(v.T.Services) {
-		if v.T.Services[n].RunsOn(v.Site.Name) {
+		if v.T.ServiceRunsOn(v.T.Services[n], v.Site.Name) {
 			names = append(names, n)
 		}
 	}

@@ -93,6 +93,11 @@ type keepalivedView struct {
 	// (security.tls.ca, in HAGEN_TLS_CA_FILE) and uses TLS without a
 	// check on loopback.
 	TLS bool
+	// ProxyOnly: the VIP moves between HAProxy hosts; the track script
+	// (CheckName) checks that HAProxy accepts on ProxyPort.
+	ProxyOnly bool
+	ProxyPort int
+	CheckName string
 }
 
 type keepalivedPeer struct {
@@ -142,6 +147,11 @@ func (keepalivedComponent) site(v *siteView) {
 		DBUser:         v.T.Database.Superuser,
 		DBName:         v.T.Database.Name,
 		Role:           v.Role,
+		ProxyOnly:      v.ProxyOnly,
+		CheckName:      "hagen_database",
+	}
+	if v.ProxyOnly {
+		view.ProxyPort, view.CheckName = v.T.Proxy.Port, "hagen_proxy"
 	}
 	if vip.Auth != "" {
 		view.AuthInclude = keepalivedRun + "/auth.conf"
@@ -151,7 +161,7 @@ func (keepalivedComponent) site(v *siteView) {
 			view.Peers = append(view.Peers, keepalivedPeer{p.Name, p.Address})
 		}
 	}
-	if s := v.T.Database.Streaming; s != nil {
+	if s := v.T.Database.Streaming; s != nil && !v.ProxyOnly {
 		view.Streaming = true
 		view.Witnesses = s.WitnessList()
 		if len(view.Witnesses) > 0 {
@@ -160,7 +170,7 @@ func (keepalivedComponent) site(v *siteView) {
 			view.WitnessSh = keepalivedDir + "/witness.sh"
 		}
 		view.HealthPort = s.HealthPort
-		for _, p := range v.peers() {
+		for _, p := range v.dbPeers() {
 			view.DBPeers = append(view.DBPeers, keepalivedPeer{p.Name, p.Address})
 		}
 		healthPath, err := keepalivedWord(s.HealthPath)
@@ -187,8 +197,12 @@ func (keepalivedComponent) site(v *siteView) {
 
 	db := v.T.Database
 	// notify.sh reads the superuser's password (it fences and promotes),
-	// run.sh the VRRP password; none reads the replication password.
-	secrets := []secretUse{{secretDBPassword, db.Password}}
+	// run.sh the VRRP password; none reads the replication password. On
+	// a proxyOnly site notify.sh only logs.
+	var secrets []secretUse
+	if !v.ProxyOnly {
+		secrets = append(secrets, secretUse{secretDBPassword, db.Password})
+	}
 	if vip.Auth != "" {
 		secrets = append(secrets, secretUse{secretVRRPAuth, vip.Auth})
 	}
@@ -209,12 +223,21 @@ func (keepalivedComponent) site(v *siteView) {
 		Mounts:      []string{"keepalived", "lib"},
 		HostNetwork: true,
 		CapAdd:      []string{"NET_ADMIN", "NET_BROADCAST", "NET_RAW"},
-		// The track script follows the database; keepalived must keep
-		// running (and give up the VIP) while PostgreSQL is down.
-		DependsOn: []dependency{{Service: db.Service}},
+		// The track script follows the database (or HAProxy); keepalived
+		// must keep running (and give up the VIP) while it is down.
+		DependsOn: []dependency{{Service: keepalivedTracks(v)}},
 	})
 	v.inv.VIPPriority = view.Priority
 	v.rb.VIPPriority = view.Priority
+}
+
+// keepalivedTracks is the service keepalived's track script checks: the
+// database, or HAProxy on a proxyOnly site.
+func keepalivedTracks(v *siteView) string {
+	if v.ProxyOnly {
+		return svcHAProxy
+	}
+	return v.T.Database.Service
 }
 
 func (keepalivedComponent) tree(d *deployment) {
@@ -246,6 +269,7 @@ func (keepalivedComponent) tree(d *deployment) {
 		Address: vip.Address, Interface: vip.Interface, Name: "vip." + t.Domain,
 		RouterID: vip.RouterID, Advert: vip.AdvertInterval, Check: vip.Check,
 		FaultAfter: vip.Check.Interval * vip.Check.Fall,
+		OnProxies:  t.VIPOnProxies(),
 	}
 	for _, s := range rv.Sites {
 		if s.VIPPriority > 0 {
@@ -254,7 +278,7 @@ func (keepalivedComponent) tree(d *deployment) {
 	}
 	sort.SliceStable(r.Sites, func(i, j int) bool { return r.Sites[i].VIPPriority > r.Sites[j].VIPPriority })
 	r.Master = r.Sites[0]
-	if t.Database.Streaming != nil {
+	if t.Database.Streaming != nil && !r.OnProxies {
 		r.PrimaryWeight = primaryWeight(vip.Priorities)
 	}
 	// A backup declares the master dead after 3 advertisements plus its

@@ -166,6 +166,9 @@ type entrypointView struct {
 }
 
 func (postgresComponent) site(v *siteView) {
+	if v.ProxyOnly {
+		return
+	}
 	db := v.T.Database
 	ssl := v.T.Security.SSL
 	hdr := header(v.Spec, "#")
@@ -592,6 +595,14 @@ func hbaGroups(v *siteView, native bool) []hbaGroup {
 			Lines: []hbaLine{{host, db.Name, "all", dockerBridge, scram}},
 		})
 	}
+	if proxies := proxyOnlyDialers(v); len(proxies) > 0 {
+		g := hbaGroup{Comment: []string{"HAProxy on its own hosts (proxyOnly sites) forwards the clients' sessions,",
+			"the application database only."}}
+		for _, a := range proxies {
+			g.Lines = append(g.Lines, hbaLine{host, db.Name, "all", a, scram})
+		}
+		groups = append(groups, g)
+	}
 	if len(v.T.Security.AllowedClients) > 0 {
 		g := hbaGroup{Comment: []string{"Client networks (security.allowedClients), the application database only."}}
 		for _, cidr := range v.T.Security.AllowedClients {
@@ -621,6 +632,30 @@ func hbaGroups(v *siteView, native bool) []hbaGroup {
 		groups = append(groups, g)
 	}
 	return groups
+}
+
+// proxyOnlyDialers are the pg_hba.conf addresses of the proxyOnly sites
+// whose HAProxy sends database sessions to this site (proxy.fronts
+// "database", this site one of proxy.servers).
+func proxyOnlyDialers(v *siteView) []string {
+	p := v.T.Proxy
+	if p == nil || p.Fronts != "database" {
+		return nil
+	}
+	server := false
+	for _, s := range p.Servers {
+		server = server || s.Site == v.Site.Name
+	}
+	if !server {
+		return nil
+	}
+	var sites []schema.Site
+	for _, s := range v.T.Sites {
+		if s.ProxyOnly && p.RunsOn(s.Name) {
+			sites = append(sites, s)
+		}
+	}
+	return hbaAddresses(sites)
 }
 
 // hbaAddresses are the pg_hba.conf addresses that admit the given sites:

@@ -136,6 +136,8 @@ type rbSite struct {
 	// the new primary and the old one has rejoined: the spec's method and
 	// count over the other synchronous standbys and the old primary.
 	RejoinSyncNames string
+	// ProxyOnly: the site carries only HAProxy (and maybe the VIP).
+	ProxyOnly bool
 }
 
 type rbSecret struct {
@@ -252,6 +254,10 @@ type rbStreaming struct {
 	// SSLPrepare installs the CA where SSLEnv names it, in a container
 	// the entrypoint did not prepare.
 	SSLPrepare string
+	// KeepalivedFailover: keepalived on the database nodes promotes (a
+	// VIP on them); false without a VIP or with the VIP on the HAProxy
+	// hosts. HotStandby: a standby takes read-only sessions.
+	KeepalivedFailover, HotStandby bool
 }
 
 type rbVIP struct {
@@ -267,6 +273,8 @@ type rbVIP struct {
 	// stops advertising: 3 × advert + skew.
 	TakeoverMS int
 	FaultAfter int // seconds of failed track checks before FAULT
+	// OnProxies: the VIP moves between proxyOnly HAProxy hosts.
+	OnProxies bool
 }
 
 type rbProxy struct {
@@ -345,6 +353,7 @@ func newRunbookSite(v *siteView) *rbSite {
 		Role:        v.Role,
 		ComposeUnit: v.composeUnitName(),
 		Parts:       map[string]any{},
+		ProxyOnly:   v.Site.ProxyOnly,
 	}
 }
 

@@ -177,6 +177,8 @@ func (streamingComponent) tree(d *deployment) {
 	r.SyncPotential = st.Synchronous && len(st.SynchronousStandbyNames) > st.SynchronousCount
 	r.WitnessCount, r.WitnessNeed = len(st.WitnessList()), st.WitnessMajority()
 	r.HealthPath = st.HealthPath
+	r.KeepalivedFailover = d.t.VIP != nil && !d.t.VIPOnProxies()
+	r.HotStandby = d.t.Database.Settings.HotStandby
 	if tlsOn(d.t) {
 		r.SSLEnv = "PGSSLMODE=" + sslMode(d.t) + " PGSSLROOTCERT=" + pgTLSCAFile + " "
 		r.SSLConn = " sslmode=" + sslMode(d.t) + sslRootCert(d.t, pgTLSCAFile)

@@ -81,9 +81,24 @@ func sslRootCert(t *schema.Topology, path string) string {
 // address other sites and clients dial it by (verify-full checks the
 // host name dialled against them): its host name and address, and the
 // virtual IP and vip.<domain> where it carries the VIP.
+//
+// HAProxy in front of the database passes sessions through: a client
+// dialling an HAProxy host (or the VIP the HAProxy hosts carry) gets the
+// certificate of the server HAProxy chose, so a server's certificate also
+// names every proxyOnly site's host name and address, and their VIP.
 func tlsNames(v *siteView) []string {
 	names := []string{"DNS:" + v.Site.Host, "IP:" + v.Site.Address}
-	if v.VIP {
+	vip := v.VIP
+	if dialers := proxyOnlyDialers(v); len(dialers) > 0 {
+		for _, s := range v.T.Sites {
+			if s.ProxyOnly && v.T.Proxy.RunsOn(s.Name) {
+				names = appendUnique(names, "DNS:"+s.Host)
+				names = appendUnique(names, "IP:"+s.Address)
+			}
+		}
+		vip = vip || v.T.VIPOnProxies()
+	}
+	if vip {
 		names = append(names, "IP:"+v.T.VIP.Address, "DNS:vip."+v.T.Domain)
 	}
 	return names
@@ -104,7 +119,7 @@ type rbTLS struct {
 
 func (tlsComponent) site(v *siteView) {
 	t := v.T
-	if !tlsOn(t) {
+	if !tlsOn(t) || v.ProxyOnly {
 		return
 	}
 	f := t.Security.TLS

@@ -17,6 +17,7 @@ func TestParseExamples(t *testing.T) {
 		"weighted.cue":        nil,
 		"primary-standby.cue": nil,
 		"quorum.cue":          nil,
+		"proxy-hosts.cue":     {"clients.servers[2].name", "database.streaming", "database.settings.hotStandby"},
 	}
 	files, err := filepath.Glob("../examples/*.cue")
 	if err != nil {

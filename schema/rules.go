@@ -160,6 +160,51 @@ func (c *checker) run() {
 	c.security()
 	c.targets()
 	c.secrets()
+	c.proxyOnly()
+}
+
+// dbSiteRef checks that path names a site with a database; it reports
+// false without an error when the reference cannot be judged, or after
+// one.
+func (c *checker) dbSiteRef(path, name, what string) bool {
+	if !c.siteRef(path, name) {
+		return false
+	}
+	i := c.siteIndex()[name]
+	if c.t.Sites[i].ProxyOnly && c.ok(fmt.Sprintf("sites[%d].proxyOnly", i)) {
+		c.errorf(path, "%s is proxyOnly: it has no database, so it cannot be %s", name, what)
+		return false
+	}
+	return true
+}
+
+// proxyOnly checks the sites that carry only HAProxy: they run one, and
+// at least two sites are left for the database.
+func (c *checker) proxyOnly() {
+	if !c.siteNamesKnown() {
+		return
+	}
+	dbSites, known := 0, true
+	for i, s := range c.t.Sites {
+		p := fmt.Sprintf("sites[%d].proxyOnly", i)
+		if !c.ok(p) {
+			known = false
+			continue
+		}
+		if !s.ProxyOnly {
+			dbSites++
+			continue
+		}
+		switch {
+		case c.t.Proxy == nil && c.ok("proxy"):
+			c.errorf(p, "site %s carries only HAProxy, but the spec has no proxy; add one, or leave proxyOnly out", s.Name)
+		case c.t.Proxy != nil && c.ok("proxy.sites") && !c.t.Proxy.RunsOn(s.Name):
+			c.errorf(p, "site %s carries only HAProxy, but proxy.sites does not list it", s.Name)
+		}
+	}
+	if known && dbSites < 2 && len(c.t.Sites) >= 2 {
+		c.errorf("sites", "%d of the %d sites %s a database; the database needs two or more (proxyOnly sites carry only HAProxy)", dbSites, len(c.t.Sites), plural(dbSites, "has", "have"))
+	}
 }
 
 // siteIndex maps site names to their position in sites.
@@ -381,8 +426,8 @@ func (c *checker) database() {
 		if b == nil {
 			return
 		}
-		c.siteRef("database.bucardo.site", b.Site)
-		c.siteRef("database.bucardo.seedSite", b.SeedSite)
+		c.dbSiteRef("database.bucardo.site", b.Site, "Bucardo's site")
+		c.dbSiteRef("database.bucardo.seedSite", b.SeedSite, "the seed site")
 		seen := map[string]bool{}
 		for i, tb := range b.Tables.List {
 			p := fmt.Sprintf("database.bucardo.tables[%d]", i)
@@ -485,13 +530,13 @@ func (c *checker) pgSettings() {
 
 func (c *checker) streaming(s *Streaming) {
 	role := map[string]string{}
-	if c.siteRef("database.streaming.primary", s.Primary) {
+	if c.dbSiteRef("database.streaming.primary", s.Primary, "the primary") {
 		role[s.Primary] = "primary"
 	}
 	apps, slots := map[string]int{}, map[string]int{}
 	for i, sb := range s.Standbys {
 		p := fmt.Sprintf("database.streaming.standbys[%d]", i)
-		if c.siteRef(p+".site", sb.Site) {
+		if c.dbSiteRef(p+".site", sb.Site, "a standby") {
 			if r, ok := role[sb.Site]; ok {
 				c.errorf(p+".site", "%s is already the %s; a site has one role", sb.Site, r)
 			} else {
@@ -513,8 +558,8 @@ func (c *checker) streaming(s *Streaming) {
 	}
 	if c.siteNamesKnown() && c.ok("database.streaming.primary", "database.streaming.standbys") {
 		for i, site := range c.t.Sites {
-			if _, ok := role[site.Name]; !ok {
-				c.errorf(fmt.Sprintf("sites[%d].name", i), "site %s is neither database.streaming.primary nor a standby", site.Name)
+			if _, ok := role[site.Name]; !ok && !site.ProxyOnly {
+				c.errorf(fmt.Sprintf("sites[%d].name", i), "site %s is neither database.streaming.primary nor a standby (a site that carries only HAProxy is proxyOnly: true)", site.Name)
 			}
 		}
 	}
@@ -535,6 +580,8 @@ func (c *checker) streaming(s *Streaming) {
 	}
 	if c.t.VIP == nil && c.ok("vip") {
 		c.warnf("database.streaming", "no vip: nothing promotes a standby when the primary fails; failover is the runbook's manual procedure (add a vip for automatic promotion)")
+	} else if c.t.VIPOnProxies() && c.ok("vip") {
+		c.warnf("database.streaming", "the vip moves between the HAProxy hosts, and nothing promotes a standby when the primary fails; failover is the runbook's manual procedure (HAProxy follows the node whose agent answers the health path)")
 	}
 	if c.keepalivedFailover() && c.ok("database.streaming.synchronous", "database.streaming.onStandbyDown", "database.streaming.acceptSplitBrainRisk") &&
 		s.Synchronous && s.OnStandbyDown == "async" && !s.AcceptSplitBrainRisk {
@@ -599,7 +646,7 @@ func (c *checker) witnesses(s *Streaming) {
 // keepalivedFailover reports whether keepalived alone decides failover:
 // primary-standby with a virtual IP, and no other failover manager.
 func (c *checker) keepalivedFailover() bool {
-	return c.t.Database.Mode == PrimaryStandby && c.t.VIP != nil && c.ok("vip")
+	return c.t.Database.Mode == PrimaryStandby && c.t.VIP != nil && c.ok("vip") && !c.t.VIPOnProxies()
 }
 
 func (c *checker) vip() {
@@ -666,7 +713,23 @@ func (c *checker) vip() {
 			}
 		}
 	}
-	c.vipPromotion()
+	var proxies, dbs []string
+	for _, name := range sortedKeys(v.Priorities) {
+		if i, ok := idx[name]; ok && c.ok(fmt.Sprintf("sites[%d].proxyOnly", i)) {
+			if c.t.Sites[i].ProxyOnly {
+				proxies = append(proxies, name)
+			} else {
+				dbs = append(dbs, name)
+			}
+		}
+	}
+	if len(proxies) > 0 && len(dbs) > 0 {
+		c.errorf("vip.priorities", "lists proxyOnly sites (%s) and database sites (%s); the virtual IP moves between the HAProxy hosts or follows the writable database, not both", strings.Join(proxies, ", "), strings.Join(dbs, ", "))
+		return
+	}
+	if len(proxies) == 0 {
+		c.vipPromotion()
+	}
 }
 
 // vipPromotion relates the virtual IP to the streaming roles: the node that
@@ -701,7 +764,14 @@ func (c *checker) proxy() {
 	active, seen := 0, map[string]int{}
 	for i, s := range p.Servers {
 		path := fmt.Sprintf("proxy.servers[%d].site", i)
-		c.siteRef(path, s.Site)
+		if c.siteRef(path, s.Site) && c.ok("proxy.fronts") {
+			switch site := c.t.Site(s.Site); {
+			case p.Fronts == "database" && site.ProxyOnly:
+				c.errorf(path, "%s is proxyOnly: it has no database for HAProxy to send sessions to", s.Site)
+			case p.Fronts == "app" && c.ok("services") && c.appService() != "" && !c.t.ServiceRunsOn(c.t.Services[c.appService()], s.Site):
+				c.errorf(path, "%s does not run the app service %s that HAProxy fronts", s.Site, c.appService())
+			}
+		}
 		if !c.ok(path) {
 			active++ // unknown: do not call every server a backup
 			continue
@@ -752,7 +822,10 @@ func (c *checker) services() {
 			c.errorf(p, "%s is also a site's name, and both would get the unit hagen-%s-%s.service; choose another name", name, c.t.Name, name)
 		}
 		for i, site := range s.Sites {
-			c.siteRef(fmt.Sprintf("%s.sites[%d]", p, i), site)
+			sp := fmt.Sprintf("%s.sites[%d]", p, i)
+			if c.siteRef(sp, site) && s.DependsOnDatabase && c.ok(p+".dependsOnDatabase") && c.t.Site(site).ProxyOnly {
+				c.errorf(sp, "%s is proxyOnly: it has no database for the service to depend on; set dependsOnDatabase: false or run it elsewhere", site)
+			}
 		}
 		for _, k := range sortedKeys(s.Environment) {
 			ep := p + ".environment." + quoteLabel(k)
@@ -821,13 +894,16 @@ func (c *checker) ports() {
 
 // hostPorts lists every host port bound on a site, in spec order.
 func (t *Topology) hostPorts(site string) []hostPort {
-	ports := []hostPort{{"database.publishedPort", t.Database.PublishedPort, "tcp"}}
-	if s := t.Database.Streaming; s != nil {
-		ports = append(ports, hostPort{"database.streaming.healthPort", s.HealthPort, "tcp"})
+	var ports []hostPort
+	if t.HasDatabase(site) {
+		ports = append(ports, hostPort{"database.publishedPort", t.Database.PublishedPort, "tcp"})
+		if s := t.Database.Streaming; s != nil {
+			ports = append(ports, hostPort{"database.streaming.healthPort", s.HealthPort, "tcp"})
+		}
 	}
 	for _, name := range sortedKeys(t.Services) {
 		svc := t.Services[name]
-		if !svc.RunsOn(site) {
+		if !t.ServiceRunsOn(svc, site) {
 			continue
 		}
 		for i, p := range svc.Ports {

@@ -26,6 +26,9 @@ type Site struct {
 	Host    string `json:"host"`
 	Address string `json:"address"`
 	LAN     string `json:"lan"`
+	// ProxyOnly: the site runs HAProxy (and optionally keepalived), no
+	// database.
+	ProxyOnly bool `json:"proxyOnly"`
 }
 
 // Database modes.
