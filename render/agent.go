@@ -66,7 +66,7 @@ func (agentComponent) site(v *siteView) {
 		cfg.Peers = append(cfg.Peers, contract.AgentPeer{
 			Site:    p.Name,
 			Address: p.Address,
-			Health:  fmt.Sprintf("http://%s:%d/health", p.Address, s.HealthPort),
+			Health:  "http://" + hostPort(p.Address, s.HealthPort) + "/health",
 		})
 	}
 	if s.HealthPath != "/primary" {

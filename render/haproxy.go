@@ -58,6 +58,11 @@ type haproxyView struct {
 	Address string
 	// CheckTimeout is "timeout check" (haproxyCheckTimeoutMs).
 	CheckTimeout string
+
+	// Bind is the front's bind address: every IPv4 address, or with IPv6
+	// sites every address of both families; StatsBind the statistics
+	// page's, the site's address only.
+	Bind, StatsBind string
 }
 
 type haproxyServer struct {
@@ -88,6 +93,13 @@ func (haproxyComponent) site(v *siteView) {
 		Address:  v.Site.Address,
 
 		CheckTimeout: haproxyDuration(haproxyCheckTimeoutMs),
+		Bind:         fmt.Sprintf("*:%d", p.Port),
+	}
+	if isIPv6(v.Site.Address) {
+		view.Bind = fmt.Sprintf(":::%d v4v6", p.Port)
+	}
+	if p.Stats != nil {
+		view.StatsBind = hostPort(v.Site.Address, p.Stats.Port)
 	}
 	port := 0
 	switch p.Fronts {
@@ -125,7 +137,7 @@ func (haproxyComponent) site(v *siteView) {
 		}
 		view.Servers = append(view.Servers, haproxyServer{
 			Name:    site.Name,
-			Address: fmt.Sprintf("%s:%d", site.Address, port),
+			Address: hostPort(site.Address, port),
 			Backup:  s.Backup,
 		})
 	}
@@ -212,7 +224,7 @@ func (haproxyComponent) tree(d *deployment) {
 	}
 	r.CheckCmd = fmt.Sprintf("pg_isready -h %s -p %d", r.Target, p.Port)
 	if p.Fronts == "app" {
-		r.CheckCmd = fmt.Sprintf("curl -s -o /dev/null -w '%%{http_code}\\n' http://%s:%d/", r.Target, p.Port)
+		r.CheckCmd = fmt.Sprintf("curl -s -o /dev/null -w '%%{http_code}\\n' http://%s/", hostPort(r.Target, p.Port))
 	}
 	rv.Proxy = r
 	rv.section(slotNetwork, "runbook/proxy.md.tmpl")

@@ -98,11 +98,15 @@ type keepalivedView struct {
 	ProxyOnly bool
 	ProxyPort int
 	CheckName string
+	// VRRPv3: the VIP is IPv6, which keepalived speaks in VRRP version 3.
+	VRRPv3 bool
 }
 
 type keepalivedPeer struct {
 	Name    string
 	Address string
+	// URLHost is the address as the host of a URL (IPv6 in brackets).
+	URLHost string
 }
 
 // syncStandby is a site whose standby may stay synchronous after a
@@ -149,16 +153,21 @@ func (keepalivedComponent) site(v *siteView) {
 		Role:           v.Role,
 		ProxyOnly:      v.ProxyOnly,
 		CheckName:      "hagen_database",
+		VRRPv3:         isIPv6(vip.Address),
 	}
 	if v.ProxyOnly {
 		view.ProxyPort, view.CheckName = v.T.Proxy.Port, "hagen_proxy"
 	}
 	if vip.Auth != "" {
+		if view.VRRPv3 {
+			v.d.b.fail(fmt.Errorf("render keepalived for %s: vip.auth: VRRP version 3 (an IPv6 virtual IP) has no authentication", v.Site.Name))
+			return
+		}
 		view.AuthInclude = keepalivedRun + "/auth.conf"
 	}
 	for _, p := range v.peers() {
 		if v.T.CarriesVIP(p.Name) {
-			view.Peers = append(view.Peers, keepalivedPeer{p.Name, p.Address})
+			view.Peers = append(view.Peers, keepalivedPeer{p.Name, p.Address, urlHost(p.Address)})
 		}
 	}
 	if s := v.T.Database.Streaming; s != nil && !v.ProxyOnly {
@@ -171,7 +180,7 @@ func (keepalivedComponent) site(v *siteView) {
 		}
 		view.HealthPort = s.HealthPort
 		for _, p := range v.dbPeers() {
-			view.DBPeers = append(view.DBPeers, keepalivedPeer{p.Name, p.Address})
+			view.DBPeers = append(view.DBPeers, keepalivedPeer{p.Name, p.Address, urlHost(p.Address)})
 		}
 		healthPath, err := keepalivedWord(s.HealthPath)
 		if err != nil {
@@ -275,6 +284,9 @@ func (keepalivedComponent) tree(d *deployment) {
 		if s.VIPPriority > 0 {
 			r.Sites = append(r.Sites, s)
 		}
+	}
+	if len(r.Sites) == 0 {
+		return // a site's keepalived failed to render; the render fails
 	}
 	sort.SliceStable(r.Sites, func(i, j int) bool { return r.Sites[i].VIPPriority > r.Sites[j].VIPPriority })
 	r.Master = r.Sites[0]

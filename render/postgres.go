@@ -669,7 +669,7 @@ func hbaAddresses(sites []schema.Site) []string {
 	}
 	var out []string
 	for _, s := range sites {
-		a := s.Address + "/32"
+		a := hostCIDR(s.Address)
 		if count[s.LAN] > 1 {
 			a = s.LAN
 		}
@@ -713,7 +713,7 @@ func (d *deployment) hbaDatabaseNodes(except string) []string {
 		switch len(left) {
 		case 0:
 		case 1:
-			out = append(out, left[0].Address+"/32")
+			out = append(out, hostCIDR(left[0].Address))
 		default:
 			out = append(out, g.LAN)
 		}

@@ -138,6 +138,8 @@ type rbSite struct {
 	RejoinSyncNames string
 	// ProxyOnly: the site carries only HAProxy (and maybe the VIP).
 	ProxyOnly bool
+	// URLHost is Address as the host of a URL (IPv6 in brackets).
+	URLHost string
 }
 
 type rbSecret struct {
@@ -178,6 +180,8 @@ type rbName struct {
 	// Outside: the name is outside the domain; its record is in another
 	// zone.
 	Outside bool
+	// Query is dig's query type: "" (A) or " AAAA".
+	Query string
 }
 
 type rbShare struct {
@@ -354,6 +358,7 @@ func newRunbookSite(v *siteView) *rbSite {
 		ComposeUnit: v.composeUnitName(),
 		Parts:       map[string]any{},
 		ProxyOnly:   v.Site.ProxyOnly,
+		URLHost:     urlHost(v.Site.Address),
 	}
 }
 

@@ -161,6 +161,7 @@ func (c *checker) run() {
 	c.targets()
 	c.secrets()
 	c.proxyOnly()
+	c.addresses()
 }
 
 // dbSiteRef checks that path names a site with a database; it reports
@@ -278,23 +279,43 @@ func (c *checker) sites() {
 			continue
 		}
 		lan, err := netip.ParsePrefix(s.LAN)
-		if err != nil || !lan.Addr().Is4() {
-			c.errorf(lanPath, "%s is not an IPv4 network in CIDR form (e.g. 10.231.0.0/24)", s.LAN)
+		if err != nil {
+			c.errorf(lanPath, "%s is not a network in CIDR form (e.g. 10.231.0.0/24 or 2001:db8:231::/64)", s.LAN)
 			continue
 		}
 		if lan.Masked() != lan {
 			c.errorf(lanPath, "%s has host bits set; the network is %s", s.LAN, lan.Masked())
 			continue
 		}
-		if lan.Bits() > 30 {
-			c.errorf(lanPath, "%s leaves no room for hosts; use a prefix of /30 or shorter", s.LAN)
+		if most := lan.Addr().BitLen() - 2; lan.Bits() > most {
+			c.errorf(lanPath, "%s leaves no room for hosts; use a prefix of /%d or shorter", s.LAN, most)
 			continue
 		}
 		addr, err := netip.ParseAddr(s.Address)
 		if err != nil || !c.ok(fmt.Sprintf("sites[%d].address", i)) {
 			continue // CUE has reported it
 		}
+		if addr.Is4() != lan.Addr().Is4() {
+			c.errorf(fmt.Sprintf("sites[%d].address", i), "%s is an %s address but lan %s is an %s network", addr, family(addr), lan, family(lan.Addr()))
+			continue
+		}
 		c.hostAddress(fmt.Sprintf("sites[%d].address", i), addr, lan)
+	}
+	// One address family for the sites.
+	first := -1
+	for i, site := range c.t.Sites {
+		p := fmt.Sprintf("sites[%d].address", i)
+		a, err := netip.ParseAddr(site.Address)
+		if err != nil || !c.ok(p) {
+			continue
+		}
+		if first < 0 {
+			first = i
+			continue
+		}
+		if f, _ := netip.ParseAddr(c.t.Sites[first].Address); f.Is4() != a.Is4() {
+			c.errorf(p, "%s is an %s address but sites[%d].address is %s; the sites of a deployment have one address family (hagen renders no mixed IPv4/IPv6 deployment)", a, family(a), first, family(f))
+		}
 	}
 	// Sites on different LANs must not overlap.
 	for i, a := range c.t.Sites {
@@ -325,11 +346,70 @@ func (c *checker) hostAddress(path string, addr netip.Addr, lan netip.Prefix) bo
 		c.errorf(path, "%s is the network address of %s; use a host address", addr, lan)
 		return false
 	}
-	if addr == broadcast(lan) {
+	if addr.Is4() && addr == broadcast(lan) {
 		c.errorf(path, "%s is the broadcast address of %s; use a host address", addr, lan)
 		return false
 	}
 	return true
+}
+
+// family names an address's family.
+func family(a netip.Addr) string {
+	if a.Is4() {
+		return "IPv4"
+	}
+	return "IPv6"
+}
+
+// addresses checks that every address and network of the spec is written
+// in its canonical form: hagen compares them as text and writes them into
+// files that other programs compare with their own output (ip addr prints
+// 2001:db8::1, never 2001:DB8:0::1).
+func (c *checker) addresses() {
+	check := func(path, s string, prefix bool) {
+		if !c.ok(path) || s == "" {
+			return
+		}
+		var canon string
+		if prefix {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return // CUE or another rule reports it
+			}
+			canon = p.String()
+		} else {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				return
+			}
+			canon = a.String()
+		}
+		if canon != s {
+			c.errorf(path, "%s is not in the canonical form; write %s (hagen compares addresses as text, as ip addr prints them)", s, canon)
+		}
+	}
+	t := c.t
+	for i, s := range t.Sites {
+		check(fmt.Sprintf("sites[%d].address", i), s.Address, false)
+		check(fmt.Sprintf("sites[%d].lan", i), s.LAN, true)
+	}
+	if st := t.Database.Streaming; st != nil {
+		for _, w := range witnessPaths(st) {
+			check(w[0], w[1], false)
+		}
+	}
+	if t.VIP != nil {
+		check("vip.address", t.VIP.Address, false)
+	}
+	check("clients.nameserver", t.Clients.Nameserver, false)
+	for i, n := range t.Security.AllowedClients {
+		check(fmt.Sprintf("security.allowedClients[%d]", i), n, true)
+	}
+	for i, r := range t.Security.Access {
+		for j, n := range r.Networks {
+			check(fmt.Sprintf("security.access[%d].networks[%d]", i, j), n, true)
+		}
+	}
 }
 
 func broadcast(p netip.Prefix) netip.Addr {
@@ -654,7 +734,13 @@ func (c *checker) vip() {
 	if v == nil {
 		return
 	}
-	if v.Auth == "" && c.ok("vip.auth", "test") && !c.t.Test {
+	ipv6 := strings.Contains(v.Address, ":") && c.ok("vip.address")
+	switch {
+	case ipv6 && v.Auth != "" && c.ok("vip.auth"):
+		c.errorf("vip.auth", "an IPv6 virtual IP needs VRRP version 3, which has no authentication (keepalived refuses auth_type PASS with it); leave vip.auth out and keep the LAN closed to other VRRP speakers")
+	case ipv6 && c.ok("test") && !c.t.Test:
+		c.warnf("vip", "an IPv6 virtual IP needs VRRP version 3, which has no authentication, so anyone on the LAN can send adverts and take the virtual IP; keep the LAN closed to other VRRP speakers (set test: true to mark a test deployment)")
+	case v.Auth == "" && c.ok("vip.auth", "test") && !c.t.Test:
 		c.warnf("vip", `no vip.auth: VRRP runs without authentication, so anyone on the LAN can send adverts and take the virtual IP; set vip.auth: "env:VRRP_AUTH_PASS" and put a password of at most 8 characters into each carrying site's hagen.env (set test: true to mark a test deployment)`)
 	}
 	if !c.ok("vip.priorities") || !c.siteNamesKnown() {
