@@ -9,6 +9,7 @@
 //
 //	lib.go         the shell library every script sources
 //	postgres.go    PostgreSQL: postgresql.conf, pg_hba.conf, pg_ident.conf, entrypoint
+//	tls.go         the TLS material between the sites (security.tls)
 //	streaming.go   streaming replication: role.sh and the replication facts
 //	bucardo.go     Bucardo multi-master replication
 //	agent.go       hagen's agent (primary-standby)
