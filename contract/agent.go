@@ -28,6 +28,11 @@ type AgentConfig struct {
 	Database  AgentDatabase  `json:"database"`
 	Peers     []AgentPeer    `json:"peers"`
 	Streaming AgentStreaming `json:"streaming"`
+
+	// PrimaryPath is a further URL path that answers as /primary: the
+	// spec's health path (database.streaming.healthPath), which HAProxy
+	// and keepalived check. Empty or "/primary": /primary only.
+	PrimaryPath string `json:"primaryPath,omitempty"`
 }
 
 // AgentDatabase says how the agent reaches the local database.
@@ -74,6 +79,11 @@ type AgentStreaming struct {
 	// synchronous standby after which the primary's agent clears
 	// synchronous_standby_names.
 	FailoverAfter int `json:"failoverAfterSeconds"`
+	// SynchronousMethod ("first" or "any"; empty is "first") and
+	// SynchronousCount (0 is 1): how many standbys confirm each commit,
+	// as synchronous_standby_names says it (SyncStandbyNames).
+	SynchronousMethod string `json:"synchronousMethod,omitempty"`
+	SynchronousCount  int    `json:"synchronousCount,omitempty"`
 }
 
 // ParseAgentConfig decodes agent.json strictly; name is used in errors.
@@ -130,6 +140,22 @@ func (c *AgentConfig) Validate() error {
 	case "block", "async":
 	default:
 		p.add("streaming.onStandbyDown %q is neither block nor async", c.Streaming.OnStandbyDown)
+	}
+	if c.PrimaryPath != "" {
+		switch {
+		case !strings.HasPrefix(c.PrimaryPath, "/"):
+			p.add("primaryPath %q does not start with /", c.PrimaryPath)
+		case c.PrimaryPath == "/replica" || c.PrimaryPath == "/health":
+			p.add("primaryPath %q is the agent's own URL for another answer", c.PrimaryPath)
+		}
+	}
+	switch c.Streaming.SynchronousMethod {
+	case "", SyncFirst, SyncAny:
+	default:
+		p.add("streaming.synchronousMethod %q is neither first nor any", c.Streaming.SynchronousMethod)
+	}
+	if c.Streaming.SynchronousCount < 0 {
+		p.add("streaming.synchronousCount %d must not be negative", c.Streaming.SynchronousCount)
 	}
 	return p.err()
 }

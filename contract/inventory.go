@@ -34,6 +34,22 @@ type Inventory struct {
 	// Files are every file of the rendered tree, inventory.json included,
 	// sorted by path, each with the program that reads it.
 	Files []RenderedFile `json:"files"`
+
+	// TLS is the TLS material between the sites (security.ssl), or nil.
+	TLS *InventoryTLS `json:"tls,omitempty"`
+}
+
+// InventoryTLS names the TLS files on each host (each site's own
+// certificate and key, the CA that signed them all) and how hagen's
+// connections between sites verify them.
+type InventoryTLS struct {
+	Certificate string `json:"certificate"`
+	Key         string `json:"key"`
+	CA          string `json:"ca"`
+	// SSLMode is libpq's sslmode of every connection between sites:
+	// verify-full, so each site's certificate carries the names in its
+	// tlsNames.
+	SSLMode string `json:"sslmode"`
 }
 
 // RenderedFile is one file of the rendered tree and its reader.
@@ -63,6 +79,16 @@ type InventoryDB struct {
 	// FailoverAfter is the seconds the primary may be unreachable before a
 	// standby promotes.
 	FailoverAfter int `json:"failoverAfter,omitempty"`
+	// SynchronousMethod ("first" or "any") and SynchronousCount: how many
+	// standbys confirm each commit.
+	SynchronousMethod string `json:"synchronousMethod,omitempty"`
+	SynchronousCount  int    `json:"synchronousCount,omitempty"`
+	// Witnesses are every witness address (Witness is the first); a node
+	// that reaches fewer than a majority of them gives up the VIP.
+	Witnesses []string `json:"witnesses,omitempty"`
+	// HealthPath is the URL path on HealthPort that answers 200 only on
+	// the writable primary (HAProxy's and keepalived's check).
+	HealthPath string `json:"healthPath,omitempty"`
 }
 
 // InventorySite is one host of the deployment.
@@ -72,7 +98,8 @@ type InventorySite struct {
 	Host    string `json:"host"`
 	Address string `json:"address"`
 	LAN     string `json:"lan"`
-	// Role: "primary" or "standby" (primary-standby), "" otherwise.
+	// Role: "primary" or "standby" (primary-standby), "proxy" (a site
+	// that carries only HAProxy, no database), "" otherwise.
 	Role string `json:"role,omitempty"`
 	// Dir is the site's directory in the tree; Compose its compose file.
 	Dir     string `json:"dir"`
@@ -82,7 +109,15 @@ type InventorySite struct {
 	// Apps are the spec's application services among them.
 	Apps        []InventoryApp `json:"apps,omitempty"`
 	VIPPriority int            `json:"vipPriority,omitempty"`
+
+	// TLSNames are the subjectAltName entries the site's certificate must
+	// carry (DNS:<name>, IP:<address>), with TLS.
+	TLSNames []string `json:"tlsNames,omitempty"`
 }
+
+// RoleProxy is the inventory role of a site that carries only HAProxy
+// (and maybe the virtual IP): no database.
+const RoleProxy = "proxy"
 
 // InventoryApp is an application service of a site and its published ports.
 type InventoryApp struct {

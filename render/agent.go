@@ -96,9 +96,9 @@ func (agentComponent) site(v *siteView) {
 	db := v.T.Database
 	cfg := contract.AgentConfig{
 		Site:   v.Site.Name,
-		Listen: fmt.Sprintf("%s:%d", v.Site.Address, s.HealthPort),
+		Listen: hostPort(v.Site.Address, s.HealthPort),
 		// keepalived's scripts ask the local agent at 127.0.0.1.
-		AlsoListen: []string{fmt.Sprintf("127.0.0.1:%d", s.HealthPort)},
+		AlsoListen: []string{hostPort("127.0.0.1", s.HealthPort)},
 		// Peer authentication over the socket: no password. The socket
 		// is named by the published port on both targets (see
 		// agentDatabase.SocketLink).
@@ -118,6 +118,8 @@ func (agentComponent) site(v *siteView) {
 			OnStandbyDown:           s.OnStandbyDown,
 			StandbyNames:            map[string]string{},
 			FailoverAfter:           s.FailoverAfter,
+			SynchronousMethod:       s.SynchronousMethod,
+			SynchronousCount:        s.SynchronousCount,
 		},
 	}
 	// Who asks the agent: keepalived here (loopback), the other sites'
@@ -125,10 +127,10 @@ func (agentComponent) site(v *siteView) {
 	// VIP, and the client networks (monitoring, load balancers).
 	cfg.AllowFrom = []string{"127.0.0.1/32"}
 	for _, site := range v.T.Sites {
-		cfg.AllowFrom = appendUnique(cfg.AllowFrom, site.Address+"/32")
+		cfg.AllowFrom = appendUnique(cfg.AllowFrom, hostCIDR(site.Address))
 	}
 	if v.T.VIP != nil {
-		cfg.AllowFrom = appendUnique(cfg.AllowFrom, v.T.VIP.Address+"/32")
+		cfg.AllowFrom = appendUnique(cfg.AllowFrom, hostCIDR(v.T.VIP.Address))
 	}
 	for _, cidr := range v.T.Security.AllowedClients {
 		cfg.AllowFrom = appendUnique(cfg.AllowFrom, cidr)
@@ -139,12 +141,15 @@ func (agentComponent) site(v *siteView) {
 			cfg.Streaming.StandbyNames[site.Name] = app
 		}
 	}
-	for _, p := range v.peers() {
+	for _, p := range v.dbPeers() {
 		cfg.Peers = append(cfg.Peers, contract.AgentPeer{
 			Site:    p.Name,
 			Address: p.Address,
-			Health:  fmt.Sprintf("http://%s:%d/health", p.Address, s.HealthPort),
+			Health:  "http://" + hostPort(p.Address, s.HealthPort) + "/health",
 		})
+	}
+	if s.HealthPath != "/primary" {
+		cfg.PrimaryPath = s.HealthPath
 	}
 	v.d.b.contractFile(v.path(contract.AgentConfigFile), contract.ReaderAgent, cfg)
 

@@ -56,9 +56,9 @@ func (appsComponent) site(v *siteView) {
 			s.Secrets = append(s.Secrets, secretUse{k, svc.Secrets[k]})
 		}
 		for _, p := range svc.Ports {
-			s.Ports = append(s.Ports, port{p.Published, p.Target, p.Protocol})
+			s.Ports = append(s.Ports, port{Published: p.Published, Target: p.Target, Protocol: p.Protocol})
 		}
-		if svc.DependsOnDatabase {
+		if svc.DependsOnDatabase && !v.ProxyOnly {
 			s.DependsOn = []dependency{{Service: db.Service, Healthy: true}}
 		}
 		v.service(s)

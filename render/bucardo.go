@@ -33,8 +33,8 @@ import (
 // pass is a reference, never a value: "env:NAME" is the variable NAME of
 // the replication container (read with lib/hagen.sh's secret, so NAME_FILE
 // works too), "file:PATH" a file inside it. host is the guide's
-// "<host> port=<port>", with " sslmode=require" appended when
-// security.ssl is on.
+// "<host> port=<port>", with " sslmode=verify-full sslrootcert=<CA>"
+// appended when security.ssl is on.
 type bucardoComponent struct{}
 
 const (
@@ -113,7 +113,14 @@ type bucardoRunView struct {
 	Interval    int
 	StallAfter  int
 	KickWait    int
+	// CAFile is where run.sh installs the CA (security.tls.ca) for the
+	// bucardo user, with TLS.
+	CAFile string
 }
+
+// bucCAFile is the CA every connection of Bucardo verifies the sites'
+// certificates with (TLS).
+const bucCAFile = bucRunDir + "/ca.crt"
 
 type bucardoApplyView struct {
 	Header  string
@@ -165,10 +172,13 @@ func (bucardoComponent) site(v *siteView) {
 		StallAfter:  bc.Watchdog.StallAfter,
 		KickWait:    min(bc.Watchdog.StallAfter, bucMaxKickWait),
 	}
-	for _, s := range v.T.Sites {
+	if tlsOn(v.T) {
+		run.CAFile = bucCAFile
+	}
+	for _, s := range v.T.DatabaseSites() {
 		host := fmt.Sprintf("%s port=%d", s.Host, db.PublishedPort)
 		if v.T.Security.SSL {
-			host += " sslmode=require"
+			host += " sslmode=" + sslMode(v.T) + sslRootCert(v.T, bucCAFile)
 		}
 		dbs = append(dbs, bucardoDB{
 			ID:     s.Index,
@@ -238,7 +248,7 @@ func (bucardoComponent) site(v *siteView) {
 		Image:   v.T.Render.NodeImage,
 		Script:  "bucardo/run.sh",
 		Env:     v.nodeEnv(),
-		Secrets: []secretUse{{secretDBPassword, db.Password}},
+		Secrets: append([]secretUse{{secretDBPassword, db.Password}}, tlsCASecret(v.T)...),
 		Mounts:  []string{"bucardo", "lib"},
 		Volumes: []volume{{Name: "bucardo", Target: bucData}},
 		// run.sh waits for every site's database; starting after the
@@ -278,6 +288,9 @@ func (bucardoComponent) tree(d *deployment) {
 		Tables:      strings.Join(bu.Tables.List, ", "),
 	}
 	for _, s := range rv.Sites {
+		if s.ProxyOnly {
+			continue
+		}
 		r.DBs = append(r.DBs, rbBucardoDB{ID: fmt.Sprintf("db%d", s.Index), Site: s})
 		switch {
 		case s.Bucardo && s.Seed:
@@ -294,7 +307,9 @@ func (bucardoComponent) tree(d *deployment) {
 	rv.MultiMaster = true
 	rv.Bucardo = r
 	for _, s := range rv.Sites {
-		rv.installNote(s, "runbook/bucardo-install.md.tmpl")
+		if !s.ProxyOnly {
+			rv.installNote(s, "runbook/bucardo-install.md.tmpl")
+		}
 	}
 	rv.section(slotSetup, "runbook/bucardo-setup.md.tmpl")
 	rv.section(slotOperate, "runbook/bucardo-operate.md.tmpl")

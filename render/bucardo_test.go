@@ -104,7 +104,7 @@ func TestBucardoPhaseFiles(t *testing.T) {
 				s := top.Sites[i]
 				host := fmt.Sprintf("%s port=%d", s.Host, top.Database.PublishedPort)
 				if top.Security.SSL {
-					host += " sslmode=require"
+					host += " sslmode=verify-full sslrootcert=/run/hagen/bucardo/ca.crt"
 				}
 				want := map[string]any{
 					"id": float64(s.Index), "dbname": top.Database.Name, "host": host,
@@ -232,7 +232,7 @@ func TestBucardoApplyDryRun(t *testing.T) {
 			for _, s := range top.Sites {
 				want := fmt.Sprintf("bucardo add db db%d dbname=%s host=%s port=%d user=%s", s.Index, top.Database.Name, s.Host, top.Database.PublishedPort, top.Database.Superuser)
 				if top.Security.SSL {
-					want += " conn=sslmode=require"
+					want += ` conn=sslmode=verify-full\;sslrootcert=/run/hagen/bucardo/ca.crt`
 				}
 				if !strings.Contains(out, want+"\n") {
 					t.Errorf("%s: %s: dry run lacks %q:\n%s", v.name, c.file, want, out)

@@ -20,6 +20,14 @@ func (clientsComponent) packages() hostPackages {
 	return hostPackages{Packages: []string{"bind9"}}
 }
 
+// dnsType is the record type of an address: A, or AAAA for IPv6.
+func dnsType(addr string) string {
+	if isIPv6(addr) {
+		return "AAAA"
+	}
+	return "A"
+}
+
 func (clientsComponent) tree(d *deployment) {
 	t := d.t
 	spec := d.spec
@@ -45,14 +53,24 @@ func (clientsComponent) tree(d *deployment) {
 	ns := "ns." + t.Domain
 	records = append(records, record{ns, t.Clients.Nameserver, "name server"})
 
-	type zoneRecord struct{ Name, Address, Comment string }
+	// Type is A or, for an IPv6 address, AAAA.
+	type zoneRecord struct{ Name, Type, Address, Comment string }
 	zone := struct {
 		Header, Domain, NS string
 		Serial             uint32
 		Records            []zoneRecord
 	}{Header: header(spec, ";"), Domain: t.Domain, NS: ns}
 	for _, r := range records {
-		zone.Records = append(zone.Records, zoneRecord{strings.TrimSuffix(r.Name, "."+t.Domain), r.Address, r.Comment})
+		// A name outside the domain is the operator's own: the hosts
+		// fragment lists it, its zone is elsewhere (RUNBOOK.md).
+		if !schema.InDomain(r.Name, t.Domain) {
+			continue
+		}
+		name := strings.TrimSuffix(r.Name, "."+t.Domain)
+		if r.Name == t.Domain {
+			name = "@"
+		}
+		zone.Records = append(zone.Records, zoneRecord{name, dnsType(r.Address), r.Address, r.Comment})
 	}
 	// The serial changes whenever the records do, and only then.
 	h := fnv.New32a()
@@ -71,7 +89,9 @@ func (clientsComponent) tree(d *deployment) {
 
 	d.b.template("clients/named.conf", 0o644, contract.ReaderNamedConf, "clients/named.conf.tmpl", struct {
 		Header, Domain, ZoneFile string
-	}{header(spec, "//"), t.Domain, etcDir + "/" + zoneFile})
+		// IPv6: the name server's address is IPv6, so BIND listens there.
+		IPv6 bool
+	}{header(spec, "//"), t.Domain, etcDir + "/" + zoneFile, isIPv6(t.Clients.Nameserver)})
 
 	settings := contract.ClientSettings{
 		URL:                   t.Clients.URL,
@@ -107,10 +127,22 @@ func (clientsComponent) tree(d *deployment) {
 		Domain:         t.Domain,
 	}
 	count := map[string]int{}
-	for _, s := range t.Clients.Servers {
-		c.Names = append(c.Names, rbName{s.Name, s.Site, d.site(s.Site).Address})
+	var outside []string
+	for i, s := range t.Clients.Servers {
+		n := rbName{Name: s.Name, Site: s.Site, Address: d.site(s.Site).Address, Outside: !schema.InDomain(s.Name, t.Domain)}
+		if isIPv6(n.Address) {
+			n.Query = " AAAA"
+		}
+		c.Names = append(c.Names, n)
 		count[s.Site]++
+		if s.Name != fmt.Sprintf("%d.%s", i, t.Domain) {
+			c.Explicit = true
+		}
+		if n.Outside {
+			outside = append(outside, mdCode(s.Name))
+		}
 	}
+	c.Outside = joinAnd(outside)
 	for _, s := range t.Sites {
 		if n := count[s.Name]; n > 0 {
 			c.Shares = append(c.Shares, rbShare{Site: s.Name, Names: n, Percent: n * 100 / c.Count})

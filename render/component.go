@@ -35,6 +35,7 @@ type component interface {
 var components = []component{
 	libComponent{},
 	postgresComponent{},
+	tlsComponent{},
 	streamingComponent{},
 	bucardoComponent{},
 	agentComponent{},
@@ -191,10 +192,12 @@ type volume struct {
 // variable Override replace the host path.
 type bind struct{ Source, Target, Override string }
 
-// port publishes Target as Published; Protocol "" writes neither.
+// port publishes Target as Published; Protocol "" writes neither. HostIP
+// binds the published port to one address of the host ("" for all).
 type port struct {
 	Published, Target int
 	Protocol          string
+	HostIP            string
 }
 
 type healthCheck struct {
@@ -309,7 +312,10 @@ type siteView struct {
 	Bucardo bool
 	VIP     bool // the site carries the virtual IP
 	Proxy   bool // the site runs an HAProxy
-	Dir     string
+	// ProxyOnly: the site carries HAProxy (and maybe the VIP), no
+	// database; components of the database render nothing on it.
+	ProxyOnly bool
+	Dir       string
 	// Compose and Systemd: the render targets.
 	Compose, Systemd bool
 
@@ -343,12 +349,27 @@ func newSiteView(d *deployment, s schema.Site) *siteView {
 	if t.Proxy != nil {
 		v.Proxy = t.Proxy.RunsOn(s.Name)
 	}
+	v.ProxyOnly = s.ProxyOnly
 	v.inv = &contract.InventorySite{
 		Name: s.Name, Index: s.Index, Host: s.Host, Address: s.Address, LAN: s.LAN,
 		Role: v.Role, Dir: v.Dir,
 	}
+	if s.ProxyOnly {
+		v.inv.Role = contract.RoleProxy
+	}
 	v.rb = newRunbookSite(v)
 	return v
+}
+
+// dbPeers are the other sites with a database, in spec order.
+func (v *siteView) dbPeers() []schema.Site {
+	var out []schema.Site
+	for _, p := range v.peers() {
+		if !p.ProxyOnly {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // peers are the other sites, in spec order. Only what names every peer
@@ -421,7 +442,7 @@ func (v *siteView) secrets() []secretUse {
 func (v *siteView) appServices() []string {
 	var names []string
 	for _, n := range sortedKeys(v.T.Services) {
-		if v.T.Services[n].RunsOn(v.Site.Name) {
+		if v.T.ServiceRunsOn(v.T.Services[n], v.Site.Name) {
 			names = append(names, n)
 		}
 	}

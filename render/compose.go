@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"fmt"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -69,6 +70,15 @@ type composeSecret struct {
 	File string `yaml:"file"`
 }
 
+// composeHostIP is an address as the short syntax of compose ports takes
+// it: IPv6 in brackets.
+func composeHostIP(ip string) string {
+	if strings.Contains(ip, ":") {
+		return "[" + ip + "]"
+	}
+	return ip
+}
+
 // renderCompose writes the site's compose file from its services.
 func renderCompose(v *siteView) {
 	if !v.Compose {
@@ -126,6 +136,9 @@ func renderCompose(v *siteView) {
 		}
 		for _, p := range s.Ports {
 			spec := fmt.Sprintf("%d:%d", p.Published, p.Target)
+			if p.HostIP != "" {
+				spec = composeHostIP(p.HostIP) + ":" + spec
+			}
 			if p.Protocol != "" {
 				spec += "/" + p.Protocol
 			}

@@ -9,6 +9,7 @@
 //
 //	lib.go         the shell library every script sources
 //	postgres.go    PostgreSQL: postgresql.conf, pg_hba.conf, pg_ident.conf, entrypoint
+//	tls.go         the TLS material between the sites (security.tls)
 //	streaming.go   streaming replication: role.sh and the replication facts
 //	bucardo.go     Bucardo multi-master replication
 //	agent.go       hagen's agent (primary-standby)
@@ -54,8 +55,8 @@
 // # Escaping
 //
 // escape.go holds one escaping function per output format (compose,
-// systemd, shell, HAProxy, keepalived, Markdown, file headers); every spec
-// string reaches a file only through it, through an encoder (YAML, JSON),
-// or not at all. Templates run with missingkey=error over precomputed
+// systemd, shell, HAProxy, keepalived, postgresql.conf, Markdown, file
+// headers); every spec string reaches a file only through it, through an
+// encoder (YAML, JSON), or not at all. Templates run with missingkey=error over precomputed
 // views; the only functions they call are those escapers.
 package render

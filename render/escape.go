@@ -24,6 +24,7 @@ import (
 //   - HAProxy: haproxyWord ({{haproxy .X}});
 //   - keepalived: keepalivedWord ({{keepalived .X}});
 //   - Markdown inline code: mdCode ({{code .X}});
+//   - postgresql.conf string values: pgConfString;
 //   - JSON: encoding/json only;
 //   - file headers: header (the spec's file name, which may hold any
 //     character).
@@ -166,6 +167,17 @@ func keepalivedWord(s string) (string, error) {
 		return "", fmt.Errorf("%q cannot be written into keepalived.conf", s)
 	}
 	return s, nil
+}
+
+// pgConfString is s as a string value of postgresql.conf: in single
+// quotes, a quote doubled and a backslash doubled (the server's parser
+// reads \n, \t, octal and the like in quoted values). A control
+// character cannot be written (the schema refuses it first).
+func pgConfString(s string) (string, error) {
+	if strings.ContainsFunc(s, isControl) {
+		return "", fmt.Errorf("%q cannot be written into postgresql.conf", s)
+	}
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(s) + "'", nil
 }
 
 // mdCode is s as Markdown inline code: fenced by more backticks than it

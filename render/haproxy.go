@@ -64,6 +64,11 @@ type haproxyView struct {
 	// CheckTimeout is "timeout check" (haproxyCheckTimeoutMs),
 	// ConnectTimeout "timeout connect" (haproxyConnectTimeoutMs).
 	CheckTimeout, ConnectTimeout string
+
+	// Bind is the front's bind address: every IPv4 address, or with IPv6
+	// sites every address of both families; StatsBind the statistics
+	// page's, the site's address only.
+	Bind, StatsBind string
 }
 
 type haproxyServer struct {
@@ -95,6 +100,13 @@ func (haproxyComponent) site(v *siteView) {
 
 		CheckTimeout:   haproxyDuration(haproxyCheckTimeoutMs),
 		ConnectTimeout: haproxyDuration(haproxyConnectTimeoutMs),
+		Bind:           fmt.Sprintf("*:%d", p.Port),
+	}
+	if isIPv6(v.Site.Address) {
+		view.Bind = fmt.Sprintf(":::%d v4v6", p.Port)
+	}
+	if p.Stats != nil {
+		view.StatsBind = hostPort(v.Site.Address, p.Stats.Port)
 	}
 	port := 0
 	switch p.Fronts {
@@ -104,7 +116,7 @@ func (haproxyComponent) site(v *siteView) {
 		view.ClientTimeout, view.ServerTimeout = "30m", "30m"
 		port = v.T.Database.PublishedPort
 		if s := v.T.Database.Streaming; s != nil {
-			view.HealthPath = "/primary"
+			view.HealthPath = s.HealthPath
 			view.HealthPort = s.HealthPort
 		}
 	case "app":
@@ -132,7 +144,7 @@ func (haproxyComponent) site(v *siteView) {
 		}
 		view.Servers = append(view.Servers, haproxyServer{
 			Name:    site.Name,
-			Address: fmt.Sprintf("%s:%d", site.Address, port),
+			Address: hostPort(site.Address, port),
 			Backup:  s.Backup,
 		})
 	}
@@ -203,7 +215,7 @@ func (haproxyComponent) tree(d *deployment) {
 		r.StatsPort, r.StatsURI, r.StatsUser, r.StatsVar = p.Stats.Port, p.Stats.URI, p.Stats.User, secretStatsPass
 	}
 	if p.Fronts == "database" && t.Database.Streaming != nil {
-		r.HealthPath = "/primary"
+		r.HealthPath = t.Database.Streaming.HealthPath
 	}
 	if p.Stats != nil && len(r.Sites) > 0 {
 		r.StatsPage = fmt.Sprintf("http://<host>:%d%s", p.Stats.Port, p.Stats.URI)
@@ -219,7 +231,7 @@ func (haproxyComponent) tree(d *deployment) {
 	}
 	r.CheckCmd = fmt.Sprintf("pg_isready -h %s -p %d", r.Target, p.Port)
 	if p.Fronts == "app" {
-		r.CheckCmd = fmt.Sprintf("curl -s -o /dev/null -w '%%{http_code}\\n' http://%s:%d/", r.Target, p.Port)
+		r.CheckCmd = fmt.Sprintf("curl -s -o /dev/null -w '%%{http_code}\\n' http://%s/", hostPort(r.Target, p.Port))
 	}
 	rv.Proxy = r
 	rv.section(slotNetwork, "runbook/proxy.md.tmpl")

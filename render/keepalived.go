@@ -91,11 +91,37 @@ type keepalivedView struct {
 	AgentRoleSQL string
 	// ConnectTimeout and PromoteWait: notify.sh's timers (seconds).
 	ConnectTimeout, PromoteWait int
+
+	// SyncMethod (FIRST or ANY) and SyncCount: how many of SyncStandbys
+	// confirm a commit, as the spec says.
+	SyncMethod string
+	SyncCount  int
+
+	// Witnesses are the addresses the split-brain checker (WitnessSh)
+	// pings; WitnessNeed how many must answer (a majority). Empty without
+	// a witness.
+	Witnesses   []string
+	WitnessNeed int
+	WitnessSh   string
+
+	// TLS: notify.sh verifies the peers' certificates against the CA
+	// (security.tls.ca, in HAGEN_TLS_CA_FILE) and uses TLS without a
+	// check on loopback.
+	TLS bool
+	// ProxyOnly: the VIP moves between HAProxy hosts; the track script
+	// (CheckName) checks that HAProxy accepts on ProxyPort.
+	ProxyOnly bool
+	ProxyPort int
+	CheckName string
+	// VRRPv3: the VIP is IPv6, which keepalived speaks in VRRP version 3.
+	VRRPv3 bool
 }
 
 type keepalivedPeer struct {
 	Name    string
 	Address string
+	// URLHost is the address as the host of a URL (IPv6 in brackets).
+	URLHost string
 }
 
 // syncStandby is a site whose standby may stay synchronous after a
@@ -142,40 +168,73 @@ func (keepalivedComponent) site(v *siteView) {
 		Role:           v.Role,
 		ConnectTimeout: notifyConnectTimeout,
 		PromoteWait:    notifyPromoteWait,
+		ProxyOnly:      v.ProxyOnly,
+		CheckName:      "hagen_database",
+		VRRPv3:         isIPv6(vip.Address),
+	}
+	if v.ProxyOnly {
+		view.ProxyPort, view.CheckName = v.T.Proxy.Port, "hagen_proxy"
 	}
 	if vip.Auth != "" {
+		if view.VRRPv3 {
+			v.d.b.fail(fmt.Errorf("render keepalived for %s: vip.auth: VRRP version 3 (an IPv6 virtual IP) has no authentication", v.Site.Name))
+			return
+		}
 		view.AuthInclude = keepalivedRun + "/auth.conf"
 	}
 	for _, p := range v.peers() {
 		if v.T.CarriesVIP(p.Name) {
-			view.Peers = append(view.Peers, keepalivedPeer{p.Name, p.Address})
+			view.Peers = append(view.Peers, keepalivedPeer{p.Name, p.Address, urlHost(p.Address)})
 		}
 	}
-	if s := v.T.Database.Streaming; s != nil {
+	if s := v.T.Database.Streaming; s != nil && !v.ProxyOnly {
 		view.Streaming = true
-		view.Witness = s.Witness
-		view.HealthPort = s.HealthPort
-		for _, p := range v.peers() {
-			view.DBPeers = append(view.DBPeers, keepalivedPeer{p.Name, p.Address})
+		view.Witnesses = s.WitnessList()
+		if len(view.Witnesses) > 0 {
+			view.Witness = joinComma(view.Witnesses)
+			view.WitnessNeed = s.WitnessMajority()
+			view.WitnessSh = keepalivedDir + "/witness.sh"
 		}
-		view.PrimaryCheck = fmt.Sprintf("/usr/bin/curl -sf -o /dev/null -m 1 http://127.0.0.1:%d/primary", s.HealthPort)
+		view.HealthPort = s.HealthPort
+		for _, p := range v.dbPeers() {
+			view.DBPeers = append(view.DBPeers, keepalivedPeer{p.Name, p.Address, urlHost(p.Address)})
+		}
+		healthPath, err := keepalivedWord(s.HealthPath)
+		if err != nil {
+			v.d.b.fail(fmt.Errorf("render keepalived for %s: database.streaming.healthPath: %w", v.Site.Name, err))
+			return
+		}
+		view.PrimaryCheck = fmt.Sprintf("/usr/bin/curl -sf -o /dev/null -m 1 http://127.0.0.1:%d%s", s.HealthPort, healthPath)
 		view.PrimaryWeight = primaryWeight(vip.Priorities)
 		view.Synchronous = s.Synchronous
 		view.OnStandbyDown = s.OnStandbyDown
 		view.SyncStandbys = syncCandidates(s, v.Site.Name)
 		view.AgentRoleSQL = newAgentDatabase(v).RoleSQL
+		view.TLS = tlsOn(v.T)
+		view.SyncMethod = contract.SyncKeyword(s.SynchronousMethod)
+		view.SyncCount = s.SynchronousCount
 	}
 	v.file("keepalived/keepalived.conf", 0o644, contract.ReaderKeepalived, "site/keepalived/keepalived.conf.tmpl", view)
 	v.file("keepalived/run.sh", 0o755, contract.ReaderShell, "site/keepalived/run.sh.tmpl", view)
 	v.file("keepalived/check.sh", 0o755, contract.ReaderShell, "site/keepalived/check.sh.tmpl", view)
 	v.file("keepalived/notify.sh", 0o755, contract.ReaderShell, "site/keepalived/notify.sh.tmpl", view)
+	if view.WitnessSh != "" {
+		v.file("keepalived/witness.sh", 0o755, contract.ReaderShell, "site/keepalived/witness.sh.tmpl", view)
+	}
 
 	db := v.T.Database
 	// notify.sh reads the superuser's password (it fences and promotes),
-	// run.sh the VRRP password; none reads the replication password.
-	secrets := []secretUse{{secretDBPassword, db.Password}}
+	// run.sh the VRRP password; none reads the replication password. On
+	// a proxyOnly site notify.sh only logs.
+	var secrets []secretUse
+	if !v.ProxyOnly {
+		secrets = append(secrets, secretUse{secretDBPassword, db.Password})
+	}
 	if vip.Auth != "" {
 		secrets = append(secrets, secretUse{secretVRRPAuth, vip.Auth})
+	}
+	if view.Streaming {
+		secrets = append(secrets, tlsCASecret(v.T)...)
 	}
 	v.service(&service{
 		Name:        svcKeepalived,
@@ -191,12 +250,21 @@ func (keepalivedComponent) site(v *siteView) {
 		Mounts:      []string{"keepalived", "lib"},
 		HostNetwork: true,
 		CapAdd:      []string{"NET_ADMIN", "NET_BROADCAST", "NET_RAW"},
-		// The track script follows the database; keepalived must keep
-		// running (and give up the VIP) while PostgreSQL is down.
-		DependsOn: []dependency{{Service: db.Service}},
+		// The track script follows the database (or HAProxy); keepalived
+		// must keep running (and give up the VIP) while it is down.
+		DependsOn: []dependency{{Service: keepalivedTracks(v)}},
 	})
 	v.inv.VIPPriority = view.Priority
 	v.rb.VIPPriority = view.Priority
+}
+
+// keepalivedTracks is the service keepalived's track script checks: the
+// database, or HAProxy on a proxyOnly site.
+func keepalivedTracks(v *siteView) string {
+	if v.ProxyOnly {
+		return svcHAProxy
+	}
+	return v.T.Database.Service
 }
 
 func (keepalivedComponent) tree(d *deployment) {
@@ -228,15 +296,19 @@ func (keepalivedComponent) tree(d *deployment) {
 		Address: vip.Address, Interface: vip.Interface, Name: "vip." + t.Domain,
 		RouterID: vip.RouterID, Advert: vip.AdvertInterval, Check: vip.Check,
 		FaultAfter: vip.Check.Interval * vip.Check.Fall,
+		OnProxies:  t.VIPOnProxies(),
 	}
 	for _, s := range rv.Sites {
 		if s.VIPPriority > 0 {
 			r.Sites = append(r.Sites, s)
 		}
 	}
+	if len(r.Sites) == 0 {
+		return // a site's keepalived failed to render; the render fails
+	}
 	sort.SliceStable(r.Sites, func(i, j int) bool { return r.Sites[i].VIPPriority > r.Sites[j].VIPPriority })
 	r.Master = r.Sites[0]
-	if t.Database.Streaming != nil {
+	if t.Database.Streaming != nil && !r.OnProxies {
 		r.PrimaryWeight = primaryWeight(vip.Priorities)
 	}
 	// A backup declares the master dead after 3 advertisements plus its

@@ -86,7 +86,7 @@ func TestKeepalivedConf(t *testing.T) {
 			"include /run/hagen/keepalived/auth.conf\n",
 			"10.232.0.100/24 dev eth0\n",
 			`script "/etc/hagen/keepalived/check.sh"`,
-			`script "/usr/bin/ping -n -q -c 1 -W 1 10.232.0.254"`,
+			`script "/etc/hagen/keepalived/witness.sh"`,
 			"        hagen_database\n        hagen_witness\n        hagen_primary\n    }",
 			`script "/usr/bin/curl -sf -o /dev/null -m 1 http://127.0.0.1:8008/primary"`,
 			// 150 - 100 + 1: a writable primary on db1 (151) outranks db0 (150).
@@ -122,10 +122,13 @@ func TestKeepalivedWithoutAuthOrWitness(t *testing.T) {
 		`	auth: "env:VRRP_AUTH_PASS"`+"\n", "",
 		`		witness:    "10.232.0.254"`+"\n", "")
 	conf := file(t, tree, "db0/keepalived/keepalived.conf")
-	for _, no := range []string{"include", "hagen_witness", "ping"} {
+	for _, no := range []string{"include", "hagen_witness", "ping", "witness.sh"} {
 		if strings.Contains(conf, no) {
 			t.Errorf("keepalived.conf mentions %q:\n%s", no, conf)
 		}
+	}
+	if _, ok := tree["db0/keepalived/witness.sh"]; ok {
+		t.Error("witness.sh is rendered without a witness")
 	}
 	if run := file(t, tree, "db0/keepalived/run.sh"); strings.Contains(run, "secret ") {
 		t.Errorf("run.sh reads a secret without vip.auth:\n%s", run)
@@ -192,8 +195,8 @@ func TestKeepalivedHAProxyScriptsLint(t *testing.T) {
 			scripts = append(scripts, dst)
 		}
 	}
-	if len(scripts) != 8 {
-		t.Fatalf("found %d keepalived and haproxy scripts, want 8", len(scripts))
+	if len(scripts) != 10 {
+		t.Fatalf("found %d keepalived and haproxy scripts, want 10", len(scripts))
 	}
 	for _, s := range scripts {
 		if out, err := exec.Command("bash", "-n", s).CombinedOutput(); err != nil {

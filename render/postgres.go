@@ -28,9 +28,8 @@ const (
 	// dockerBridge is Docker's default bridge network, where docker run
 	// puts a container.
 	dockerBridge = "172.17.0.0/16"
-	// TLS files are the operator's: put into DIR/<site>/postgres/tls/,
-	// referenced by postgresql.conf, never rendered.
-	pgTLSDir  = pgConfDir + "/tls"
+	// pgSockDir is the server's Unix socket directory; the TLS files are
+	// in pgTLSDir (tls.go).
 	pgSockDir = "/var/run/postgresql"
 	// pgRunDir holds what the entrypoint writes at run time from secrets:
 	// the password file libpq reads (replication, pg_rewind, scripts).
@@ -82,7 +81,27 @@ type postgresConfView struct {
 	SyncStandbyNames  string // the value, empty when commits are asynchronous
 	SynchronousCommit string
 	PrimarySlotName   string
+
+	// SyncComment says what synchronous_standby_names means on a primary.
+	SyncComment []string
+
+	// Listen is listen_addresses (unquoted); ListenComment says why.
+	Listen        string
+	ListenComment []string
+	HotStandby    bool
+	// ArchiveMode, ArchiveCommand (escaped), WalKeepSize: the spec's
+	// database.settings.
+	ArchiveMode    string
+	ArchiveCommand string
+	WalKeepSize    string
+	// Parameters are the spec's database.parameters, values escaped.
+	Parameters []pgParam
+	// CAFile is ssl_ca_file (with SSL).
+	CAFile string
 }
+
+// pgParam is one postgresql.conf line of the spec's parameters.
+type pgParam struct{ Name, Value string }
 
 // hbaLine is one pg_hba.conf record.
 type hbaLine struct {
@@ -144,17 +163,16 @@ type entrypointView struct {
 	Slot            string
 	ApplicationName string
 	PrimaryConninfo string
-}
 
-// sslMode is the libpq sslmode hagen's clients use between sites.
-func sslMode(t *schema.Topology) string {
-	if t.Security.SSL {
-		return "require"
-	}
-	return "prefer"
+	// TLSDir and CAFile: where the TLS files are installed (with SSL);
+	// SSLRootCert the conninfo fragment that names the CA.
+	TLSDir, CAFile, SSLRootCert string
 }
 
 func (postgresComponent) site(v *siteView) {
+	if v.ProxyOnly {
+		return
+	}
 	db := v.T.Database
 	ssl := v.T.Security.SSL
 	hdr := header(v.Spec, "#")
@@ -170,8 +188,13 @@ func (postgresComponent) site(v *siteView) {
 		SockDir:        pgSockDir,
 		MaxConnections: pgMaxConnections,
 		SSL:            ssl,
-		CertFile:       pgTLSDir + "/server.crt",
-		KeyFile:        pgTLSDir + "/server.key",
+		CertFile:       pgTLSCert,
+		KeyFile:        pgTLSKey,
+		CAFile:         pgTLSCAFile,
+	}
+	if ssl && v.T.Security.TLS == nil {
+		v.d.b.fail(fmt.Errorf("render postgres for %s: security.ssl is on but security.tls names no certificate", v.Site.Name))
+		return
 	}
 	if db.Mode == schema.MultiMasterAsync {
 		conf.MaxConnections = pgMaxConnectionsMultiMaster
@@ -184,10 +207,19 @@ func (postgresComponent) site(v *siteView) {
 		conf.SynchronousCommit = "on"
 		if conf.Primary {
 			conf.SyncStandbyNames = st.SyncNames
+			conf.SyncComment = syncComment(db.Streaming)
 		}
 		conf.PrimarySlotName = st.SpecSlot
 	}
-	v.file("postgres/postgresql.conf", 0o644, contract.ReaderPGConf, "site/postgres/postgresql.conf.tmpl", conf)
+	if !pgSettingsView(v, &conf) {
+		return
+	}
+	confData, err := execute("site/postgres/postgresql.conf.tmpl", conf)
+	if err != nil {
+		v.d.b.fail(err)
+		return
+	}
+	v.d.b.add(v.path("postgres/postgresql.conf"), 0o644, contract.ReaderPGConf, replaceDefaults(confData, sortedKeys(db.Parameters)))
 	// One pg_hba.conf per render target (see hbaGroups): pg_hba.conf,
 	// which postgresql.conf names, for the container; with both targets the
 	// native server reads pg_hba.systemd.conf instead.
@@ -218,6 +250,7 @@ func (postgresComponent) site(v *siteView) {
 	if st != nil {
 		secrets = append(secrets, secretUse{secretReplPassword, db.Streaming.ReplicationPassword})
 	}
+	secrets = append(secrets, tlsServerSecrets(v.T)...)
 	svc := &service{
 		Name:    db.Service,
 		Unit:    "postgres",
@@ -231,7 +264,7 @@ func (postgresComponent) site(v *siteView) {
 		Secrets: secrets,
 		Mounts:  []string{"postgres", "lib"},
 		Volumes: []volume{{Name: "pgdata", Target: pgData}},
-		Ports:   []port{{Published: db.PublishedPort, Target: db.Port}},
+		Ports:   pgPorts(v),
 		Health: &healthCheck{
 			Test:     []string{"pg_isready", "-h", "127.0.0.1", "-p", fmt.Sprint(db.Port), "-U", db.Superuser, "-d", db.Name},
 			Interval: "2s", Timeout: "5s", Retries: 3, StartAfter: "120s",
@@ -249,6 +282,26 @@ func (postgresComponent) site(v *siteView) {
 	if v.Systemd {
 		renderPostgresPrepare(v)
 	}
+	if key := pgNonlocalBind(v); key != "" {
+		v.rb.Parts["postgres"] = pgInstallView{VIP: v.T.VIP.Address, Sysctl: key}
+		v.d.rv.installNote(v.rb, "runbook/postgres-listen-install.md.tmpl")
+	}
+}
+
+// pgInstallView is what the postgres component's installation note says.
+type pgInstallView struct{ VIP, Sysctl string }
+
+// pgNonlocalBind is the sysctl a site needs when PostgreSQL (natively)
+// and Docker's port publishing bind the virtual IP, which the host holds
+// only while it is keepalived's MASTER: "" when it binds no VIP.
+func pgNonlocalBind(v *siteView) string {
+	if !v.VIP || v.T.Database.Settings.Listen != "host" {
+		return ""
+	}
+	if strings.Contains(v.T.VIP.Address, ":") {
+		return "net.ipv6.ip_nonlocal_bind"
+	}
+	return "net.ipv4.ip_nonlocal_bind"
 }
 
 // postgresNative runs the site's PostgreSQL from the Debian package with
@@ -294,11 +347,148 @@ func postgresNative(v *siteView, secrets []secretUse) native {
 	}
 	if v.Compose {
 		n.Exec = append(n.Exec, "-c", "hba_file="+etcDir+"/"+pgHBANative)
+		if l := pgListen(v); l != "" {
+			n.Exec = append(n.Exec, "-c", "listen_addresses="+l)
+		}
 	}
-	if db.Streaming != nil {
+	if db.Streaming != nil || tlsOn(v.T) {
 		n.PrepareSecrets = secrets
 	}
 	return n
+}
+
+// pgListen is listen_addresses natively for database.settings.listen
+// "host": loopback, the site's address, the VIP where the site carries
+// it, and Docker's bridge gateway where app containers that docker run
+// starts dial the database through the host gateway. "" for "all".
+func pgListen(v *siteView) string {
+	if v.T.Database.Settings.Listen != "host" {
+		return ""
+	}
+	list := []string{"localhost", v.Site.Address}
+	if v.VIP {
+		list = append(list, v.T.VIP.Address)
+	}
+	if len(v.appServices()) > 0 {
+		list = append(list, dockerBridgeGateway)
+	}
+	return strings.Join(list, ",")
+}
+
+// dockerBridgeGateway is the host's address on Docker's default bridge
+// (docker0), which --add-host NAME:host-gateway names.
+const dockerBridgeGateway = "172.17.0.1"
+
+// pgSettingsView fills the settings of database.settings and
+// database.parameters into the postgresql.conf view; false when a value
+// cannot be written (the render fails).
+func pgSettingsView(v *siteView, conf *postgresConfView) bool {
+	db := v.T.Database
+	st := db.Settings
+	conf.Listen = "*"
+	if native := pgListen(v); native != "" {
+		if v.Compose {
+			conf.ListenComment = []string{
+				"The container's own network (database.settings.listen: host): the compose file",
+				"publishes the port on " + strings.Join(pgPublishIPs(v), ", ") + " only; natively the unit",
+				"sets listen_addresses = '" + native + "'.",
+			}
+		} else {
+			conf.Listen = native
+			conf.ListenComment = []string{"Loopback, the site's address, the VIP where the site carries it and, for",
+				"app containers, Docker's bridge gateway only (database.settings.listen: host)."}
+		}
+	}
+	conf.HotStandby = st.HotStandby
+	conf.ArchiveMode = st.ArchiveMode
+	conf.WalKeepSize = st.WalKeepSize
+	if st.ArchiveCommand != "" {
+		s, err := pgConfString(st.ArchiveCommand)
+		if err != nil {
+			v.d.b.fail(fmt.Errorf("render postgresql.conf for %s: database.settings.archiveCommand: %w", v.Site.Name, err))
+			return false
+		}
+		conf.ArchiveCommand = s
+	}
+	for _, name := range sortedKeys(db.Parameters) {
+		s, err := pgConfString(db.Parameters[name])
+		if err != nil {
+			v.d.b.fail(fmt.Errorf("render postgresql.conf for %s: database.parameters.%s: %w", v.Site.Name, name, err))
+			return false
+		}
+		conf.Parameters = append(conf.Parameters, pgParam{name, s})
+	}
+	return true
+}
+
+// pgPorts publishes the database's port: on every address, or with
+// database.settings.listen "host" on pgPublishIPs only.
+func pgPorts(v *siteView) []port {
+	db := v.T.Database
+	if db.Settings.Listen != "host" {
+		return []port{{Published: db.PublishedPort, Target: db.Port}}
+	}
+	var ports []port
+	for _, ip := range pgPublishIPs(v) {
+		ports = append(ports, port{Published: db.PublishedPort, Target: db.Port, HostIP: ip})
+	}
+	return ports
+}
+
+// pgPublishIPs are the host addresses the compose file publishes the
+// database on with database.settings.listen "host".
+func pgPublishIPs(v *siteView) []string {
+	ips := []string{"127.0.0.1", v.Site.Address}
+	if v.VIP {
+		ips = append(ips, v.T.VIP.Address)
+	}
+	return ips
+}
+
+// replaceDefaults comments out hagen's default line of each parameter the
+// spec sets (the spec's lines come last): "name = value" becomes
+// "#name = value  (set below by database.parameters)".
+func replaceDefaults(conf []byte, names []string) []byte {
+	if len(names) == 0 {
+		return conf
+	}
+	lines := strings.SplitAfter(string(conf), "\n")
+	section := false
+	for i, l := range lines {
+		if strings.HasPrefix(l, pgParamsHeading) {
+			section = true
+		}
+		if section {
+			continue
+		}
+		for _, n := range names {
+			if strings.HasPrefix(l, n+" = ") {
+				lines[i] = "#" + strings.TrimSuffix(l, "\n") + "  (set below by database.parameters)\n"
+			}
+		}
+	}
+	return []byte(strings.Join(lines, ""))
+}
+
+// pgParamsHeading starts the section of the spec's parameters in
+// postgresql.conf.tmpl.
+const pgParamsHeading = "# The spec's parameters"
+
+// syncComment explains the primary's synchronous_standby_names.
+func syncComment(st *schema.Streaming) []string {
+	switch {
+	case !st.Synchronous || len(st.SynchronousStandbyNames) == 0:
+		return []string{"Empty: commits do not wait for a standby."}
+	case st.SynchronousMethod == contract.SyncAny:
+		return []string{fmt.Sprintf("ANY %d: a quorum; each commit waits until any %d of the listed standbys", st.SynchronousCount, st.SynchronousCount),
+			"confirm it, whichever they are."}
+	case st.SynchronousCount == 1:
+		return []string{"FIRST 1: one standby at a time confirms each commit; the next in the",
+			"list takes over when it disconnects."}
+	default:
+		return []string{fmt.Sprintf("FIRST %d: the first %d connected standbys of the list confirm each", st.SynchronousCount, st.SynchronousCount),
+			"commit; the next in the list takes over when one disconnects."}
+	}
 }
 
 // renderPostgresPrepare writes pgPrepareScript.
@@ -308,11 +498,23 @@ func renderPostgresPrepare(v *siteView) {
 		Streaming                                             bool
 		ReplicationUser, Superuser                            string
 		Agent                                                 agentDatabase
+		// NonlocalBind is the sysctl file that must hold 1 when
+		// PostgreSQL binds the VIP (pgNonlocalBind); VIP its address.
+		NonlocalBind, VIP string
+		// TLS: install the TLS files as the entrypoint does.
+		TLS                               bool
+		TLSDir, CertFile, KeyFile, CAFile string
 	}{
 		Header: header(v.Spec, "#"), Site: v.Site.Name, Unit: v.unitName("postgres"),
 		PGData: pgData, SockDir: pgSockDir, RunDir: pgRunDir, PassFile: pgPassFile,
 		Superuser: v.T.Database.Superuser,
 		Agent:     newAgentDatabase(v),
+	}
+	if key := pgNonlocalBind(v); key != "" {
+		view.NonlocalBind, view.VIP = "/proc/sys/"+strings.ReplaceAll(key, ".", "/"), v.T.VIP.Address
+	}
+	if tlsOn(v.T) {
+		view.TLS, view.TLSDir, view.CertFile, view.KeyFile, view.CAFile = true, pgTLSDir, pgTLSCert, pgTLSKey, pgTLSCAFile
 	}
 	if s := v.T.Database.Streaming; s != nil {
 		view.Streaming = true
@@ -403,6 +605,14 @@ func hbaGroups(v *siteView, native bool) []hbaGroup {
 			Lines: []hbaLine{{host, db.Name, "all", dockerBridge, scram}},
 		})
 	}
+	if proxies := proxyOnlyDialers(v); len(proxies) > 0 {
+		g := hbaGroup{Comment: []string{"HAProxy on its own hosts (proxyOnly sites) forwards the clients' sessions,",
+			"the application database only."}}
+		for _, a := range proxies {
+			g.Lines = append(g.Lines, hbaLine{host, db.Name, "all", a, scram})
+		}
+		groups = append(groups, g)
+	}
 	if len(v.T.Security.AllowedClients) > 0 {
 		g := hbaGroup{Comment: []string{"Client networks (security.allowedClients), the application database only."}}
 		for _, cidr := range v.T.Security.AllowedClients {
@@ -422,7 +632,40 @@ func hbaGroups(v *siteView, native bool) []hbaGroup {
 			groups = append(groups, g)
 		}
 	}
+	if rules := v.T.Security.Access; len(rules) > 0 {
+		g := hbaGroup{Comment: []string{"The spec's access rules (security.access), in order, after hagen's own."}}
+		for _, r := range rules {
+			for _, n := range r.Networks {
+				g.Lines = append(g.Lines, hbaLine{r.HBAType(v.T.Security.SSL), r.Database, r.User, n, r.Method})
+			}
+		}
+		groups = append(groups, g)
+	}
 	return groups
+}
+
+// proxyOnlyDialers are the pg_hba.conf addresses of the proxyOnly sites
+// whose HAProxy sends database sessions to this site (proxy.fronts
+// "database", this site one of proxy.servers).
+func proxyOnlyDialers(v *siteView) []string {
+	p := v.T.Proxy
+	if p == nil || p.Fronts != "database" {
+		return nil
+	}
+	server := false
+	for _, s := range p.Servers {
+		server = server || s.Site == v.Site.Name
+	}
+	if !server {
+		return nil
+	}
+	var sites []schema.Site
+	for _, s := range v.T.Sites {
+		if s.ProxyOnly && p.RunsOn(s.Name) {
+			sites = append(sites, s)
+		}
+	}
+	return hbaAddresses(sites)
 }
 
 // hbaAddresses are the pg_hba.conf addresses that admit the given sites:
@@ -436,7 +679,7 @@ func hbaAddresses(sites []schema.Site) []string {
 	}
 	var out []string
 	for _, s := range sites {
-		a := s.Address + "/32"
+		a := hostCIDR(s.Address)
 		if count[s.LAN] > 1 {
 			a = s.LAN
 		}
@@ -480,7 +723,7 @@ func (d *deployment) hbaDatabaseNodes(except string) []string {
 		switch len(left) {
 		case 0:
 		case 1:
-			out = append(out, left[0].Address+"/32")
+			out = append(out, hostCIDR(left[0].Address))
 		default:
 			out = append(out, g.LAN)
 		}
@@ -512,12 +755,14 @@ func entrypoint(v *siteView, hdr string) entrypointView {
 		RunDir:    pgRunDir,
 		PassFile:  pgPassFile,
 		RoleHook:  pgRoleHook,
-		SSL:       v.T.Security.SSL,
-		CertFile:  pgTLSDir + "/server.crt",
-		KeyFile:   pgTLSDir + "/server.key",
+		SSL:       tlsOn(v.T),
+		CertFile:  pgTLSCert,
+		KeyFile:   pgTLSKey,
 		SSLMode:   sslMode(v.T),
 		Agent:     newAgentDatabase(v),
 	}
+	e.TLSDir, e.CAFile = pgTLSDir, pgTLSCAFile
+	e.SSLRootCert = sslRootCert(v.T, pgTLSCAFile)
 	if st := v.streaming(); st != nil {
 		e.Streaming = true
 		e.ReplicationUser = db.Streaming.ReplicationUser
@@ -529,6 +774,18 @@ func entrypoint(v *siteView, hdr string) entrypointView {
 		e.PrimaryConninfo = st.Conninfo
 	}
 	return e
+}
+
+// accessNetworks are the client networks pg_hba.conf admits: the allowed
+// clients, then the networks of the access rules, each once.
+func accessNetworks(t *schema.Topology) []string {
+	out := append([]string{}, t.Security.AllowedClients...)
+	for _, r := range t.Security.Access {
+		for _, n := range r.Networks {
+			out = appendUnique(out, n)
+		}
+	}
+	return out
 }
 
 // pgBin is where the Debian packages put a PostgreSQL version's programs.
@@ -544,7 +801,7 @@ func (postgresComponent) tree(d *deployment) {
 	d.port(rbPort{
 		Port: fmt.Sprintf("%d/tcp", db.PublishedPort),
 		What: "PostgreSQL (" + db.Service + ")",
-		From: strings.Join(append(from, t.Security.AllowedClients...), ", "),
+		From: strings.Join(append(from, accessNetworks(t)...), ", "),
 	})
 	d.rv.DB = rbDatabase{
 		Name: db.Name, Service: db.Service, Superuser: db.Superuser,

@@ -1,6 +1,7 @@
 package render_test
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -32,8 +33,10 @@ func pgVariants() []pgVariant {
 		{name: "dual-site", spec: "../examples/dual-site.cue"},
 		{name: "primary-standby", spec: "../examples/primary-standby.cue"},
 		{name: "weighted", spec: "../examples/weighted.cue"},
-		{name: "dual-site-ssl", spec: "../examples/dual-site.cue", change: func(t *schema.Topology) { t.Security.SSL = true }},
-		{name: "primary-standby-ssl", spec: "../examples/primary-standby.cue", change: func(t *schema.Topology) { t.Security.SSL = true }},
+		{name: "quorum", spec: "../examples/quorum.cue"},
+		{name: "quorum-ssl", spec: "../examples/quorum.cue", change: withTLS},
+		{name: "dual-site-ssl", spec: "../examples/dual-site.cue", change: withTLS},
+		{name: "primary-standby-ssl", spec: "../examples/primary-standby.cue", change: withTLS},
 		{name: "primary-standby-async", spec: "../examples/primary-standby.cue", change: func(t *schema.Topology) { t.Database.Streaming.Synchronous = false }},
 		{name: "dual-site-admin", spec: "../examples/dual-site.cue", change: func(t *schema.Topology) {
 			t.Database.Superuser = "admin"
@@ -42,6 +45,12 @@ func pgVariants() []pgVariant {
 			t.Database.Bucardo.Watchdog.Enabled = false
 		}},
 	}
+}
+
+// withTLS turns TLS on, with the certificate, key and CA as files.
+func withTLS(t *schema.Topology) {
+	t.Security.SSL = true
+	t.Security.TLS = &schema.TLSFiles{Certificate: "file:/etc/hagen/tls/server.crt", Key: "file:/etc/hagen/tls/server.key", CA: "file:/etc/hagen/tls/ca.crt"}
 }
 
 func pgRender(t *testing.T, v pgVariant) (*schema.Topology, render.Tree) {
@@ -167,9 +176,10 @@ func TestPgHBASSL(t *testing.T) {
 				t.Errorf("%s: %s postgresql.conf has ssl = on: %v, security.ssl: %v", v.name, s.Name, got, top.Security.SSL)
 			}
 			if top.Security.SSL {
-				for _, k := range []string{"ssl_cert_file", "ssl_key_file"} {
-					if !regexp.MustCompile(`(?m)^` + k + ` = '/etc/hagen/postgres/tls/[^']+'$`).MatchString(conf) {
-						t.Errorf("%s: %s: %s is not a file under /etc/hagen/postgres/tls/", v.name, s.Name, k)
+				// The entrypoint installs the TLS files there at start.
+				for _, k := range []string{"ssl_cert_file", "ssl_key_file", "ssl_ca_file"} {
+					if !regexp.MustCompile(`(?m)^` + k + ` = '/run/hagen/postgres/tls/[^']+'$`).MatchString(conf) {
+						t.Errorf("%s: %s: %s is not a file under /run/hagen/postgres/tls/", v.name, s.Name, k)
 					}
 				}
 			}
@@ -192,11 +202,26 @@ func TestPgHBAReplicationOnlyFromPeerDatabases(t *testing.T) {
 				}
 				got = append(got, r.Address)
 			}
+			// One record per peer host, or one for a LAN that holds more
+			// than one peer.
 			var want []string
 			if top.Database.Streaming != nil {
+				perLAN := map[string]int{}
 				for _, peer := range top.Sites {
 					if peer.Name != s.Name && top.Role(peer.Name) != "" {
-						want = append(want, peer.Address+"/32")
+						perLAN[peer.LAN]++
+					}
+				}
+				for _, peer := range top.Sites {
+					if peer.Name == s.Name || top.Role(peer.Name) == "" {
+						continue
+					}
+					a := peer.Address + "/32"
+					if perLAN[peer.LAN] > 1 {
+						a = peer.LAN
+					}
+					if !slices.Contains(want, a) {
+						want = append(want, a)
 					}
 				}
 			}
@@ -248,8 +273,14 @@ func TestPgHBAAccess(t *testing.T) {
 					t.Errorf("%s: %s: the client network %s cannot reach %s", v.name, p, cidr, db.Name)
 				}
 			}
-			// Client networks never reach other databases.
+			// Client networks never reach other databases (a LAN of
+			// several database nodes that is also a client network gets
+			// the replication record TestPgHBAReplicationOnlyFromPeerDatabases
+			// checks).
 			for _, r := range recs {
+				if r.Database == "replication" && db.Streaming != nil && r.User == db.Streaming.ReplicationUser {
+					continue
+				}
 				if slices.Contains(top.Security.AllowedClients, r.Address) && r.Database != db.Name && r.User != db.Superuser {
 					t.Errorf("%s: %s: client network record %+v reaches more than %s", v.name, p, r, db.Name)
 				}
@@ -317,7 +348,11 @@ func TestPostgresqlConf(t *testing.T) {
 					for _, n := range st.SynchronousStandbyNames {
 						q = append(q, `"`+n+`"`)
 					}
-					want["synchronous_standby_names"] = "FIRST 1 (" + strings.Join(q, ", ") + ")"
+					method := "FIRST"
+					if st.SynchronousMethod == "any" {
+						method = "ANY"
+					}
+					want["synchronous_standby_names"] = fmt.Sprintf("%s %d (%s)", method, st.SynchronousCount, strings.Join(q, ", "))
 				}
 				if sb := st.Standby(s.Name); sb != nil {
 					want["primary_slot_name"] = sb.Slot

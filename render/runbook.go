@@ -131,6 +131,15 @@ type rbSite struct {
 	// Parts are site facts of components without a field above, by
 	// component (see runbookView.Parts).
 	Parts map[string]any
+
+	// RejoinSyncNames is synchronous_standby_names on this site when it is
+	// the new primary and the old one has rejoined: the spec's method and
+	// count over the other synchronous standbys and the old primary.
+	RejoinSyncNames string
+	// ProxyOnly: the site carries only HAProxy (and maybe the VIP).
+	ProxyOnly bool
+	// URLHost is Address as the host of a URL (IPv6 in brackets).
+	URLHost string
 }
 
 type rbSecret struct {
@@ -159,10 +168,20 @@ type rbClients struct {
 	Domain         string
 	// HasWeights: some site has more than one name.
 	HasWeights bool
+	// Explicit: the names are not all the guide's <n>.<domain>, so the
+	// clients take the list; Outside lists those outside the domain, as
+	// Markdown code.
+	Explicit bool
+	Outside  string
 }
 
 type rbName struct {
 	Name, Site, Address string
+	// Outside: the name is outside the domain; its record is in another
+	// zone.
+	Outside bool
+	// Query is dig's query type: "" (A) or " AAAA".
+	Query string
 }
 
 type rbShare struct {
@@ -217,10 +236,32 @@ type rbStreaming struct {
 	FailoverAfter int
 	Entrypoint    string
 	PassVar       string // REPLICATION_PASSWORD
-	// SyncPotential: more than one synchronous name (FIRST 1 picks one);
+	// SyncPotential: more synchronous names than standbys that confirm
+	// a commit (FIRST n picks n of them);
 	// SinglePair: one standby, none left after a promotion; Blocks: a
 	// missing synchronous standby blocks commits (onStandbyDown: block).
 	SyncPotential, SinglePair, Blocks bool
+	// SyncAny: a quorum (ANY n) of the names confirms each commit;
+	// SyncCount is n.
+	SyncAny   bool
+	SyncCount int
+	// WitnessCount witnesses (Witness names them), of which a node must
+	// reach WitnessNeed.
+	WitnessCount, WitnessNeed int
+	// HealthPath is the spec's health URL path (/primary by default).
+	HealthPath string
+	// With TLS, SSLEnv sets libpq's sslmode and CA in a command's
+	// environment ("PGSSLMODE=… PGSSLROOTCERT=… "), SSLConn adds them to
+	// a connection string (" sslmode=… sslrootcert=…"); both empty
+	// without.
+	SSLEnv, SSLConn string
+	// SSLPrepare installs the CA where SSLEnv names it, in a container
+	// the entrypoint did not prepare.
+	SSLPrepare string
+	// KeepalivedFailover: keepalived on the database nodes promotes (a
+	// VIP on them); false without a VIP or with the VIP on the HAProxy
+	// hosts. HotStandby: a standby takes read-only sessions.
+	KeepalivedFailover, HotStandby bool
 }
 
 type rbVIP struct {
@@ -236,6 +277,8 @@ type rbVIP struct {
 	// stops advertising: 3 × advert + skew.
 	TakeoverMS int
 	FaultAfter int // seconds of failed track checks before FAULT
+	// OnProxies: the VIP moves between proxyOnly HAProxy hosts.
+	OnProxies bool
 }
 
 type rbProxy struct {
@@ -314,6 +357,8 @@ func newRunbookSite(v *siteView) *rbSite {
 		Role:        v.Role,
 		ComposeUnit: v.composeUnitName(),
 		Parts:       map[string]any{},
+		ProxyOnly:   v.Site.ProxyOnly,
+		URLHost:     urlHost(v.Site.Address),
 	}
 }
 

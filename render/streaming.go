@@ -33,7 +33,9 @@ type streamSite struct {
 	// SyncNames is synchronous_standby_names of the primary, empty when
 	// commits are asynchronous.
 	SyncNames string
-	SSLMode   string
+	// SSLMode is the conninfo's sslmode value, followed by " sslrootcert=
+	// <CA file>" with TLS.
+	SSLMode string
 }
 
 // streaming returns the site's streaming facts, or nil when the database
@@ -46,13 +48,13 @@ func (v *siteView) streaming() *streamSite {
 	if v.stream != nil {
 		return v.stream
 	}
-	s := &streamSite{SSLMode: sslMode(v.T)}
+	s := &streamSite{SSLMode: sslMode(v.T) + sslRootCert(v.T, pgTLSCAFile)}
 	s.ApplicationName, s.Slot = standbyIdentity(v.d, v.Site.Name)
 	if sb := v.d.standby(v.Site.Name); sb != nil {
 		s.SpecApplicationName, s.SpecSlot = sb.ApplicationName, sb.Slot
 	}
 	if st.Synchronous && len(st.SynchronousStandbyNames) > 0 {
-		s.SyncNames = syncStandbyNames(st.SynchronousStandbyNames)
+		s.SyncNames = contract.SyncStandbyNames(st.SynchronousMethod, st.SynchronousCount, st.SynchronousStandbyNames)
 	}
 	switch v.Role {
 	case "primary":
@@ -86,17 +88,6 @@ func standbyIdentity(d *deployment, site string) (app, slot string) {
 	return name, name
 }
 
-// syncStandbyNames is synchronous_standby_names for the given application
-// names: FIRST 1, so that one standby at a time confirms each commit and
-// the others, in list order, take over when it disconnects.
-func syncStandbyNames(names []string) string {
-	quoted := make([]string, len(names))
-	for i, n := range names {
-		quoted[i] = `"` + n + `"`
-	}
-	return fmt.Sprintf("FIRST 1 (%s)", strings.Join(quoted, ", "))
-}
-
 // roleHookView is postgres/role.sh of a primary-standby site.
 type roleHookView struct {
 	Header          string
@@ -110,6 +101,8 @@ type roleHookView struct {
 	Slot            string
 	SSLMode         string
 	Peers           []rolePeer
+	// SSLRootCert is the CA file that verifies the peers (with TLS).
+	SSLRootCert string
 }
 
 type rolePeer struct{ Name, Host string }
@@ -124,7 +117,10 @@ func (streamingComponent) site(v *siteView) {
 	r := roleHookView{
 		Header: header(v.Spec, "#"), Site: v.Site.Name, PGBin: pgBin(db.Version), PublishedPort: db.PublishedPort,
 		Superuser: db.Superuser, Database: db.Name, ReplicationUser: st.ReplicationUser,
-		ApplicationName: s.ApplicationName, Slot: s.Slot, SSLMode: s.SSLMode,
+		ApplicationName: s.ApplicationName, Slot: s.Slot, SSLMode: sslMode(v.T),
+	}
+	if tlsOn(v.T) {
+		r.SSLRootCert = pgTLSCAFile
 	}
 	for _, p := range v.peers() {
 		if v.d.role(p.Name) != "" {
@@ -148,6 +144,14 @@ func (streamingComponent) site(v *siteView) {
 	if v.Role == "standby" {
 		old := v.d.site(st.Primary)
 		rs.RejoinConninfo = conninfo(v.Site.Host, db.PublishedPort, st.ReplicationUser, strings.ReplaceAll(old.Name, "-", "_"), s.SSLMode)
+		var names []string
+		for _, n := range st.SynchronousStandbyNames {
+			if n != s.SpecApplicationName {
+				names = append(names, n)
+			}
+		}
+		oldApp, _ := standbyIdentity(v.d, old.Name)
+		rs.RejoinSyncNames = contract.SyncStandbyNames(st.SynchronousMethod, st.SynchronousCount, append(names, oldApp))
 	}
 }
 
@@ -161,16 +165,27 @@ func (streamingComponent) tree(d *deployment) {
 		User:          st.ReplicationUser,
 		Synchronous:   st.Synchronous,
 		OnStandbyDown: st.OnStandbyDown,
-		Witness:       st.Witness,
+		Witness:       joinAnd(st.WitnessList()),
 		HealthPort:    st.HealthPort,
 		FailoverAfter: st.FailoverAfter,
 		Entrypoint:    "postgres/entrypoint.sh",
 		PassVar:       secretReplPassword,
 	}
 	if st.Synchronous && len(st.SynchronousStandbyNames) > 0 {
-		r.SyncNames = syncStandbyNames(st.SynchronousStandbyNames)
+		r.SyncNames = contract.SyncStandbyNames(st.SynchronousMethod, st.SynchronousCount, st.SynchronousStandbyNames)
 	}
-	r.SyncPotential = st.Synchronous && len(st.SynchronousStandbyNames) > 1
+	r.SyncPotential = st.Synchronous && len(st.SynchronousStandbyNames) > st.SynchronousCount
+	r.WitnessCount, r.WitnessNeed = len(st.WitnessList()), st.WitnessMajority()
+	r.HealthPath = st.HealthPath
+	r.KeepalivedFailover = d.t.VIP != nil && !d.t.VIPOnProxies()
+	r.HotStandby = d.t.Database.Settings.HotStandby
+	if tlsOn(d.t) {
+		r.SSLEnv = "PGSSLMODE=" + sslMode(d.t) + " PGSSLROOTCERT=" + pgTLSCAFile + " "
+		r.SSLConn = " sslmode=" + sslMode(d.t) + sslRootCert(d.t, pgTLSCAFile)
+		r.SSLPrepare = fmt.Sprintf(`install -d -o postgres -g postgres %s && install -o postgres -m 0644 "$%s_FILE" %s`, pgTLSDir, secretTLSCA, pgTLSCAFile)
+	}
+	r.SyncAny = st.SynchronousMethod == contract.SyncAny
+	r.SyncCount = st.SynchronousCount
 	r.SinglePair = len(st.Standbys) == 1
 	r.Blocks = st.OnStandbyDown == "block"
 	for _, s := range rv.Sites {
@@ -192,6 +207,12 @@ func (streamingComponent) tree(d *deployment) {
 	db.OnStandbyDown = st.OnStandbyDown
 	db.ReplicationUser = st.ReplicationUser
 	db.HealthPort = st.HealthPort
-	db.Witness = st.Witness
+	db.HealthPath = st.HealthPath
+	if w := st.WitnessList(); len(w) > 0 {
+		db.Witness, db.Witnesses = w[0], w
+	}
 	db.FailoverAfter = st.FailoverAfter
+	if st.Synchronous {
+		db.SynchronousMethod, db.SynchronousCount = st.SynchronousMethod, st.SynchronousCount
+	}
 }

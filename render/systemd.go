@@ -259,7 +259,11 @@ func (u *unitBuilder) dockerRun(s *service, secrets []secretUse) []string {
 		args = append(args, "--add-host", h+":host-gateway")
 	}
 	for _, p := range s.Ports {
-		args = append(args, "-p", fmt.Sprintf("%d:%d/%s", p.Published, p.Target, p.Protocol))
+		spec := fmt.Sprintf("%d:%d/%s", p.Published, p.Target, p.Protocol)
+		if p.HostIP != "" {
+			spec = composeHostIP(p.HostIP) + ":" + spec
+		}
+		args = append(args, "-p", spec)
 	}
 	for _, e := range s.Env {
 		args = append(args, "-e", e.Name+"="+e.Value)

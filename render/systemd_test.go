@@ -166,7 +166,10 @@ func TestSystemdUnitsPerSite(t *testing.T) {
 		tree := mustRender(t, top)
 		for _, site := range top.Sites {
 			unitName := func(c string) string { return "hagen-" + top.Name + "-" + c + ".service" }
-			want := []string{unitName(site.Name), unitName("postgres")}
+			want := []string{unitName(site.Name)}
+			if !site.ProxyOnly {
+				want = append(want, unitName("postgres"))
+			}
 			if b := top.Database.Bucardo; b != nil && b.Site == site.Name {
 				want = append(want, unitName("bucardo"))
 			}
@@ -180,7 +183,7 @@ func TestSystemdUnitsPerSite(t *testing.T) {
 				want = append(want, unitName("agent"))
 			}
 			for name, svc := range top.Services {
-				if svc.RunsOn(site.Name) {
+				if top.ServiceRunsOn(svc, site.Name) {
 					want = append(want, unitName(name))
 				}
 			}

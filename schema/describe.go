@@ -22,19 +22,25 @@ import (
 var patternWords = map[string]string{
 	`^[a-z][a-z0-9-]{0,30}[a-z0-9]$`:             "a name of lower-case letters, digits and -, starting with a letter and ending with a letter or digit; 2 to 32 characters",
 	`^[a-z0-9.-]+$`:                              "lower-case letters, digits, . and -",
-	`^[0-9.]+/[0-9]+$`:                           "digits and dots, / and a prefix length",
+	`^[0-9a-f.:]+/[0-9]+$`:                       "an address of digits and dots (IPv4) or lower-case hexadecimal digits and colons (IPv6), / and a prefix length",
 	`^[a-z_][a-z0-9_]{0,62}$`:                    "lower-case letters, digits and _, starting with a letter or _; at most 63 characters",
 	`^[a-z0-9_]{1,63}$`:                          "lower-case letters, digits and _; 1 to 63 characters",
 	`^[a-z][a-z0-9.]{0,14}$`:                     "an interface name of lower-case letters, digits and ., starting with a letter; at most 15 characters",
 	`^/[A-Za-z0-9._~/-]*(\?[A-Za-z0-9._~=-]*)?$`: "a path of / followed by letters, digits and . _ ~ / -, optionally ? and a query of letters, digits and . _ ~ = - (e.g. /stats or /haproxy?stats)",
 	`^[A-Za-z_][A-Za-z0-9_]{0,127}$`:             "a variable name of letters, digits and _, not starting with a digit; at most 128 characters",
+	`^/[A-Za-z0-9._/-]{0,127}$`:                  "a path of / followed by letters, digits and . _ / -; at most 128 characters (e.g. /primary or /var/modules/mirror/ready.txt)",
+
+	// PostgreSQL settings.
+	`^[a-z][a-z0-9_]{0,62}(\.[a-z][a-z0-9_]{0,62})?$`: "a parameter name of lower-case letters, digits and _, starting with a letter, optionally a . and a second such name (an extension's parameter, e.g. pg_stat_statements.max)",
+	`^[0-9]{1,9}(kB|MB|GB|TB)?$`:                      "a size: digits and optionally kB, MB, GB or TB (e.g. 512MB)",
 }
 
 // builtinWords describes the builtins topology.cue calls.
 var builtinWords = map[string]string{
 	"net.FQDN":         "a DNS name",
 	"net.IPv4":         "an IPv4 address (e.g. 10.231.0.10)",
-	"net.IPCIDR":       "a network in CIDR form (e.g. 10.231.0.0/24)",
+	"net.IP":           "an IPv4 or IPv6 address (e.g. 10.231.0.10 or 2001:db8::10)",
+	"net.IPCIDR":       "a network in CIDR form (e.g. 10.231.0.0/24 or 2001:db8::/64)",
 	"strings.MinRunes": "at least %s characters",
 	"strings.MaxRunes": "at most %s characters",
 	"strings.MaxBytes": "at most %s bytes",

@@ -10,8 +10,46 @@ func (t *Topology) Site(name string) *Site {
 	return nil
 }
 
-// RunsOn reports whether the service runs on the named site.
-func (s Service) RunsOn(site string) bool { return listedOrAll(s.Sites, site) }
+// ServiceRunsOn reports whether the service runs on the named site: one
+// its sites list names, or, without a list, every site with a database.
+func (t *Topology) ServiceRunsOn(s Service, site string) bool {
+	if len(s.Sites) == 0 {
+		st := t.Site(site)
+		return st != nil && !st.ProxyOnly
+	}
+	return listedOrAll(s.Sites, site)
+}
+
+// HasDatabase reports whether the named site runs a database.
+func (t *Topology) HasDatabase(site string) bool {
+	s := t.Site(site)
+	return s != nil && !s.ProxyOnly
+}
+
+// DatabaseSites are the sites that run a database, in spec order.
+func (t *Topology) DatabaseSites() []Site {
+	var out []Site
+	for _, s := range t.Sites {
+		if !s.ProxyOnly {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// VIPOnProxies reports whether the virtual IP is carried by proxy-only
+// sites only (it moves between HAProxy hosts, not database nodes).
+func (t *Topology) VIPOnProxies() bool {
+	if t.VIP == nil || len(t.VIP.Priorities) == 0 {
+		return false
+	}
+	for name := range t.VIP.Priorities {
+		if s := t.Site(name); s == nil || !s.ProxyOnly {
+			return false
+		}
+	}
+	return true
+}
 
 // RunsOn reports whether an HAProxy runs on the named site.
 func (p *Proxy) RunsOn(site string) bool { return listedOrAll(p.Sites, site) }
@@ -64,3 +102,15 @@ func (s *Streaming) Standby(site string) *Standby {
 	}
 	return nil
 }
+
+// WitnessList is every witness address: witness, or the witnesses list.
+func (s *Streaming) WitnessList() []string {
+	if s.Witness != "" {
+		return append([]string{s.Witness}, s.Witnesses...)
+	}
+	return s.Witnesses
+}
+
+// WitnessMajority is how many witnesses a node must reach not to be
+// isolated: more than half of them.
+func (s *Streaming) WitnessMajority() int { return len(s.WitnessList())/2 + 1 }

@@ -16,6 +16,9 @@ func TestParseExamples(t *testing.T) {
 		"dual-site.cue":       nil,
 		"weighted.cue":        nil,
 		"primary-standby.cue": nil,
+		"ipv6.cue":            nil,
+		"quorum.cue":          nil,
+		"proxy-hosts.cue":     {"clients.servers[2].name", "database.streaming", "database.settings.hotStandby"},
 	}
 	files, err := filepath.Glob("../examples/*.cue")
 	if err != nil {
@@ -64,7 +67,7 @@ func TestErrorsCarrySpecPositions(t *testing.T) {
 		{"schema bound", "dual-site.cue", "publishedPort: 5444", "publishedPort: 0",
 			"database.publishedPort: 0 is out of range; write an integer from 1 to 65535", "publishedPort: 0"},
 		{"schema builtin", "dual-site.cue", `address: "10.231.1.10"`, `address: "10.231.1.300"`,
-			"sites[1].address: 10.231.1.300 is not an IPv4 address", "10.231.1.300"},
+			"sites[1].address: 10.231.1.300 is not an IP address", "10.231.1.300"},
 		{"list too short", "primary-standby.cue", `standbys: [{site: "db1", applicationName: "db1", slot: "db1"}]`, `standbys: []`,
 			"database.streaming.standbys: has 0 entries; at least 1 required", "standbys: []"},
 		{"missing field", "dual-site.cue", "\tname:          \"kwanza\"\n", "",

@@ -476,8 +476,10 @@ func builtinMessage(e errors.Error) string {
 	switch fmt.Sprint(args[1]) {
 	case "net.IPv4":
 		return value + " is not an IPv4 address; write four numbers 0-255 (e.g. 10.231.0.10)"
+	case "net.IP":
+		return value + " is not an IP address; write four numbers 0-255 (e.g. 10.231.0.10) or an IPv6 address (e.g. 2001:db8::10)"
 	case "net.IPCIDR":
-		return value + " is not a network in CIDR form; write address/prefix with a prefix 0-32 (e.g. 10.231.0.0/24)"
+		return value + " is not a network in CIDR form; write address/prefix with a prefix 0-32 for IPv4 or 0-128 for IPv6 (e.g. 10.231.0.0/24 or 2001:db8::/64)"
 	case "net.FQDN":
 		return value + " is not a DNS name; write labels of letters, digits and hyphens (e.g. 0.ha.test)"
 	}

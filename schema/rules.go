@@ -162,6 +162,52 @@ func (c *checker) run() {
 	c.security()
 	c.targets()
 	c.secrets()
+	c.proxyOnly()
+	c.addresses()
+}
+
+// dbSiteRef checks that path names a site with a database; it reports
+// false without an error when the reference cannot be judged, or after
+// one.
+func (c *checker) dbSiteRef(path, name, what string) bool {
+	if !c.siteRef(path, name) {
+		return false
+	}
+	i := c.siteIndex()[name]
+	if c.t.Sites[i].ProxyOnly && c.ok(fmt.Sprintf("sites[%d].proxyOnly", i)) {
+		c.errorf(path, "%s is proxyOnly: it has no database, so it cannot be %s", name, what)
+		return false
+	}
+	return true
+}
+
+// proxyOnly checks the sites that carry only HAProxy: they run one, and
+// at least two sites are left for the database.
+func (c *checker) proxyOnly() {
+	if !c.siteNamesKnown() {
+		return
+	}
+	dbSites, known := 0, true
+	for i, s := range c.t.Sites {
+		p := fmt.Sprintf("sites[%d].proxyOnly", i)
+		if !c.ok(p) {
+			known = false
+			continue
+		}
+		if !s.ProxyOnly {
+			dbSites++
+			continue
+		}
+		switch {
+		case c.t.Proxy == nil && c.ok("proxy"):
+			c.errorf(p, "site %s carries only HAProxy, but the spec has no proxy; add one, or leave proxyOnly out", s.Name)
+		case c.t.Proxy != nil && c.ok("proxy.sites") && !c.t.Proxy.RunsOn(s.Name):
+			c.errorf(p, "site %s carries only HAProxy, but proxy.sites does not list it", s.Name)
+		}
+	}
+	if known && dbSites < 2 && len(c.t.Sites) >= 2 {
+		c.errorf("sites", "%d of the %d sites %s a database; the database needs two or more (proxyOnly sites carry only HAProxy)", dbSites, len(c.t.Sites), plural(dbSites, "has", "have"))
+	}
 }
 
 // siteIndex maps site names to their position in sites.
@@ -235,23 +281,43 @@ func (c *checker) sites() {
 			continue
 		}
 		lan, err := netip.ParsePrefix(s.LAN)
-		if err != nil || !lan.Addr().Is4() {
-			c.errorf(lanPath, "%s is not an IPv4 network in CIDR form (e.g. 10.231.0.0/24)", s.LAN)
+		if err != nil {
+			c.errorf(lanPath, "%s is not a network in CIDR form (e.g. 10.231.0.0/24 or 2001:db8:231::/64)", s.LAN)
 			continue
 		}
 		if lan.Masked() != lan {
 			c.errorf(lanPath, "%s has host bits set; the network is %s", s.LAN, lan.Masked())
 			continue
 		}
-		if lan.Bits() > 30 {
-			c.errorf(lanPath, "%s leaves no room for hosts; use a prefix of /30 or shorter", s.LAN)
+		if most := lan.Addr().BitLen() - 2; lan.Bits() > most {
+			c.errorf(lanPath, "%s leaves no room for hosts; use a prefix of /%d or shorter", s.LAN, most)
 			continue
 		}
 		addr, err := netip.ParseAddr(s.Address)
 		if err != nil || !c.ok(fmt.Sprintf("sites[%d].address", i)) {
 			continue // CUE has reported it
 		}
+		if addr.Is4() != lan.Addr().Is4() {
+			c.errorf(fmt.Sprintf("sites[%d].address", i), "%s is an %s address but lan %s is an %s network", addr, family(addr), lan, family(lan.Addr()))
+			continue
+		}
 		c.hostAddress(fmt.Sprintf("sites[%d].address", i), addr, lan)
+	}
+	// One address family for the sites.
+	first := -1
+	for i, site := range c.t.Sites {
+		p := fmt.Sprintf("sites[%d].address", i)
+		a, err := netip.ParseAddr(site.Address)
+		if err != nil || !c.ok(p) {
+			continue
+		}
+		if first < 0 {
+			first = i
+			continue
+		}
+		if f, _ := netip.ParseAddr(c.t.Sites[first].Address); f.Is4() != a.Is4() {
+			c.errorf(p, "%s is an %s address but sites[%d].address is %s; the sites of a deployment have one address family (hagen renders no mixed IPv4/IPv6 deployment)", a, family(a), first, family(f))
+		}
 	}
 	// Sites on different LANs must not overlap.
 	for i, a := range c.t.Sites {
@@ -282,11 +348,70 @@ func (c *checker) hostAddress(path string, addr netip.Addr, lan netip.Prefix) bo
 		c.errorf(path, "%s is the network address of %s; use a host address", addr, lan)
 		return false
 	}
-	if addr == broadcast(lan) {
+	if addr.Is4() && addr == broadcast(lan) {
 		c.errorf(path, "%s is the broadcast address of %s; use a host address", addr, lan)
 		return false
 	}
 	return true
+}
+
+// family names an address's family.
+func family(a netip.Addr) string {
+	if a.Is4() {
+		return "IPv4"
+	}
+	return "IPv6"
+}
+
+// addresses checks that every address and network of the spec is written
+// in its canonical form: hagen compares them as text and writes them into
+// files that other programs compare with their own output (ip addr prints
+// 2001:db8::1, never 2001:DB8:0::1).
+func (c *checker) addresses() {
+	check := func(path, s string, prefix bool) {
+		if !c.ok(path) || s == "" {
+			return
+		}
+		var canon string
+		if prefix {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return // CUE or another rule reports it
+			}
+			canon = p.String()
+		} else {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				return
+			}
+			canon = a.String()
+		}
+		if canon != s {
+			c.errorf(path, "%s is not in the canonical form; write %s (hagen compares addresses as text, as ip addr prints them)", s, canon)
+		}
+	}
+	t := c.t
+	for i, s := range t.Sites {
+		check(fmt.Sprintf("sites[%d].address", i), s.Address, false)
+		check(fmt.Sprintf("sites[%d].lan", i), s.LAN, true)
+	}
+	if st := t.Database.Streaming; st != nil {
+		for _, w := range witnessPaths(st) {
+			check(w[0], w[1], false)
+		}
+	}
+	if t.VIP != nil {
+		check("vip.address", t.VIP.Address, false)
+	}
+	check("clients.nameserver", t.Clients.Nameserver, false)
+	for i, n := range t.Security.AllowedClients {
+		check(fmt.Sprintf("security.allowedClients[%d]", i), n, true)
+	}
+	for i, r := range t.Security.Access {
+		for j, n := range r.Networks {
+			check(fmt.Sprintf("security.access[%d].networks[%d]", i, j), n, true)
+		}
+	}
 }
 
 func broadcast(p netip.Prefix) netip.Addr {
@@ -299,10 +424,30 @@ func broadcast(p netip.Prefix) netip.Addr {
 
 func (c *checker) clients() {
 	cl := c.t.Clients
+	names := map[string]int{}
 	for i, s := range cl.Servers {
 		namePath := fmt.Sprintf("clients.servers[%d].name", i)
-		if want := fmt.Sprintf("%d.%s", i, c.t.Domain); c.ok(namePath, "domain") && s.Name != want {
-			c.errorf(namePath, "%s is out of sequence; the names run 0.%s, 1.%s, ... without gaps, so this one is %s", s.Name, c.t.Domain, c.t.Domain, want)
+		// The guide's scheme, <n>.<domain>, numbers the names by their
+		// position; any other name is the operator's own.
+		if want := fmt.Sprintf("%d.%s", i, c.t.Domain); c.ok(namePath, "domain") && schemeName(s.Name, c.t.Domain) && s.Name != want {
+			c.errorf(namePath, "%s is out of sequence; numbered names run 0.%s, 1.%s, ... by position, without gaps, so this one is %s (or a name of your own that is not a number)", s.Name, c.t.Domain, c.t.Domain, want)
+		}
+		if c.ok(namePath) {
+			if j, dup := names[s.Name]; dup {
+				c.errorf(namePath, "%s is already clients.servers[%d]; a site listed twice takes two names", s.Name, j)
+			} else {
+				names[s.Name] = i
+			}
+		}
+		if c.ok(namePath, "domain") {
+			switch {
+			case s.Name == "ns."+c.t.Domain:
+				c.errorf(namePath, "%s is the name server's name in the rendered zone; choose another", s.Name)
+			case s.Name == "vip."+c.t.Domain && c.t.VIP != nil:
+				c.errorf(namePath, "%s is the virtual IP's name in the rendered zone; choose another", s.Name)
+			case !InDomain(s.Name, c.t.Domain):
+				c.warnf(namePath, "%s is outside the domain %s, so the rendered zone cannot hold it: create its address record in the DNS that serves it (clients/hosts lists it)", s.Name, c.t.Domain)
+			}
 		}
 		if !c.siteRef(fmt.Sprintf("clients.servers[%d].site", i), s.Site) || !c.ok(namePath) {
 			continue
@@ -330,6 +475,26 @@ func (c *checker) clients() {
 	}
 }
 
+// schemeName reports whether name is of the guide's form <n>.<domain>.
+func schemeName(name, domain string) bool {
+	first, rest, ok := strings.Cut(name, ".")
+	if !ok || rest != domain || first == "" {
+		return false
+	}
+	for _, r := range first {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// InDomain reports whether name is domain itself or a name below it: a
+// name the zone of domain can hold.
+func InDomain(name, domain string) bool {
+	return name == domain || strings.HasSuffix(name, "."+domain)
+}
+
 var tableName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}\.[a-z_][a-z0-9_]{0,62}$`)
 
 func (c *checker) database() {
@@ -343,8 +508,8 @@ func (c *checker) database() {
 		if b == nil {
 			return
 		}
-		c.siteRef("database.bucardo.site", b.Site)
-		c.siteRef("database.bucardo.seedSite", b.SeedSite)
+		c.dbSiteRef("database.bucardo.site", b.Site, "Bucardo's site")
+		c.dbSiteRef("database.bucardo.seedSite", b.SeedSite, "the seed site")
 		seen := map[string]bool{}
 		for i, tb := range b.Tables.List {
 			p := fmt.Sprintf("database.bucardo.tables[%d]", i)
@@ -368,17 +533,95 @@ func (c *checker) database() {
 	if c.ok("database.superuser") && db.Superuser == contract.AgentRole {
 		c.errorf("database.superuser", "%s is the role of hagen's health agent, which is no superuser and is reset to its few rights on every promotion; choose another name", quote(db.Superuser))
 	}
+	c.pgSettings()
+}
+
+// pgOwned are the postgresql.conf parameters hagen sets itself, each with
+// the field of the spec that decides it (or why it is hagen's); the spec's
+// parameters may not set them.
+var pgOwned = map[string]string{
+	"listen_addresses":              "database.settings.listen",
+	"port":                          "database.port",
+	"unix_socket_directories":       "hagen's socket directory, which its scripts use",
+	"hba_file":                      "hagen's pg_hba.conf",
+	"ident_file":                    "hagen's pg_ident.conf",
+	"config_file":                   "hagen's postgresql.conf",
+	"data_directory":                "the pgdata volume",
+	"external_pid_file":             "hagen's process management",
+	"password_encryption":           "scram-sha-256, which every pg_hba.conf record needs",
+	"ssl":                           "security.ssl",
+	"ssl_cert_file":                 "security.tls",
+	"ssl_key_file":                  "security.tls",
+	"ssl_ca_file":                   "security.tls",
+	"ssl_min_protocol_version":      "security.ssl (TLS 1.2 or later)",
+	"cluster_name":                  "the site's name, which a standby reports",
+	"wal_level":                     "replica, which streaming replication and pg_rewind need",
+	"wal_log_hints":                 "on, which pg_rewind needs",
+	"max_wal_senders":               "the number of sites",
+	"max_replication_slots":         "the number of sites",
+	"hot_standby":                   "database.settings.hotStandby",
+	"synchronous_commit":            "database.streaming.synchronous",
+	"synchronous_standby_names":     "database.streaming.synchronousStandbyNames, synchronousMethod and synchronousCount",
+	"primary_conninfo":              "the standby's clone and role.sh",
+	"primary_slot_name":             "database.streaming.standbys[].slot",
+	"default_transaction_read_only": "keepalived's fencing of a stale primary",
+	"archive_mode":                  "database.settings.archiveMode",
+	"archive_command":               "database.settings.archiveCommand",
+	"wal_keep_size":                 "database.settings.walKeepSize",
+	"log_destination":               "stderr, which the container runtime and journald collect",
+	"logging_collector":             "off: the container runtime and journald collect stderr",
+	"include":                       "a directive, not a parameter: hagen renders the whole file",
+	"include_dir":                   "a directive, not a parameter: hagen renders the whole file",
+	"include_if_exists":             "a directive, not a parameter: hagen renders the whole file",
+}
+
+// PGOwned lists the parameters hagen sets itself, sorted.
+func PGOwned() []string { return sortedKeys(pgOwned) }
+
+// pgSettings checks database.settings and database.parameters against
+// each other, the mode and the parameters hagen owns.
+func (c *checker) pgSettings() {
+	db := c.t.Database
+	st := db.Settings
+	streaming := db.Mode == PrimaryStandby
+	if c.ok("database.settings.hotStandby", "database.mode") && !st.HotStandby {
+		switch {
+		case !streaming:
+			c.errorf("database.settings.hotStandby", "false has no effect without standbys (database.mode %s); leave it out", db.Mode)
+		case c.keepalivedFailover():
+			c.errorf("database.settings.hotStandby", "false makes a standby refuse every connection, so keepalived's track script (pg_isready) fails on it, it stays in FAULT and never takes over; keep true, or drop the vip for the Inmanta document's manual failover")
+		default:
+			c.warnf("database.settings.hotStandby", "false: a standby refuses every connection, so its agent reports it unreachable, its compose health check fails and app services that depend on the database do not start there; promote it by hand (RUNBOOK.md)")
+		}
+	}
+	if c.ok("database.settings.walKeepSize", "database.mode") && st.WalKeepSize != "" && !streaming {
+		c.errorf("database.settings.walKeepSize", "has no effect without standbys (database.mode %s); leave it out", db.Mode)
+	}
+	if c.ok("database.settings.archiveMode", "database.settings.archiveCommand") {
+		switch {
+		case st.ArchiveMode != "off" && strings.TrimSpace(st.ArchiveCommand) == "":
+			c.errorf("database.settings.archiveMode", "%s needs database.settings.archiveCommand: without one PostgreSQL keeps every WAL segment for the archiver, until the disk is full", st.ArchiveMode)
+		case st.ArchiveMode == "off" && st.ArchiveCommand != "":
+			c.errorf("database.settings.archiveCommand", "is set but archiveMode is off, so PostgreSQL never runs it; set archiveMode: \"on\" or leave the command out")
+		}
+	}
+	for _, name := range sortedKeys(db.Parameters) {
+		p := "database.parameters." + quoteLabel(name)
+		if why, ok := pgOwned[name]; ok {
+			c.errorf(p, "%s is set by hagen (%s); hagen's own parameters are %s", name, why, strings.Join(PGOwned(), ", "))
+		}
+	}
 }
 
 func (c *checker) streaming(s *Streaming) {
 	role := map[string]string{}
-	if c.siteRef("database.streaming.primary", s.Primary) {
+	if c.dbSiteRef("database.streaming.primary", s.Primary, "the primary") {
 		role[s.Primary] = "primary"
 	}
 	apps, slots := map[string]int{}, map[string]int{}
 	for i, sb := range s.Standbys {
 		p := fmt.Sprintf("database.streaming.standbys[%d]", i)
-		if c.siteRef(p+".site", sb.Site) {
+		if c.dbSiteRef(p+".site", sb.Site, "a standby") {
 			if r, ok := role[sb.Site]; ok {
 				c.errorf(p+".site", "%s is already the %s; a site has one role", sb.Site, r)
 			} else {
@@ -400,8 +643,8 @@ func (c *checker) streaming(s *Streaming) {
 	}
 	if c.siteNamesKnown() && c.ok("database.streaming.primary", "database.streaming.standbys") {
 		for i, site := range c.t.Sites {
-			if _, ok := role[site.Name]; !ok {
-				c.errorf(fmt.Sprintf("sites[%d].name", i), "site %s is neither database.streaming.primary nor a standby", site.Name)
+			if _, ok := role[site.Name]; !ok && !site.ProxyOnly {
+				c.errorf(fmt.Sprintf("sites[%d].name", i), "site %s is neither database.streaming.primary nor a standby (a site that carries only HAProxy is proxyOnly: true)", site.Name)
 			}
 		}
 	}
@@ -421,8 +664,15 @@ func (c *checker) streaming(s *Streaming) {
 	if c.ok("database.version", "database.streaming.synchronous") && s.Synchronous && c.t.Database.Version < 15 {
 		c.warnf("database.version", "PostgreSQL %d cannot grant ALTER SYSTEM to a role that is not a superuser (15 can): the health agent reports the synchronous state but does not restore synchronous_standby_names after a failover, and logs the statement for an operator to run; use version 15 or later for that", c.t.Database.Version)
 	}
+	if c.ok("database.streaming.synchronous", "database.streaming.synchronousStandbyNames", "database.streaming.synchronousCount") &&
+		s.Synchronous && len(s.SynchronousStandbyNames) > 0 && s.SynchronousCount > len(s.SynchronousStandbyNames) {
+		c.errorf("database.streaming.synchronousCount", "%d is more than the %d %s of synchronousStandbyNames (%s): every commit would wait for standbys that do not exist; write at most %d",
+			s.SynchronousCount, len(s.SynchronousStandbyNames), plural(len(s.SynchronousStandbyNames), "name", "names"), strings.Join(s.SynchronousStandbyNames, ", "), len(s.SynchronousStandbyNames))
+	}
 	if c.t.VIP == nil && c.ok("vip") {
 		c.warnf("database.streaming", "no vip: nothing promotes a standby when the primary fails; failover is the runbook's manual procedure (add a vip for automatic promotion)")
+	} else if c.t.VIPOnProxies() && c.ok("vip") {
+		c.warnf("database.streaming", "the vip moves between the HAProxy hosts, and nothing promotes a standby when the primary fails; failover is the runbook's manual procedure (HAProxy follows the node whose agent answers the health path)")
 	}
 	if c.keepalivedFailover() && c.ok("database.streaming.synchronous", "database.streaming.onStandbyDown", "database.streaming.acceptSplitBrainRisk") &&
 		s.Synchronous && s.OnStandbyDown == "async" && !s.AcceptSplitBrainRisk {
@@ -432,19 +682,66 @@ func (c *checker) streaming(s *Streaming) {
 		!s.Synchronous && !s.AcceptSplitBrainRisk {
 		c.errorf("database.streaming.synchronous", `false with the keepalived failover (a vip, no other failover manager) can give two writable primaries: the primary never waits for the standby, so when the nodes lose each other but both still reach the witness, the standby promotes while the old primary goes on accepting writes, and the writes of one of them are lost when they rejoin; set synchronous: true (with onStandbyDown "block"), or set database.streaming.acceptSplitBrainRisk: true to accept that risk`)
 	}
-	if s.Witness != "" && c.ok("database.streaming.witness") {
-		for i, site := range c.t.Sites {
-			if c.ok(fmt.Sprintf("sites[%d].address", i)) && site.Address == s.Witness {
-				c.errorf("database.streaming.witness", "%s is the address of sites[%d]; the witness must be a third host", s.Witness, i)
+	c.witnesses(s)
+	if c.ok("database.streaming.healthPath") {
+		segs := strings.Split(s.HealthPath, "/")[1:]
+		for i, seg := range segs {
+			if seg == "." || seg == ".." || seg == "" && i < len(segs)-1 {
+				c.errorf("database.streaming.healthPath", "%s has an empty, . or .. segment, which HTTP clients remove before they ask; write the path as it is asked for (e.g. /var/modules/mirror/ready.txt)", s.HealthPath)
+				break
 			}
 		}
+		switch s.HealthPath {
+		case "/replica", "/health":
+			c.errorf("database.streaming.healthPath", "%s is the agent's URL for %s; the health path answers 200 only on the writable primary, so choose another path (or /primary)", s.HealthPath, map[string]string{"/replica": "a streaming standby", "/health": "the node's whole status"}[s.HealthPath])
+		}
+	}
+}
+
+// witnessPaths are the witness addresses of the spec with their paths.
+func witnessPaths(s *Streaming) [][2]string {
+	var out [][2]string
+	if s.Witness != "" {
+		out = append(out, [2]string{"database.streaming.witness", s.Witness})
+	}
+	for i, w := range s.Witnesses {
+		out = append(out, [2]string{fmt.Sprintf("database.streaming.witnesses[%d]", i), w})
+	}
+	return out
+}
+
+// witnesses checks the split-brain checker's addresses: third hosts, each
+// once, witness or witnesses but not both.
+func (c *checker) witnesses(s *Streaming) {
+	if s.Witness != "" && len(s.Witnesses) > 0 && c.ok("database.streaming.witness", "database.streaming.witnesses") {
+		c.errorf("database.streaming.witnesses", "is set together with database.streaming.witness; witness: %s is the same as witnesses: [%s], so write every address in witnesses and drop witness", s.Witness, s.Witness)
+	}
+	seen := map[string]string{}
+	for _, w := range witnessPaths(s) {
+		path, addr := w[0], w[1]
+		if !c.ok(path) {
+			continue
+		}
+		if first, dup := seen[addr]; dup {
+			c.errorf(path, "%s is already %s; each witness counts once toward the majority", addr, first)
+			continue
+		}
+		seen[addr] = path
+		for i, site := range c.t.Sites {
+			if c.ok(fmt.Sprintf("sites[%d].address", i)) && site.Address == addr {
+				c.errorf(path, "%s is the address of sites[%d]; the witness must be a third host", addr, i)
+			}
+		}
+	}
+	if n := len(s.WitnessList()); n > 1 && n%2 == 0 && c.ok("database.streaming.witness", "database.streaming.witnesses") {
+		c.warnf("database.streaming.witnesses", "%d witnesses: a node must reach a majority, %d of them, so %d tolerate no more unreachable witnesses than %d would (%d); use an odd number", n, n/2+1, n, n-1, n/2-1)
 	}
 }
 
 // keepalivedFailover reports whether keepalived alone decides failover:
 // primary-standby with a virtual IP, and no other failover manager.
 func (c *checker) keepalivedFailover() bool {
-	return c.t.Database.Mode == PrimaryStandby && c.t.VIP != nil && c.ok("vip")
+	return c.t.Database.Mode == PrimaryStandby && c.t.VIP != nil && c.ok("vip") && !c.t.VIPOnProxies()
 }
 
 func (c *checker) vip() {
@@ -452,7 +749,13 @@ func (c *checker) vip() {
 	if v == nil {
 		return
 	}
-	if v.Auth == "" && c.ok("vip.auth", "test") && !c.t.Test {
+	ipv6 := strings.Contains(v.Address, ":") && c.ok("vip.address")
+	switch {
+	case ipv6 && v.Auth != "" && c.ok("vip.auth"):
+		c.errorf("vip.auth", "an IPv6 virtual IP needs VRRP version 3, which has no authentication (keepalived refuses auth_type PASS with it); leave vip.auth out and keep the LAN closed to other VRRP speakers")
+	case ipv6 && c.ok("test") && !c.t.Test:
+		c.warnf("vip", "an IPv6 virtual IP needs VRRP version 3, which has no authentication, so anyone on the LAN can send adverts and take the virtual IP; keep the LAN closed to other VRRP speakers (set test: true to mark a test deployment)")
+	case v.Auth == "" && c.ok("vip.auth", "test") && !c.t.Test:
 		c.warnf("vip", `no vip.auth: VRRP runs without authentication, so anyone on the LAN can send adverts and take the virtual IP; set vip.auth: "env:VRRP_AUTH_PASS" and put a password of at most 8 characters into each carrying site's hagen.env (set test: true to mark a test deployment)`)
 	}
 	if !c.ok("vip.priorities") || !c.siteNamesKnown() {
@@ -504,10 +807,30 @@ func (c *checker) vip() {
 	if c.ok("clients.nameserver") && v.Address == c.t.Clients.Nameserver {
 		c.errorf("vip.address", "%s is clients.nameserver; the virtual IP must be an unused address", v.Address)
 	}
-	if s := c.t.Database.Streaming; s != nil && c.ok("database.streaming.witness") && v.Address == s.Witness {
-		c.errorf("vip.address", "%s is database.streaming.witness; a node that reaches the witness through the VIP only reaches itself, so the witness must be a third host", v.Address)
+	if s := c.t.Database.Streaming; s != nil {
+		for _, w := range witnessPaths(s) {
+			if c.ok(w[0]) && v.Address == w[1] {
+				c.errorf("vip.address", "%s is %s; a node that reaches the witness through the VIP only reaches itself, so the witness must be a third host", v.Address, w[0])
+			}
+		}
 	}
-	c.vipPromotion()
+	var proxies, dbs []string
+	for _, name := range sortedKeys(v.Priorities) {
+		if i, ok := idx[name]; ok && c.ok(fmt.Sprintf("sites[%d].proxyOnly", i)) {
+			if c.t.Sites[i].ProxyOnly {
+				proxies = append(proxies, name)
+			} else {
+				dbs = append(dbs, name)
+			}
+		}
+	}
+	if len(proxies) > 0 && len(dbs) > 0 {
+		c.errorf("vip.priorities", "lists proxyOnly sites (%s) and database sites (%s); the virtual IP moves between the HAProxy hosts or follows the writable database, not both", strings.Join(proxies, ", "), strings.Join(dbs, ", "))
+		return
+	}
+	if len(proxies) == 0 {
+		c.vipPromotion()
+	}
 }
 
 // vipPromotion relates the virtual IP to the streaming roles: the node that
@@ -542,7 +865,14 @@ func (c *checker) proxy() {
 	active, seen := 0, map[string]int{}
 	for i, s := range p.Servers {
 		path := fmt.Sprintf("proxy.servers[%d].site", i)
-		c.siteRef(path, s.Site)
+		if c.siteRef(path, s.Site) && c.ok("proxy.fronts") {
+			switch site := c.t.Site(s.Site); {
+			case p.Fronts == "database" && site.ProxyOnly:
+				c.errorf(path, "%s is proxyOnly: it has no database for HAProxy to send sessions to", s.Site)
+			case p.Fronts == "app" && c.ok("services") && c.appService() != "" && !c.t.ServiceRunsOn(c.t.Services[c.appService()], s.Site):
+				c.errorf(path, "%s does not run the app service %s that HAProxy fronts", s.Site, c.appService())
+			}
+		}
 		if !c.ok(path) {
 			active++ // unknown: do not call every server a backup
 			continue
@@ -593,7 +923,10 @@ func (c *checker) services() {
 			c.errorf(p, "%s is also a site's name, and both would get the unit hagen-%s-%s.service; choose another name", name, c.t.Name, name)
 		}
 		for i, site := range s.Sites {
-			c.siteRef(fmt.Sprintf("%s.sites[%d]", p, i), site)
+			sp := fmt.Sprintf("%s.sites[%d]", p, i)
+			if c.siteRef(sp, site) && s.DependsOnDatabase && c.ok(p+".dependsOnDatabase") && c.t.Site(site).ProxyOnly {
+				c.errorf(sp, "%s is proxyOnly: it has no database for the service to depend on; set dependsOnDatabase: false or run it elsewhere", site)
+			}
 		}
 		for _, k := range sortedKeys(s.Environment) {
 			ep := p + ".environment." + quoteLabel(k)
@@ -662,13 +995,16 @@ func (c *checker) ports() {
 
 // hostPorts lists every host port bound on a site, in spec order.
 func (t *Topology) hostPorts(site string) []hostPort {
-	ports := []hostPort{{"database.publishedPort", t.Database.PublishedPort, "tcp"}}
-	if s := t.Database.Streaming; s != nil {
-		ports = append(ports, hostPort{"database.streaming.healthPort", s.HealthPort, "tcp"})
+	var ports []hostPort
+	if t.HasDatabase(site) {
+		ports = append(ports, hostPort{"database.publishedPort", t.Database.PublishedPort, "tcp"})
+		if s := t.Database.Streaming; s != nil {
+			ports = append(ports, hostPort{"database.streaming.healthPort", s.HealthPort, "tcp"})
+		}
 	}
 	for _, name := range sortedKeys(t.Services) {
 		svc := t.Services[name]
-		if !svc.RunsOn(site) {
+		if !t.ServiceRunsOn(svc, site) {
 			continue
 		}
 		for i, p := range svc.Ports {
@@ -695,6 +1031,99 @@ func (c *checker) security() {
 		}
 		if p.Bits() == 0 {
 			c.errorf(fmt.Sprintf("security.allowedClients[%d]", i), "%s allows every address; name the client networks", cidr)
+		}
+	}
+	c.access()
+	c.tls()
+}
+
+// tls checks the TLS material: there exactly when ssl is on, files on the
+// host, three different ones.
+func (c *checker) tls() {
+	sec := c.t.Security
+	if !c.ok("security.ssl", "security.tls") {
+		return
+	}
+	switch {
+	case sec.SSL && sec.TLS == nil:
+		c.errorf("security.tls", "missing: security.ssl: true needs the TLS material, as file references on each host: tls: {certificate: \"file:/etc/hagen/tls/server.crt\", key: \"file:/etc/hagen/tls/server.key\", ca: \"file:/etc/hagen/tls/ca.crt\"} (RUNBOOK.md says how to make them)")
+		return
+	case !sec.SSL && sec.TLS != nil:
+		c.errorf("security.tls", "is set but security.ssl is false, so nothing would use it; set ssl: true or leave tls out")
+		return
+	case sec.TLS == nil:
+		return
+	}
+	seen := map[string]string{}
+	for _, f := range []struct {
+		field string
+		ref   SecretRef
+	}{{"certificate", sec.TLS.Certificate}, {"key", sec.TLS.Key}, {"ca", sec.TLS.CA}} {
+		p := "security.tls." + f.field
+		if !c.ok(p) || !f.ref.IsFile() {
+			if c.ok(p) && f.ref.IsEnv() {
+				c.errorf(p, "%s is a variable; TLS material is a file on the host: write file:/absolute/path", quote(string(f.ref)))
+			}
+			continue
+		}
+		if other, dup := seen[f.ref.Path()]; dup {
+			c.errorf(p, "%s is also security.tls.%s; the certificate, its key and the CA are three files", f.ref.Path(), other)
+		}
+		seen[f.ref.Path()] = f.field
+	}
+}
+
+// hbaKeywords are words pg_hba.conf reads as keywords in the database
+// field, not as names.
+var hbaKeywords = map[string]string{
+	"sameuser":    "the database named like the user",
+	"samerole":    "the databases of the user's roles",
+	"samegroup":   "the databases of the user's roles",
+	"replication": "replication connections, which hagen admits itself for database.streaming.replicationUser from the database nodes",
+}
+
+// access checks the spec's pg_hba.conf records: SCRAM only, TLS as
+// security.ssl says, real networks, names that are not keywords.
+func (c *checker) access() {
+	ssl := c.t.Security.SSL
+	for i, r := range c.t.Security.Access {
+		p := fmt.Sprintf("security.access[%d]", i)
+		if c.ok(p+".method") && r.Method != "scram-sha-256" {
+			why := "a stored MD5 hash is as good as the password; hagen stores SCRAM verifiers (password_encryption = scram-sha-256), for which PostgreSQL uses SCRAM on an md5 record anyway"
+			switch r.Method {
+			case "trust":
+				why = "it lets anyone from these networks in without a password"
+			case "password":
+				why = "it sends the password in clear text"
+			case "md5":
+			default:
+				why = "hagen renders password authentication only"
+			}
+			c.errorf(p+".method", "%s is refused: %s; write scram-sha-256 (the default)", quote(r.Method), why)
+		}
+		if c.ok(p+".type", "security.ssl") {
+			switch {
+			case r.Type == "hostssl" && !ssl:
+				c.errorf(p+".type", "hostssl needs security.ssl: true; without TLS on the server the record never matches")
+			case r.Type == "host" && ssl:
+				c.errorf(p+".type", "host would let %s in without TLS while security.ssl: true makes every other network record hostssl; write hostssl or leave type out", r.User)
+			}
+		}
+		if what, ok := hbaKeywords[r.Database]; ok && c.ok(p+".database") {
+			c.errorf(p+".database", "%s is a pg_hba.conf keyword, not a database name: it means %s", r.Database, what)
+		}
+		for j, cidr := range r.Networks {
+			np := fmt.Sprintf("%s.networks[%d]", p, j)
+			n, err := netip.ParsePrefix(cidr)
+			if err != nil || !c.ok(np) {
+				continue
+			}
+			if n.Masked() != n {
+				c.errorf(np, "%s has host bits set; the network is %s", cidr, n.Masked())
+			}
+			if n.Bits() == 0 {
+				c.errorf(np, "%s allows every address; name the client networks", cidr)
+			}
 		}
 	}
 }
@@ -761,6 +1190,11 @@ func (c *checker) secrets() {
 	if t.Proxy != nil && t.Proxy.Stats != nil {
 		check("proxy.stats.password", t.Proxy.Stats.Password)
 	}
+	if tls := t.Security.TLS; tls != nil {
+		check("security.tls.certificate", tls.Certificate)
+		check("security.tls.key", tls.Key)
+		check("security.tls.ca", tls.CA)
+	}
 	for _, name := range sortedKeys(t.Services) {
 		for _, k := range sortedKeys(t.Services[name].Secrets) {
 			check("services."+quoteLabel(name)+".secrets."+quoteLabel(k), t.Services[name].Secrets[k])
@@ -805,10 +1239,18 @@ func (c *checker) text() {
 }
 
 // freeForm reports whether path is a field whose value is free text,
-// escaped by render for every file it reaches: an environment value or a
-// command element.
+// escaped by render for every file it reaches: an environment value, a
+// command element, a PostgreSQL parameter's value or the archive command.
 func freeForm(path string) bool {
 	sels := selectors(path)
+	if len(sels) == 3 && sels[0].String() == "database" {
+		switch {
+		case sels[1].String() == "parameters":
+			return true
+		case sels[1].String() == "settings" && sels[2].String() == "archiveCommand":
+			return true
+		}
+	}
 	if len(sels) < 3 || sels[0].String() != "services" {
 		return false
 	}

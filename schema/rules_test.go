@@ -142,7 +142,7 @@ func TestFieldNotAllowed(t *testing.T) {
 		t.Errorf("want %q, got:\n%s", want, strings.Join(msgs, "\n"))
 	}
 	msgs = messages(t, mutate(t, "dual-site.cue", `publishedPort: 5444`, "publishedPort: 5444\n\tlocale: \"C\""))
-	want := "database.locale: field not allowed; allowed here: bucardo, engine, mode, name, password, port, publishedPort, service, superuser, version"
+	want := "database.locale: field not allowed; allowed here: bucardo, engine, mode, name, parameters, password, port, publishedPort, service, settings, superuser, version"
 	if len(msgs) != 1 || msgs[0] != want {
 		t.Errorf("want %q, got:\n%s", want, strings.Join(msgs, "\n"))
 	}

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"fmt"
+	"net/netip"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -173,10 +174,11 @@ func pathProblem(p string) string {
 }
 
 // URLs of clients.url: scheme://[user@]host[:port][/path], host a DNS
-// name or an IPv4 address, the path of letters, digits and . _ ~ / -.
-var clientURL = regexp.MustCompile(`^([a-z][a-z0-9+.-]*)://(?:[A-Za-z0-9._-]+@)?([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*)(:([0-9]{1,5}))?(/[A-Za-z0-9._~/-]*)?$`)
+// name, an IPv4 address or an IPv6 address in brackets, the path of
+// letters, digits and . _ ~ / -.
+var clientURL = regexp.MustCompile(`^([a-z][a-z0-9+.-]*)://(?:[A-Za-z0-9._-]+@)?(\[[0-9a-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*)(:([0-9]{1,5}))?(/[A-Za-z0-9._~/-]*)?$`)
 
-const clientURLWords = "scheme://[user@]host[:port][/path]: a lower-case scheme, a DNS name or IPv4 address, a port 1-65535, a path of letters, digits and . _ ~ / -, and no password (e.g. grpc://ha.test:8001)"
+const clientURLWords = "scheme://[user@]host[:port][/path]: a lower-case scheme, a DNS name, an IPv4 address or an IPv6 address in brackets, a port 1-65535, a path of letters, digits and . _ ~ / -, and no password (e.g. grpc://ha.test:8001 or grpc://[2001:db8::10]:8001)"
 
 // urlProblem is what is wrong with u as clients.url; "" when nothing.
 func urlProblem(u string) string {
@@ -187,6 +189,15 @@ func urlProblem(u string) string {
 	if m[7] != "" {
 		if n, _ := strconv.Atoi(m[7]); n < 1 || n > 65535 {
 			return fmt.Sprintf("has the port %s; write %s", m[7], clientURLWords)
+		}
+	}
+	if host := m[2]; strings.HasPrefix(host, "[") {
+		a, err := netip.ParseAddr(host[1 : len(host)-1])
+		switch {
+		case err != nil || !a.Is6() || a.Is4In6():
+			return fmt.Sprintf("has %s, which is no IPv6 address; write %s", host, clientURLWords)
+		case "["+a.String()+"]" != host:
+			return fmt.Sprintf("has %s; write the address in its canonical form, [%s]", host, a)
 		}
 	}
 	return ""

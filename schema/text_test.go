@@ -92,6 +92,16 @@ func hostileSpecs(t *testing.T) map[string]map[string]any {
 		if topo.Database.Bucardo != nil {
 			topo.Database.Bucardo.Tables = Tables{List: []string{"public.orders"}}
 		}
+		topo.Database.Settings.ArchiveMode = "on"
+		topo.Database.Settings.ArchiveCommand = "cp %p /archive/%f"
+		topo.Database.Parameters = map[string]string{"work_mem": "16MB", "pg_stat_statements.max": "5000"}
+		topo.Security.Access = []AccessRule{{Database: topo.Database.Name, User: "app", Networks: []string{"10.9.0.0/24"}, Method: "scram-sha-256"}}
+		topo.Security.SSL = true
+		topo.Security.TLS = &TLSFiles{Certificate: "file:/etc/hagen/tls/server.crt", Key: "file:/etc/hagen/tls/server.key", CA: "file:/etc/hagen/tls/ca.crt"}
+		if s := topo.Database.Streaming; s != nil {
+			s.Witnesses, s.Witness = []string{s.Witness, "10.232.0.250", "10.232.0.251"}, ""
+			topo.Database.Settings.WalKeepSize = "512MB"
+		}
 		b, err := json.Marshal(topo)
 		if err != nil {
 			t.Fatal(err)

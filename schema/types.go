@@ -26,6 +26,9 @@ type Site struct {
 	Host    string `json:"host"`
 	Address string `json:"address"`
 	LAN     string `json:"lan"`
+	// ProxyOnly: the site runs HAProxy (and optionally keepalived), no
+	// database.
+	ProxyOnly bool `json:"proxyOnly"`
 }
 
 // Database modes.
@@ -46,6 +49,20 @@ type Database struct {
 	Mode          string     `json:"mode"`
 	Bucardo       *Bucardo   `json:"bucardo,omitempty"`
 	Streaming     *Streaming `json:"streaming,omitempty"`
+
+	Settings PGSettings `json:"settings"`
+	// Parameters are further postgresql.conf parameters by name.
+	Parameters map[string]string `json:"parameters"`
+}
+
+// PGSettings are the PostgreSQL settings of the source documents.
+type PGSettings struct {
+	// Listen is "all" or "host" (loopback, the site's address, the VIP).
+	Listen         string `json:"listen"`
+	HotStandby     bool   `json:"hotStandby"`
+	ArchiveMode    string `json:"archiveMode"`
+	ArchiveCommand string `json:"archiveCommand,omitempty"`
+	WalKeepSize    string `json:"walKeepSize,omitempty"`
 }
 
 type Bucardo struct {
@@ -78,6 +95,17 @@ type Streaming struct {
 	Witness              string    `json:"witness,omitempty"`
 	HealthPort           int       `json:"healthPort"`
 	FailoverAfter        int       `json:"failoverAfter"`
+
+	// SynchronousMethod is "first" or "any", SynchronousCount how many
+	// standbys confirm each commit.
+	SynchronousMethod string `json:"synchronousMethod"`
+	SynchronousCount  int    `json:"synchronousCount"`
+	// Witnesses are the split-brain checker's addresses besides Witness
+	// (see WitnessList).
+	Witnesses []string `json:"witnesses,omitempty"`
+	// HealthPath is the URL path on HealthPort that answers 200 only on
+	// the writable primary.
+	HealthPath string `json:"healthPath"`
 }
 
 type Standby struct {
@@ -157,6 +185,41 @@ type ServicePort struct {
 type Security struct {
 	AllowedClients []string `json:"allowedClients"`
 	SSL            bool     `json:"ssl"`
+
+	// Access are further pg_hba.conf records, after hagen's own.
+	Access []AccessRule `json:"access"`
+	// TLS is the certificate, key and CA of ssl: true.
+	TLS *TLSFiles `json:"tls,omitempty"`
+}
+
+// TLSFiles are file references (file:/path) to a site's certificate and
+// key and to the CA that signed every site's certificate.
+type TLSFiles struct {
+	Certificate SecretRef `json:"certificate"`
+	Key         SecretRef `json:"key"`
+	CA          SecretRef `json:"ca"`
+}
+
+// AccessRule is one pg_hba.conf record of the spec: TYPE DATABASE USER
+// NETWORK METHOD for each network.
+type AccessRule struct {
+	Type     string   `json:"type,omitempty"`
+	Database string   `json:"database"`
+	User     string   `json:"user"`
+	Networks []string `json:"networks"`
+	Method   string   `json:"method"`
+}
+
+// HBAType is the rule's pg_hba.conf record type: its type, else hostssl
+// with ssl and host without.
+func (r AccessRule) HBAType(ssl bool) string {
+	switch {
+	case r.Type != "":
+		return r.Type
+	case ssl:
+		return "hostssl"
+	}
+	return "host"
 }
 
 type Render struct {

@@ -17,7 +17,9 @@ import (
 // the paths of the production host are replaced by the container's, on the
 // command line: hba_file and ident_file by check-owned copies (so that a
 // broken pg_hba.conf cannot keep the server from starting and be read in
-// isolation below), unix_socket_directories by a private one.
+// isolation below), unix_socket_directories by a private one, and the TLS
+// files (which the entrypoint installs at start from the host's) by a
+// throwaway certificate.
 //
 //   - postgresql.conf: a server that does not start fails the check with its
 //     log ("... in file "..." line N"); one that starts is asked for
@@ -25,7 +27,10 @@ import (
 //     and line the row names. The rows of the replaced settings say
 //     "setting could not be applied" (the running value is the command
 //     line's) and are not errors of the file; instead the files hba_file and
-//     ident_file name must exist in the tree.
+//     ident_file name must exist in the tree. Every parameter the file sets
+//     must be in the server's own list, pg_settings: the server accepts a
+//     name with a dot it does not know (the parameter of an extension that
+//     is not loaded) as a placeholder, without a word.
 //   - pg_hba.conf: copied over the server's hba_file and read through
 //     pg_hba_file_rules, which parses the file as a reload would: every row
 //     with an error fails the check with its line.
@@ -41,11 +46,17 @@ const (
 	pgIdentCp  = pgRoot + "/pg_ident.conf"
 	pgLog      = pgRoot + "/server.log"
 	pgFallback = pgRoot + "/fallback.conf"
+	// A throwaway certificate, its key and itself as the CA: production's
+	// TLS files are installed at start from the host's (security.tls).
+	pgCheckCert = pgRoot + "/tls.crt"
+	pgCheckKey  = pgRoot + "/tls.key"
+	pgCheckCA   = pgRoot + "/ca.crt"
 )
 
 // pgOverridden are the settings the check container replaces on the
 // command line.
-var pgOverridden = map[string]bool{"hba_file": true, "ident_file": true, "unix_socket_directories": true}
+var pgOverridden = map[string]bool{"hba_file": true, "ident_file": true, "unix_socket_directories": true,
+	"ssl_cert_file": true, "ssl_key_file": true, "ssl_ca_file": true}
 
 type pgState struct {
 	ready bool
@@ -86,8 +97,13 @@ func (b *checkBox) pgInit(ctx context.Context) error {
 	script := strings.Join([]string{
 		"set -eu",
 		"install -d -o postgres -g postgres -m 0700 " + pgRoot + " " + pgSockDir,
-		"printf '%s\\n' \"listen_addresses = ''\" > " + pgFallback,
+		// ssl = on, so that hostssl records are read as with TLS.
+		"printf '%s\\n' \"listen_addresses = ''\" 'ssl = on' > " + pgFallback,
 		"chown postgres:postgres " + pgFallback,
+		"openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=hagen-check -keyout " + pgCheckKey + " -out " + pgCheckCert + " 2>/dev/null",
+		"cp " + pgCheckCert + " " + pgCheckCA,
+		"chown postgres:postgres " + pgCheckCert + " " + pgCheckKey + " " + pgCheckCA,
+		"chmod 0600 " + pgCheckKey,
 	}, "\n")
 	if code, out, err := b.exec(ctx, "", nil, "sh", "-c", script); err != nil || code != 0 {
 		return fmt.Errorf("prepare PostgreSQL in the check container: %v %s", err, out)
@@ -207,6 +223,9 @@ func (b *checkBox) pgStart(ctx context.Context, configFile string) (bool, string
 		"-c hba_file=" + pgHBACopy,
 		"-c ident_file=" + pgIdentCp,
 		"-c unix_socket_directories=" + pgSockDir,
+		"-c ssl_cert_file=" + pgCheckCert,
+		"-c ssl_key_file=" + pgCheckKey,
+		"-c ssl_ca_file=" + pgCheckCA,
 	}, " ")
 	code, _, err := b.exec(ctx, "postgres", nil, "pg_ctl", "--pgdata="+pgDataDir, "--wait", "--timeout=60",
 		"--log="+pgLog, "--options="+opts, "start")
@@ -274,6 +293,22 @@ FROM pg_file_settings WHERE error IS NOT NULL OR name IN ('hba_file', 'ident_fil
 				msgs = append(msgs, fmt.Sprintf("%s: %s = '%s': no such file in the site's tree", where, name, setting))
 			}
 		}
+	}
+	// A name the server does not know is kept as a placeholder without a
+	// word when it has a dot (an extension's parameter whose extension is
+	// not loaded): the server's own list, pg_settings, decides (names are
+	// case-insensitive: the file's timezone is pg_settings' TimeZone).
+	rows, err = b.pgQuery(ctx, `SELECT coalesce(f.sourcefile, ''), coalesce(f.sourceline, 0), f.name, split_part(current_setting('server_version'), ' ', 1)
+FROM pg_file_settings f WHERE f.error IS NULL AND f.name IS NOT NULL
+AND NOT EXISTS (SELECT 1 FROM pg_settings s WHERE lower(s.name) = lower(f.name)) ORDER BY f.seqno`)
+	if err != nil {
+		return false, "", err
+	}
+	for _, row := range rows {
+		if len(row) != 4 {
+			return false, "", fmt.Errorf("pg_file_settings: unexpected row %q", row)
+		}
+		msgs = append(msgs, fmt.Sprintf("%s:%s: %s is not a parameter of PostgreSQL %s (pg_settings does not list it): the server keeps it as a placeholder and ignores it; load its extension (shared_preload_libraries) or remove it", row[0], row[1], row[2], row[3]))
 	}
 	return len(msgs) == 0, strings.Join(msgs, "\n"), nil
 }

@@ -258,6 +258,15 @@ func TestCheckFindsBrokenCopies(t *testing.T) {
 				want:   []string{`Line {line}\) Config files missing '.*/db1/keepalived/extra\.conf'`},
 			},
 		}},
+		{"../examples/quorum.cue", []*mutation{
+			{
+				// A misspelt extension parameter: the server takes it as
+				// a placeholder and starts; pg_settings does not list it.
+				file:   "db1/postgres/postgresql.conf",
+				change: appendLine("pg_stat_statemets.max = '5000'"),
+				want:   []string{`{file}:{line}: pg_stat_statemets.max is not a parameter of PostgreSQL 15\.\d+ \(pg_settings does not list it\)`},
+			},
+		}},
 		{"../examples/dual-site.cue", []*mutation{
 			{
 				// A Bucardo phase file apply.sh refuses.

@@ -100,6 +100,7 @@ func serve(ctx context.Context, cfg *contract.AgentConfig, src roleSource, logge
 	}
 	lim := newConnLimiter(maxConns, allow)
 	h := newHandler(cfg.Site, cfg.Peers, src, logger)
+	h.primaryPath = cfg.PrimaryPath
 	h.answerWithin = probeTimeout(cfg.Database)
 	h.lim = lim
 	srv := &http.Server{

@@ -20,6 +20,7 @@ import (
 //	              balancers check, as SafeKit's answers only on the active node
 //	GET /replica  200 only on a standby whose WAL receiver is streaming
 //	GET /health   the full status as JSON; 503 when the database does not answer
+//	GET <primaryPath>  as /primary: the spec's health path, when it is another
 //
 // The status comes from src (in the agent, the shared cache: at most
 // statusTTL old); role changes are logged. At most maxInFlight requests
@@ -36,6 +37,10 @@ type handler struct {
 
 	mu   sync.Mutex
 	last string // the last role logged
+
+	// primaryPath answers as /primary (the spec's health path); empty
+	// for /primary only.
+	primaryPath string
 }
 
 // connKey carries a request's net.Conn in its context (http.Server.ConnContext).
@@ -51,7 +56,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.lim.serving(c, true)
 		defer h.lim.serving(c, false)
 	}
-	switch r.URL.Path {
+	path := r.URL.Path
+	if h.primaryPath != "" && path == h.primaryPath {
+		path = "/primary"
+	}
+	switch path {
 	case "/primary", "/replica", "/health":
 	default:
 		http.NotFound(w, r)
@@ -87,7 +96,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st.Site = h.site
 	h.observe(st)
 	w.Header().Set("Cache-Control", "no-store")
-	switch r.URL.Path {
+	switch path {
 	case "/primary":
 		text(w, r, st.Role == rolePrimary && st.Writable, "writable primary", st)
 	case "/replica":

@@ -84,6 +84,18 @@ func TestEndpointsByRole(t *testing.T) {
 			if code, _ := get(t, h, "GET", "/health"); code != c.health {
 				t.Errorf("/health = %d, want %d", code, c.health)
 			}
+			// The spec's health path answers as /primary; other paths
+			// do not.
+			if code, _ := get(t, h, "GET", "/var/modules/mirror/ready.txt"); code != 404 {
+				t.Errorf("health path without primaryPath = %d, want 404", code)
+			}
+			h.primaryPath = "/var/modules/mirror/ready.txt"
+			if code, body := get(t, h, "GET", h.primaryPath); code != c.primary {
+				t.Errorf("%s = %d %q, want %d", h.primaryPath, code, body, c.primary)
+			}
+			if code, _ := get(t, h, "GET", "/var/modules/mirror"); code != 404 {
+				t.Errorf("a prefix of the health path = %d, want 404", code)
+			}
 		})
 	}
 }
@@ -182,6 +194,10 @@ func TestSyncState(t *testing.T) {
 		{"db1", []replica{rep("db1", "catchup", "sync")}, "blocked"},
 		{"db1", []replica{rep("db1", "streaming", "sync")}, "sync"},
 		{"ANY 1 (db1, db2)", []replica{rep("db2", "streaming", "quorum")}, "sync"},
+		// Fewer stream than the setting waits for: commits wait.
+		{`ANY 2 ("db1", "db2", "db3")`, []replica{rep("db2", "streaming", "quorum")}, "blocked"},
+		{`ANY 2 ("db1", "db2", "db3")`, []replica{rep("db2", "streaming", "quorum"), rep("db3", "streaming", "quorum")}, "sync"},
+		{`FIRST 2 ("db1", "db2")`, []replica{rep("db1", "streaming", "sync"), rep("db2", "catchup", "potential")}, "blocked"},
 	}
 	for _, c := range cases {
 		if got, _ := syncState(c.names, c.reps); got != c.want {

@@ -244,7 +244,7 @@ func TestRealPostgresLeastPrivilege(t *testing.T) {
 		}
 	}
 	waitSync("async")
-	if err := primary.setSyncStandbyNames(ctx, syncStandbyNamesOf([]string{"db1"})); err != nil {
+	if err := primary.setSyncStandbyNames(ctx, contract.SyncStandbyNames(contract.SyncFirst, 1, []string{"db1"})); err != nil {
 		t.Fatal(err)
 	}
 	waitSync("sync")

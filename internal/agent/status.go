@@ -1,6 +1,10 @@
 package agent
 
-import "context"
+import (
+	"context"
+
+	"github.com/hagen-ha/hagen/contract"
+)
 
 // Roles a node reports.
 const (
@@ -62,9 +66,10 @@ type syncStatus struct {
 	Spec         bool     `json:"spec"`
 	StandbyNames string   `json:"standbyNames"`
 	Connected    []string `json:"connected"`
-	// State: "sync" (a synchronous standby confirms commits), "async"
-	// (synchronous_standby_names is empty), or "blocked" (names are set but
-	// none of them streams: every commit waits).
+	// State: "sync" (as many synchronous standbys as the setting waits
+	// for confirm commits), "async" (synchronous_standby_names is empty),
+	// or "blocked" (names are set but fewer of them stream than FIRST n or
+	// ANY n waits for: every commit waits).
 	State string `json:"state"`
 	// Keeper is what the agent's sync keeper does: "keeps
 	// synchronous_standby_names", or why it only reports it; empty when
@@ -89,7 +94,7 @@ func syncState(names string, replicas []replica) (state string, connected []stri
 	switch {
 	case names == "":
 		return "async", connected
-	case len(connected) == 0:
+	case len(connected) == 0 || len(connected) < contract.SyncCount(names):
 		return "blocked", connected
 	default:
 		return "sync", connected

@@ -17,7 +17,9 @@ import (
 //   - the setting is empty (keepalived's notify.sh clears it when it
 //     promotes this node and no synchronous standby is left) and a standby
 //     the spec knows streams again (a rejoined old primary): the setting
-//     names it, so commits are synchronous again;
+//     names the standbys that stream, with the spec's method (FIRST or
+//     ANY) and count (at most as many as stream), so commits are
+//     synchronous again;
 //   - onStandbyDown is "async" and no synchronous standby has been
 //     connected for failoverAfter seconds: the setting is cleared, so
 //     commits stop waiting (and the log says so); it is put back by the
@@ -151,7 +153,7 @@ func (k *syncKeeper) decide(names, state string, reps []replica, now time.Time) 
 		if len(streaming) == 0 {
 			return "", false, ""
 		}
-		want := syncStandbyNamesOf(streaming)
+		want := contract.SyncStandbyNames(k.cfg.Streaming.SynchronousMethod, k.cfg.Streaming.SynchronousCount, streaming)
 		k.noSync = time.Time{}
 		return want, true, fmt.Sprintf("%s streams from this primary again: synchronous_standby_names = '%s' (commits wait for it)", strings.Join(streaming, ", "), want)
 	}
@@ -168,13 +170,4 @@ func (k *syncKeeper) decide(names, state string, reps []replica, now time.Time) 
 		return "", false, ""
 	}
 	return "", true, fmt.Sprintf("no synchronous standby for %s and onStandbyDown is async: synchronous_standby_names = '' (commits no longer wait; set again when a standby streams)", after)
-}
-
-// syncStandbyNamesOf is FIRST 1 over the names, as hagen renders it.
-func syncStandbyNamesOf(names []string) string {
-	quoted := make([]string, len(names))
-	for i, n := range names {
-		quoted[i] = `"` + n + `"`
-	}
-	return fmt.Sprintf("FIRST 1 (%s)", strings.Join(quoted, ", "))
 }

@@ -64,3 +64,21 @@ func TestSyncKeeperPolicy(t *testing.T) {
 		}
 	}
 }
+
+// The keeper restores the spec's method and count, never more standbys
+// than stream.
+func TestSyncKeeperKeepsMethodAndCount(t *testing.T) {
+	now := time.Unix(1000, 0)
+	k := keeper("block")
+	k.cfg.Site = "db0"
+	k.cfg.Peers = []contract.AgentPeer{{Site: "db1"}, {Site: "db2"}}
+	k.cfg.Streaming.StandbyNames = map[string]string{"db0": "db0", "db1": "db1", "db2": "db2"}
+	k.cfg.Streaming.SynchronousMethod, k.cfg.Streaming.SynchronousCount = contract.SyncAny, 2
+	both := []replica{{ApplicationName: "db1", State: "streaming"}, {ApplicationName: "db2", State: "streaming"}}
+	if want, apply, _ := k.decide("", "async", both, now); !apply || want != `ANY 2 ("db1", "db2")` {
+		t.Errorf("decide = %q, %v; want ANY 2 (\"db1\", \"db2\"), true", want, apply)
+	}
+	if want, apply, _ := k.decide("", "async", both[1:], now); !apply || want != `ANY 1 ("db2")` {
+		t.Errorf("decide with one standby = %q, %v; want ANY 1 (\"db2\"), true", want, apply)
+	}
+}

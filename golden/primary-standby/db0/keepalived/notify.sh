@@ -34,9 +34,12 @@ peers=(
 	db1=10.232.0.12
 )
 # After a promotion here: the standbys that may stay synchronous (when they
-# answer as standbys and onStandbyDown is block), as site=application_name.
+# answer as standbys and onStandbyDown is block), as site=application_name,
+# and how many of them confirm each commit (FIRST 1).
 synchronous=true
 on_standby_down=block
+sync_method=FIRST
+sync_count=1
 sync_standbys=(
 	db1=db1
 )
@@ -146,10 +149,11 @@ promote_local() {
 }
 
 # apply_sync_policy sets synchronous_standby_names on the new primary: the
-# synchronous standbys that are still up, or none. Keeping a name nobody
-# answers to would block every write.
+# spec's method over the synchronous standbys that are still up, with the
+# spec's count or, when fewer are up, as many as are up; or none. Waiting
+# for more standbys than answer would block every write.
 apply_sync_policy() {
-	local p names="" reason
+	local p names="" n=0 count value="" reason
 	if ! $synchronous; then
 		reason="replication is asynchronous"
 	elif [ "$on_standby_down" != block ]; then
@@ -157,16 +161,23 @@ apply_sync_policy() {
 	else
 		for p in "${sync_standbys[@]}"; do
 			if [[ $standbys_up == *" ${p%%=*} "* ]]; then
-				names+="${names:+, }${p#*=}"
+				names+="${names:+, }\"${p#*=}\""
+				n=$((n + 1))
 			fi
 		done
-		reason="the synchronous standbys that are up"
-		if [ -z "$names" ]; then
+		if [ "$n" -eq 0 ]; then
 			reason="no synchronous standby is left (the other node failed); keeping one would block every write"
+		else
+			count=$((n < sync_count ? n : sync_count))
+			value="$sync_method $count ($names)"
+			reason="the synchronous standbys that are up"
+			if [ "$count" -lt "$sync_count" ]; then
+				reason+=": only $n of the $sync_count the spec asks for, so $count confirm each commit"
+			fi
 		fi
 	fi
-	log "setting synchronous_standby_names = '$names': $reason"
-	sql 127.0.0.1 "ALTER SYSTEM SET synchronous_standby_names = '$names'" "SELECT pg_reload_conf()" >/dev/null
+	log "setting synchronous_standby_names = '$value': $reason"
+	sql 127.0.0.1 "ALTER SYSTEM SET synchronous_standby_names = '$value'" "SELECT pg_reload_conf()" >/dev/null
 }
 # agent_role creates the role of hagen's agent on the local writable
 # primary, or brings it back to exactly its rights: a cluster created
@@ -233,6 +244,12 @@ on_master() {
 		return 1
 		;;
 	standby)
+		# keepalived goes FAULT when the witnesses are out of reach, but only
+		# after its track script failed 2 times: never promote in between.
+		if ! /etc/hagen/keepalived/witness.sh; then
+			log "ERROR: fewer than 1 of the witnesses answer; this node may be the isolated one: not promoting"
+			return 1
+		fi
 		for p in "${peers[@]}"; do
 			name=${p%%=*} addr=${p#*=}
 			read -r pr ptl <<<"$(role "$addr")"

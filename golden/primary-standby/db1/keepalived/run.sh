@@ -44,7 +44,7 @@ log "wrote the VRRP authentication include /run/hagen/keepalived/auth.conf"
 
 # enable_script_security: keepalived runs a script only when it and its
 # directories are root-owned and writable by nobody else.
-for script in /etc/hagen/keepalived/check.sh /etc/hagen/keepalived/notify.sh; do
+for script in /etc/hagen/keepalived/check.sh /etc/hagen/keepalived/notify.sh /etc/hagen/keepalived/witness.sh; do
 	if [ "$(stat -L -c %u "$script")" != 0 ]; then
 		log "warning: $script is not owned by root; keepalived will refuse to run it"
 	fi
