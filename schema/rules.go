@@ -160,6 +160,8 @@ func (c *checker) run() {
 	c.security()
 	c.targets()
 	c.secrets()
+	c.patroni()
+	c.readPort()
 }
 
 // siteIndex maps site names to their position in sites.
@@ -395,7 +397,7 @@ func (c *checker) streaming(s *Streaming) {
 	}
 	if c.siteNamesKnown() && c.ok("database.streaming.primary", "database.streaming.standbys") {
 		for i, site := range c.t.Sites {
-			if _, ok := role[site.Name]; !ok {
+			if _, ok := role[site.Name]; !ok && !site.Witness {
 				c.errorf(fmt.Sprintf("sites[%d].name", i), "site %s is neither database.streaming.primary nor a standby", site.Name)
 			}
 		}
@@ -410,7 +412,7 @@ func (c *checker) streaming(s *Streaming) {
 			}
 		}
 	}
-	if c.t.VIP == nil && c.ok("vip") {
+	if c.t.VIP == nil && c.ok("vip") && s.Manager != ManagerPatroni {
 		c.warnf("database.streaming", "no vip: nothing promotes a standby when the primary fails; failover is the runbook's manual procedure (add a vip for automatic promotion)")
 	}
 	if c.keepalivedFailover() && c.ok("database.streaming.synchronous", "database.streaming.onStandbyDown", "database.streaming.acceptSplitBrainRisk") &&
@@ -429,7 +431,7 @@ func (c *checker) streaming(s *Streaming) {
 // keepalivedFailover reports whether keepalived alone decides failover:
 // primary-standby with a virtual IP, and no other failover manager.
 func (c *checker) keepalivedFailover() bool {
-	return c.t.Database.Mode == PrimaryStandby && c.t.VIP != nil && c.ok("vip")
+	return c.t.Database.Mode == PrimaryStandby && c.t.VIP != nil && c.ok("vip") && !c.t.ManagedByPatroni()
 }
 
 func (c *checker) vip() {
@@ -437,7 +439,7 @@ func (c *checker) vip() {
 	if v == nil {
 		return
 	}
-	if v.Auth == "" && c.ok("vip.auth", "test") && !c.t.Test {
+	if v.Auth == "" && c.ok("vip.auth", "test") && !c.t.Test && !c.t.ManagedByPatroni() {
 		c.warnf("vip", `no vip.auth: VRRP runs without authentication, so anyone on the LAN can send adverts and take the virtual IP; set vip.auth: "env:VRRP_AUTH_PASS" and put a password of at most 8 characters into each carrying site's hagen.env (set test: true to mark a test deployment)`)
 	}
 	if !c.ok("vip.priorities") || !c.siteNamesKnown() {
@@ -647,10 +649,15 @@ func (c *checker) ports() {
 
 // hostPorts lists every host port bound on a site, in spec order.
 func (t *Topology) hostPorts(site string) []hostPort {
+	etcd := t.etcdPorts()
+	if s := t.Site(site); s != nil && s.Witness {
+		return etcd
+	}
 	ports := []hostPort{{"database.publishedPort", t.Database.PublishedPort, "tcp"}}
 	if s := t.Database.Streaming; s != nil {
 		ports = append(ports, hostPort{"database.streaming.healthPort", s.HealthPort, "tcp"})
 	}
+	ports = append(ports, etcd...)
 	for _, name := range sortedKeys(t.Services) {
 		svc := t.Services[name]
 		if !svc.RunsOn(site) {
@@ -662,6 +669,9 @@ func (t *Topology) hostPorts(site string) []hostPort {
 	}
 	if p := t.Proxy; p != nil && p.RunsOn(site) {
 		ports = append(ports, hostPort{"proxy.port", p.Port, "tcp"})
+		if p.ReadPort != 0 {
+			ports = append(ports, hostPort{"proxy.readPort", p.ReadPort, "tcp"})
+		}
 		if p.Stats != nil {
 			ports = append(ports, hostPort{"proxy.stats.port", p.Stats.Port, "tcp"})
 		}
@@ -739,6 +749,9 @@ func (c *checker) secrets() {
 	check("database.password", t.Database.Password)
 	if s := t.Database.Streaming; s != nil {
 		check("database.streaming.replicationPassword", s.ReplicationPassword)
+		if s.Patroni != nil {
+			check("database.streaming.patroni.restApiPassword", s.Patroni.RestAPIPassword)
+		}
 	}
 	if t.VIP != nil && t.VIP.Auth != "" {
 		check("vip.auth", t.VIP.Auth)

@@ -26,6 +26,9 @@ type Site struct {
 	Host    string `json:"host"`
 	Address string `json:"address"`
 	LAN     string `json:"lan"`
+
+	// Witness: the site runs only an etcd member (manager "patroni").
+	Witness bool `json:"witness"`
 }
 
 // Database modes.
@@ -77,6 +80,24 @@ type Streaming struct {
 	Witness              string    `json:"witness,omitempty"`
 	HealthPort           int       `json:"healthPort"`
 	FailoverAfter        int       `json:"failoverAfter"`
+
+	// Manager decides failover: ManagerKeepalived or ManagerPatroni.
+	Manager string   `json:"manager"`
+	Patroni *Patroni `json:"patroni,omitempty"`
+}
+
+// Failover managers of primary-standby mode.
+const (
+	ManagerKeepalived = "keepalived"
+	ManagerPatroni    = "patroni"
+)
+
+// Patroni holds the settings of manager "patroni".
+type Patroni struct {
+	// RestAPIPassword authenticates the REST API's changing requests.
+	RestAPIPassword SecretRef `json:"restApiPassword"`
+	EtcdClientPort  int       `json:"etcdClientPort"`
+	EtcdPeerPort    int       `json:"etcdPeerPort"`
 }
 
 type Standby struct {
@@ -111,6 +132,9 @@ type Proxy struct {
 	Servers []ProxyServer `json:"servers"`
 	Check   Check         `json:"check"`
 	Stats   *ProxyStats   `json:"stats,omitempty"`
+
+	// ReadPort, when set, fronts the streaming standbys (primary-standby).
+	ReadPort int `json:"readPort,omitempty"`
 }
 
 type ProxyServer struct {
