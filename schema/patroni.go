@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"cuelang.org/go/cue"
+
+	"github.com/hagen-ha/hagen/internal/budget"
 )
 
 // ManagedByPatroni reports whether Patroni decides failover: primary-standby
@@ -38,10 +40,10 @@ func PatroniSlot(member string) string {
 
 var nonSlot = regexp.MustCompile(`[^a-z0-9_]`)
 
-// PatroniMinFailoverAfter is the least failoverAfter Patroni can work with:
-// its rule loop_wait + 2 × retry_timeout ≤ ttl with whole seconds of at
-// least 1 each.
-const PatroniMinFailoverAfter = 3
+// patroniMinFailoverAfter is the least failoverAfter Patroni can work with
+// (budget.PatroniTimersFor): its rule loop_wait + 2 × retry_timeout ≤ ttl
+// with whole seconds of at least 1 each.
+const patroniMinFailoverAfter = 3
 
 // witnessDefaults keeps witness sites out of the lists that default to
 // every site: app services and HAProxy run on the database sites.
@@ -124,8 +126,8 @@ func (c *checker) patroni() {
 				n, strings.Join(names, ", "), why)
 		}
 	}
-	if c.ok("database.streaming.failoverAfter") && s.FailoverAfter < PatroniMinFailoverAfter {
-		c.errorf("database.streaming.failoverAfter", "%d s is below %d s, the least Patroni can work with: its leader lock's TTL must hold loop_wait + 2 × retry_timeout of at least 1 s each", s.FailoverAfter, PatroniMinFailoverAfter)
+	if _, ok := budget.PatroniTimersFor(s.FailoverAfter); c.ok("database.streaming.failoverAfter") && !ok {
+		c.errorf("database.streaming.failoverAfter", "%d s is below %d s, the least Patroni can work with: its leader lock's TTL must hold loop_wait + 2 × retry_timeout of at least 1 s each", s.FailoverAfter, patroniMinFailoverAfter)
 	}
 	if s.Witness != "" && c.ok("database.streaming.witness") {
 		c.errorf("database.streaming.witness", `is the keepalived design's split-brain checker, which Patroni does not use (etcd's majority decides); remove it and add a site with witness: true instead`)
