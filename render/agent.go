@@ -26,6 +26,10 @@ func (agentComponent) site(v *siteView) {
 	if v.Role == "" || s == nil {
 		return
 	}
+	patroni := v.T.ManagedByPatroni()
+	if patroni && !relaxesStrict(s) {
+		return // Patroni serves the health URLs; nothing for the agent to keep
+	}
 	db := v.T.Database
 	sslmode := "disable"
 	if v.T.Security.SSL {
@@ -67,11 +71,19 @@ func (agentComponent) site(v *siteView) {
 			Health:  fmt.Sprintf("http://%s:%d/health", p.Address, s.HealthPort),
 		})
 	}
+	var volumes []volume
+	if patroni {
+		agentPatroni(v, &cfg) // patroni.go
+		volumes = []volume{{"patroni-mark", patroniMarkDir}}
+	}
 	v.d.b.contractFile(v.path(contract.AgentConfigFile), contract.ReaderAgent, cfg)
 
 	// The agent reads the superuser's password (agent.json's
-	// passwordEnv), nothing else.
+	// passwordEnv), nothing else; with Patroni also the REST API's.
 	secrets := []secretUse{{secretDBPassword, db.Password}}
+	if patroni {
+		secrets = append(secrets, secretUse{secretRestPassword, s.Patroni.RestAPIPassword})
+	}
 	v.service(&service{
 		Name:        svcAgent,
 		Unit:        "agent",
@@ -83,6 +95,7 @@ func (agentComponent) site(v *siteView) {
 		Env:         v.nodeEnv(),
 		Secrets:     secrets,
 		Mounts:      []string{"agent"},
+		Volumes:     volumes,
 		Binds:       []bind{{Source: agentBinary, Target: agentBinary, Override: "HAGEN_BINARY"}},
 		HostNetwork: true,
 		DependsOn:   []dependency{{Service: db.Service}},
@@ -99,7 +112,13 @@ func (agentComponent) tree(d *deployment) {
 	}
 	var from []string
 	for _, s := range d.t.Sites {
-		from = append(from, s.Address)
+		if !s.Witness {
+			from = append(from, s.Address)
+		}
 	}
-	d.port(rbPort{fmt.Sprintf("%d/tcp", st.HealthPort), "hagen agent health endpoint", joinComma(from)})
+	what := "hagen agent health endpoint"
+	if d.t.ManagedByPatroni() {
+		what = "Patroni's REST API (health endpoints; switchover and configuration with its password)"
+	}
+	d.port(rbPort{fmt.Sprintf("%d/tcp", st.HealthPort), what, joinComma(from)})
 }

@@ -30,11 +30,21 @@ type component interface {
 	packages() hostPackages
 }
 
+// witnessComponent is a component that also runs on a witness site (one
+// that carries only an etcd member); every other one is not asked about
+// witness sites.
+type witnessComponent interface {
+	component
+	onWitness()
+}
+
 // components is the registry: every concern, once, in the order in which
 // their services start and the RUNBOOK and inventory list them.
 var components = []component{
 	libComponent{},
+	etcdComponent{},
 	postgresComponent{},
+	patroniComponent{},
 	streamingComponent{},
 	bucardoComponent{},
 	agentComponent{},
@@ -299,6 +309,8 @@ type siteView struct {
 	Bucardo bool
 	VIP     bool // the site carries the virtual IP
 	Proxy   bool // the site runs an HAProxy
+	// Witness: the site runs only an etcd member (Patroni).
+	Witness bool
 	Dir     string
 	// Compose and Systemd: the render targets.
 	Compose, Systemd bool
@@ -333,9 +345,12 @@ func newSiteView(d *deployment, s schema.Site) *siteView {
 	if t.Proxy != nil {
 		v.Proxy = t.Proxy.RunsOn(s.Name)
 	}
+	if s.Witness {
+		v.Witness, v.VIP, v.Proxy = true, false, false
+	}
 	v.inv = &contract.InventorySite{
 		Name: s.Name, Index: s.Index, Host: s.Host, Address: s.Address, LAN: s.LAN,
-		Role: v.Role, Dir: v.Dir,
+		Role: v.Role, Dir: v.Dir, Witness: s.Witness,
 	}
 	v.rb = newRunbookSite(v)
 	return v

@@ -58,6 +58,12 @@ type haproxyView struct {
 	Address string
 	// CheckTimeout is "timeout check" (haproxyCheckTimeoutMs).
 	CheckTimeout string
+	// Checker names what answers HealthPath: "its hagen agent" or
+	// "Patroni's REST API".
+	Checker string
+	// ReadPort, when set, is a second listen section, Name + "_ro", to
+	// the servers whose health endpoint answers /replica (primary-standby).
+	ReadPort int
 }
 
 type haproxyServer struct {
@@ -99,6 +105,11 @@ func (haproxyComponent) site(v *siteView) {
 		if s := v.T.Database.Streaming; s != nil {
 			view.HealthPath = "/primary"
 			view.HealthPort = s.HealthPort
+			view.Checker = "its hagen agent"
+			if v.T.ManagedByPatroni() {
+				view.Checker = "Patroni's REST API"
+			}
+			view.ReadPort = p.ReadPort
 		}
 	case "app":
 		name := appService(v.T)
@@ -160,12 +171,15 @@ func (haproxyComponent) tree(d *deployment) {
 		return
 	}
 	d.port(rbPort{fmt.Sprintf("%d/tcp", p.Port), "HAProxy (" + p.Fronts + ")", "clients"})
+	if p.ReadPort != 0 {
+		d.port(rbPort{fmt.Sprintf("%d/tcp", p.ReadPort), "HAProxy (reads from the standbys)", "clients"})
+	}
 	if p.Stats != nil {
 		d.port(rbPort{fmt.Sprintf("%d/tcp", p.Stats.Port), "HAProxy statistics", "operators"})
 	}
 
 	ip := &contract.InventoryProxy{Fronts: p.Fronts, Port: p.Port, Interval: p.Check.Interval, Fall: p.Check.Fall, Rise: p.Check.Rise,
-		CheckTimeout: haproxyCheckTimeoutMs}
+		CheckTimeout: haproxyCheckTimeoutMs, ReadPort: p.ReadPort}
 	for _, s := range t.Sites {
 		if p.RunsOn(s.Name) {
 			ip.Sites = append(ip.Sites, s.Name)
@@ -197,6 +211,11 @@ func (haproxyComponent) tree(d *deployment) {
 	}
 	if p.Fronts == "database" && t.Database.Streaming != nil {
 		r.HealthPath = "/primary"
+		r.Checker = "its agent"
+		if t.ManagedByPatroni() {
+			r.Checker = "its Patroni's REST API"
+		}
+		r.ReadPort = p.ReadPort
 	}
 	if p.Stats != nil && len(r.Sites) > 0 {
 		r.StatsPage = fmt.Sprintf("http://<host>:%d%s", p.Stats.Port, p.Stats.URI)

@@ -99,6 +99,10 @@ func (keepalivedComponent) site(v *siteView) {
 	if !v.VIP {
 		return
 	}
+	if v.T.ManagedByPatroni() {
+		keepalivedPatroni(v) // keepalived_patroni.go
+		return
+	}
 	vip := v.T.VIP
 	lan, err := netip.ParsePrefix(v.Site.LAN)
 	if err != nil {
@@ -189,7 +193,9 @@ func (keepalivedComponent) tree(d *deployment) {
 	}
 	var from []string
 	for _, s := range t.Sites {
-		from = append(from, s.Address)
+		if !s.Witness {
+			from = append(from, s.Address)
+		}
 	}
 	d.port(rbPort{"IP protocol 112 (VRRP)", "keepalived advertisements, unicast between the VIP nodes", joinComma(from)})
 
@@ -204,6 +210,10 @@ func (keepalivedComponent) tree(d *deployment) {
 		}
 	}
 	d.inv.VIP = inv
+	if t.ManagedByPatroni() {
+		keepalivedPatroniTree(d, inv)
+		return
+	}
 
 	rv := d.rv
 	r := &rbVIP{

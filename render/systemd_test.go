@@ -167,6 +167,18 @@ func TestSystemdUnitsPerSite(t *testing.T) {
 		for _, site := range top.Sites {
 			unitName := func(c string) string { return "hagen-" + top.Name + "-" + c + ".service" }
 			want := []string{unitName(site.Name), unitName("postgres")}
+			if top.ManagedByPatroni() {
+				// Patroni runs PostgreSQL; etcd runs on every database
+				// site and alone on a witness site; the agent only keeps
+				// onStandbyDown "block".
+				want = []string{unitName(site.Name), unitName("etcd")}
+				if site.Witness {
+					sort.Strings(want)
+					assertUnits(t, spec, site.Name, units(t, tree, site.Name), want)
+					continue
+				}
+				want = append(want, unitName("patroni"))
+			}
 			if b := top.Database.Bucardo; b != nil && b.Site == site.Name {
 				want = append(want, unitName("bucardo"))
 			}
@@ -176,7 +188,7 @@ func TestSystemdUnitsPerSite(t *testing.T) {
 			if top.Proxy != nil && top.Proxy.RunsOn(site.Name) {
 				want = append(want, unitName("haproxy"))
 			}
-			if top.Role(site.Name) != "" {
+			if s := top.Database.Streaming; top.Role(site.Name) != "" && (!top.ManagedByPatroni() || s.Synchronous && s.OnStandbyDown == "block") {
 				want = append(want, unitName("agent"))
 			}
 			for name, svc := range top.Services {
@@ -185,15 +197,20 @@ func TestSystemdUnitsPerSite(t *testing.T) {
 				}
 			}
 			sort.Strings(want)
-			var got []string
-			for name := range units(t, tree, site.Name) {
-				got = append(got, name)
-			}
-			sort.Strings(got)
-			if !slices.Equal(got, want) {
-				t.Errorf("%s: site %s has units %v, want %v", spec, site.Name, got, want)
-			}
+			assertUnits(t, spec, site.Name, units(t, tree, site.Name), want)
 		}
+	}
+}
+
+func assertUnits[V any](t *testing.T, spec, site string, have map[string]V, want []string) {
+	t.Helper()
+	var got []string
+	for name := range have {
+		got = append(got, name)
+	}
+	sort.Strings(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("%s: site %s has units %v, want %v", spec, site, got, want)
 	}
 }
 

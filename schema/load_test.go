@@ -16,6 +16,7 @@ func TestParseExamples(t *testing.T) {
 		"dual-site.cue":       nil,
 		"weighted.cue":        nil,
 		"primary-standby.cue": nil,
+		"patroni.cue":         nil,
 	}
 	files, err := filepath.Glob("../examples/*.cue")
 	if err != nil {
