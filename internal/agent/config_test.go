@@ -49,8 +49,17 @@ func TestRenderedConfigsDecode(t *testing.T) {
 			if cfg.Site != site || !tcp && !socket {
 				t.Errorf("%s: %s = %+v", spec, p, cfg)
 			}
-			if len(cfg.Peers) != len(top.Sites)-1 {
-				t.Errorf("%s: %s lists %d peers for %d sites", spec, p, len(cfg.Peers), len(top.Sites))
+			dbSites := 0
+			for _, s := range top.Sites {
+				if top.Role(s.Name) != "" {
+					dbSites++
+				}
+			}
+			if len(cfg.Peers) != dbSites-1 {
+				t.Errorf("%s: %s lists %d peers for %d database sites", spec, p, len(cfg.Peers), dbSites)
+			}
+			if (cfg.Patroni != nil) != top.ManagedByPatroni() || cfg.Patroni != nil && cfg.Listen != "" {
+				t.Errorf("%s: %s: patroni section %+v, listen %q; Patroni manages the database: %v", spec, p, cfg.Patroni, cfg.Listen, top.ManagedByPatroni())
 			}
 		}
 	}
@@ -80,6 +89,17 @@ func TestConfigRejects(t *testing.T) {
 	if _, err := contract.ParseAgentConfig("peer", []byte(peer)); err != nil {
 		t.Errorf("peer config: %v", err)
 	}
+	// With Patroni the agent serves nothing: no listen address.
+	withPatroni := strings.Replace(good, `"listen":":8008",`, `"listen":"",`, 1)
+	withPatroni = strings.TrimSuffix(withPatroni, "}") + `,"patroni":{"api":"http://10.0.0.11:8008","user":"hagen","passwordEnv":"RESTAPI_PASSWORD","promotedAloneMark":"/run/hagen/patroni/promoted-alone","intervalMs":500}}`
+	if _, err := contract.ParseAgentConfig("patroni", []byte(withPatroni)); err != nil {
+		t.Errorf("patroni config: %v", err)
+	}
+	cases["patroni: no API URL"] = strings.Replace(withPatroni, `"http://10.0.0.11:8008"`, `"10.0.0.11:8008"`, 1)
+	cases["patroni: relative mark"] = strings.Replace(withPatroni, `"/run/hagen/patroni/promoted-alone"`, `"promoted-alone"`, 1)
+	cases["patroni: no password variable"] = strings.Replace(withPatroni, `"RESTAPI_PASSWORD"`, `""`, 1)
+	cases["patroni: interval 0"] = strings.Replace(withPatroni, `"intervalMs":500`, `"intervalMs":0`, 1)
+	cases["no listen without patroni"] = strings.Replace(good, `"listen":":8008",`, `"listen":"",`, 1)
 	for name, src := range cases {
 		if _, err := contract.ParseAgentConfig(name, []byte(src)); err == nil {
 			t.Errorf("%s: accepted", name)
