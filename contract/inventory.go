@@ -28,6 +28,9 @@ type Inventory struct {
 	Clients    InventoryClient `json:"clients"`
 	VIP        *InventoryVIP   `json:"vip,omitempty"`
 	Proxy      *InventoryProxy `json:"proxy,omitempty"`
+	// Budgets are the failover paths' RTO budgets, computed from the
+	// rendered timers; hagen verify compares measured RTOs with them.
+	Budgets []InventoryBudget `json:"budgets"`
 	// Files are every file of the rendered tree, inventory.json included,
 	// sorted by path, each with the program that reads it.
 	Files []RenderedFile `json:"files"`
@@ -190,6 +193,65 @@ type InventoryProxy struct {
 	ReadPort int `json:"readPort,omitempty"`
 }
 
+// InventoryBudget is one failover path's RTO budget: the worst-case time
+// from Fault until the path works again, by the protocols' own rules and
+// the timers the rendered files set (internal/budget holds the formulas).
+type InventoryBudget struct {
+	// Path is what recovers (BudgetPath…), Fault what broke it
+	// (BudgetFault…).
+	Path  string `json:"path"`
+	Fault string `json:"fault"`
+	// Budget is the bound in milliseconds, rounded up.
+	Budget int64 `json:"budgetMs"`
+	// Formula is how it was computed, each term with its inputs:
+	// "VRRP takeover (3 × 1s + (256 − 100)/256 × 1s) + promotion (…)".
+	Formula string `json:"formula"`
+}
+
+// The failover paths of InventoryBudget.Path.
+const (
+	// BudgetPathVIP: the virtual IP is on a live node (keepalived).
+	BudgetPathVIP = "vip"
+	// BudgetPathVIPWrites: writes through the virtual IP succeed again
+	// (primary-standby: the VIP moved and the standby there promoted).
+	BudgetPathVIPWrites = "vip-writes"
+	// BudgetPathHAProxy: sessions through HAProxy reach a working server
+	// again (in front of a primary-standby database: the new primary).
+	BudgetPathHAProxy = "haproxy"
+	// BudgetPathClient: a client of the rendered DNS names reaches a live
+	// server again, after its reconnect delays.
+	BudgetPathClient = "client"
+	// BudgetPathMultiMasterWrites: a client of a lost site writes again
+	// on another site (multi-master: every site is writable).
+	BudgetPathMultiMasterWrites = "multi-master-writes"
+)
+
+// The faults of InventoryBudget.Fault.
+const (
+	// BudgetFaultNodeLost: the node holding the VIP stops (killed,
+	// powered off, cut off).
+	BudgetFaultNodeLost = "node-lost"
+	// BudgetFaultDatabaseCheck: the database of the node holding the VIP
+	// fails keepalived's check while the node runs on.
+	BudgetFaultDatabaseCheck = "database-check-fails"
+	// BudgetFaultPrimaryLost: the node of the writable primary stops.
+	BudgetFaultPrimaryLost = "primary-lost"
+	// BudgetFaultServerLost: a server behind HAProxy stops.
+	BudgetFaultServerLost = "server-lost"
+	// BudgetFaultSiteLost: a whole site stops.
+	BudgetFaultSiteLost = "site-lost"
+)
+
+// Budget returns the budget of a path and fault, or nil.
+func (inv *Inventory) Budget(path, fault string) *InventoryBudget {
+	for i := range inv.Budgets {
+		if inv.Budgets[i].Path == path && inv.Budgets[i].Fault == fault {
+			return &inv.Budgets[i]
+		}
+	}
+	return nil
+}
+
 // ParseInventory decodes inventory.json strictly; name is used in errors.
 func ParseInventory(name string, data []byte) (*Inventory, error) {
 	var inv Inventory
@@ -250,6 +312,20 @@ func (inv *Inventory) Validate() error {
 		if _, err := netip.ParseAddr(v.Address); err != nil {
 			p.add("vip.address %q is not an IP address", v.Address)
 		}
+	}
+	budgets := map[[2]string]bool{}
+	for i, b := range inv.Budgets {
+		f := fmt.Sprintf("budgets[%d]", i)
+		p.need(f+".path", b.Path)
+		p.need(f+".fault", b.Fault)
+		p.need(f+".formula", b.Formula)
+		if b.Budget <= 0 {
+			p.add("%s.budgetMs %d must be positive", f, b.Budget)
+		}
+		if budgets[[2]string{b.Path, b.Fault}] {
+			p.add("%s: path %q and fault %q are listed twice", f, b.Path, b.Fault)
+		}
+		budgets[[2]string{b.Path, b.Fault}] = true
 	}
 	files := map[string]bool{}
 	for i, f := range inv.Files {

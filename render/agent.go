@@ -8,10 +8,18 @@ import (
 
 // agentComponent is hagen's agent on every primary-standby site: it serves
 // the node's health on database.streaming.healthPort (/primary, /replica,
-// /health) from the local database, reached on the host at
-// 127.0.0.1:<publishedPort> as the superuser, and keeps the primary's
+// /health) from the local database and keeps the primary's
 // synchronous_standby_names. Its configuration is agent/agent.json
 // (contract.AgentConfig).
+//
+// It needs no superuser and no secret: it connects as the role
+// contract.AgentRole by peer authentication over PostgreSQL's Unix socket,
+// running as the OS user of the same name (uid agentUID in a container).
+// The database's files make that possible (agentDatabase): the OS user in
+// the postgres container, the socket shared through the pgsocket volume, a
+// socket name for the published port, the pg_hba.conf records that admit
+// the role over the socket only, and the role itself, created with the
+// cluster.
 type agentComponent struct{ noPackages }
 
 const (
@@ -19,34 +27,92 @@ const (
 	svcAgent = "hagen-agent"
 	// agentBinary is where the hagen binary is on a site host.
 	agentBinary = "/usr/local/bin/hagen"
+	// agentUID is the uid (and gid) of the agent's OS user in the
+	// containers: the agent's container runs as it, and the postgres
+	// container maps it to contract.AgentRole for peer authentication.
+	agentUID = 7432
+	// agentSocketVolume holds PostgreSQL's socket directory, shared by
+	// the database's container and, read-only, the agent's.
+	agentSocketVolume = "pgsocket"
 )
+
+// agentRuns reports whether the agent runs on the site: on every
+// database site of primary-standby mode; with Patroni, which serves the
+// health URLs itself, only to keep onStandbyDown "block" (patroni.go).
+func agentRuns(v *siteView) bool {
+	s := v.T.Database.Streaming
+	return v.Role != "" && s != nil && (!v.T.ManagedByPatroni() || relaxesStrict(s))
+}
+
+// agentDatabase is what the database's files of a site do for the agent;
+// the zero value (no agent on the site) does nothing.
+type agentDatabase struct {
+	// User is the agent's OS user and database role, UID its uid in the
+	// containers; empty when the agent does not run on the site.
+	User string
+	UID  int
+	// SocketLink names the server's socket by the published port, which
+	// agent.json names for both render targets; empty when the ports are
+	// equal.
+	SocketLink, Socket string
+	// RoleSQL creates the role (contract.AgentRoleSQL).
+	RoleSQL string
+}
+
+func newAgentDatabase(v *siteView) agentDatabase {
+	if !agentRuns(v) {
+		return agentDatabase{}
+	}
+	db := v.T.Database
+	a := agentDatabase{User: contract.AgentRole, UID: agentUID, RoleSQL: contract.AgentRoleSQL()}
+	if db.Port != db.PublishedPort {
+		a.Socket = fmt.Sprintf(".s.PGSQL.%d", db.Port)
+		a.SocketLink = fmt.Sprintf("%s/.s.PGSQL.%d", pgSockDir, db.PublishedPort)
+	}
+	return a
+}
+
+// hba are the agent's pg_hba.conf records, first in the file: its
+// role by peer over the socket, and never over the network.
+func (a agentDatabase) hba() []hbaGroup {
+	if a.User == "" {
+		return nil
+	}
+	return []hbaGroup{{
+		Comment: []string{
+			"hagen's agent: the role " + a.User + " over the socket as the OS user of that",
+			"name (peer), never over the network.",
+		},
+		Lines: []hbaLine{
+			{"local", "all", a.User, "", "peer"},
+			{"host", "all", a.User, "0.0.0.0/0", "reject"},
+			{"host", "all", a.User, "::/0", "reject"},
+		},
+	}}
+}
 
 func (agentComponent) site(v *siteView) {
 	s := v.T.Database.Streaming
-	if v.Role == "" || s == nil {
+	if !agentRuns(v) {
 		return
 	}
 	patroni := v.T.ManagedByPatroni()
-	if patroni && !relaxesStrict(s) {
-		return // Patroni serves the health URLs; nothing for the agent to keep
-	}
 	db := v.T.Database
-	sslmode := "disable"
-	if v.T.Security.SSL {
-		sslmode = "prefer"
-	}
 	cfg := contract.AgentConfig{
 		Site:   v.Site.Name,
-		Listen: fmt.Sprintf(":%d", s.HealthPort),
+		Listen: fmt.Sprintf("%s:%d", v.Site.Address, s.HealthPort),
+		// keepalived's scripts ask the local agent at 127.0.0.1.
+		AlsoListen: []string{fmt.Sprintf("127.0.0.1:%d", s.HealthPort)},
+		// Peer authentication over the socket: no password. The socket
+		// is named by the published port on both targets (see
+		// agentDatabase.SocketLink).
 		Database: contract.AgentDatabase{
-			Host:            "127.0.0.1",
-			Port:            db.PublishedPort,
-			User:            db.Superuser,
-			Name:            db.Name,
-			SSLMode:         sslmode,
-			PasswordEnv:     secretDBPassword,
-			PasswordFileEnv: secretDBPassword + "_FILE",
-			ConnectTimeout:  2,
+			Host:           pgSockDir,
+			Port:           db.PublishedPort,
+			User:           contract.AgentRole,
+			Name:           "postgres",
+			SSLMode:        "disable",
+			ConnectTimeout: 2,
 		},
 		Peers: []contract.AgentPeer{},
 		Streaming: contract.AgentStreaming{
@@ -57,6 +123,19 @@ func (agentComponent) site(v *siteView) {
 			StandbyNames:            map[string]string{},
 			FailoverAfter:           s.FailoverAfter,
 		},
+	}
+	// Who asks the agent: keepalived here (loopback), the other sites'
+	// HAProxy, keepalived and agents (their addresses), the holder of the
+	// VIP, and the client networks (monitoring, load balancers).
+	cfg.AllowFrom = []string{"127.0.0.1/32"}
+	for _, site := range v.T.Sites {
+		cfg.AllowFrom = appendUnique(cfg.AllowFrom, site.Address+"/32")
+	}
+	if v.T.VIP != nil {
+		cfg.AllowFrom = appendUnique(cfg.AllowFrom, v.T.VIP.Address+"/32")
+	}
+	for _, cidr := range v.T.Security.AllowedClients {
+		cfg.AllowFrom = appendUnique(cfg.AllowFrom, cidr)
 	}
 	for _, site := range v.T.Sites {
 		if v.d.role(site.Name) != "" {
@@ -74,15 +153,19 @@ func (agentComponent) site(v *siteView) {
 	var volumes []volume
 	if patroni {
 		agentPatroni(v, &cfg) // patroni.go
-		volumes = []volume{{"patroni-mark", patroniMarkDir}}
+		volumes = []volume{{Name: "patroni-mark", Target: patroniMarkDir}}
 	}
 	v.d.b.contractFile(v.path(contract.AgentConfigFile), contract.ReaderAgent, cfg)
 
-	// The agent reads the superuser's password (agent.json's
-	// passwordEnv), nothing else; with Patroni also the REST API's.
-	secrets := []secretUse{{secretDBPassword, db.Password}}
+	// The database's container shares its socket directory.
+	if pg := v.serviceNamed(db.Service); pg != nil {
+		pg.Volumes = append(pg.Volumes, volume{Name: agentSocketVolume, Target: pgSockDir})
+	}
+	// The agent reads no secret of the database; with Patroni the REST
+	// API's password (its changing requests).
+	var secrets []secretUse
 	if patroni {
-		secrets = append(secrets, secretUse{secretRestPassword, s.Patroni.RestAPIPassword})
+		secrets = []secretUse{{secretRestPassword, s.Patroni.RestAPIPassword}}
 	}
 	v.service(&service{
 		Name:        svcAgent,
@@ -91,18 +174,34 @@ func (agentComponent) site(v *siteView) {
 		What:        "hagen agent (" + v.Role + ")",
 		Runs:        "hagen agent",
 		Image:       v.T.Render.NodeImage,
+		User:        fmt.Sprintf("%d:%d", agentUID, agentUID),
 		Command:     []string{agentBinary, "agent", "--config", etcDir + "/" + contract.AgentConfigFile},
 		Env:         v.nodeEnv(),
-		Secrets:     secrets,
 		Mounts:      []string{"agent"},
-		Volumes:     volumes,
+		Secrets:     secrets,
+		Volumes:     append([]volume{{Name: agentSocketVolume, Target: pgSockDir, ReadOnly: true}}, volumes...),
 		Binds:       []bind{{Source: agentBinary, Target: agentBinary, Override: "HAGEN_BINARY"}},
 		HostNetwork: true,
 		DependsOn:   []dependency{{Service: db.Service}},
 		Native: native{
-			Comment: []string{"The hagen binary must be installed at " + agentBinary + "."},
+			Comment: []string{
+				"The hagen binary must be installed at " + agentBinary + ".",
+				"It runs as " + contract.AgentRole + " (created by " + pgPrepareScript + "), which PostgreSQL admits",
+				"over its socket by peer authentication; it reads no secret.",
+			},
+			User:  contract.AgentRole,
+			Group: contract.AgentRole,
+			Hardening: []string{
+				"NoNewPrivileges=yes",
+				"ProtectSystem=strict",
+				"CapabilityBoundingSet=",
+				"RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+			},
 		},
 	})
+	if patroni {
+		agentPatroniNative(v.serviceNamed(svcAgent)) // patroni.go
+	}
 }
 
 func (agentComponent) tree(d *deployment) {
@@ -121,4 +220,26 @@ func (agentComponent) tree(d *deployment) {
 		what = "Patroni's REST API (health endpoints; switchover and configuration with its password)"
 	}
 	d.port(rbPort{fmt.Sprintf("%d/tcp", st.HealthPort), what, joinComma(from)})
+	if d.t.ManagedByPatroni() {
+		return // the RUNBOOK's Patroni sections say what the agent does
+	}
+	d.rv.Parts["agent"] = rbAgent{
+		Role:  contract.AgentRole,
+		UID:   agentUID,
+		Limit: contract.AgentRoleConnectionLimit,
+		VIP:   d.t.VIP != nil,
+
+		SQLCommand: agentBinary + " agent --role-sql",
+	}
+	d.rv.section(slotNetwork, "runbook/agent.md.tmpl")
+}
+
+// rbAgent is the RUNBOOK's view of the agent.
+type rbAgent struct {
+	Role       string
+	UID, Limit int
+	// VIP: keepalived's notify.sh also runs the role's SQL.
+	VIP bool
+	// SQLCommand prints the role's SQL (contract.AgentRoleSQL).
+	SQLCommand string
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hagen-ha/hagen/contract"
+	"github.com/hagen-ha/hagen/internal/budget"
 	"github.com/hagen-ha/hagen/schema"
 )
 
@@ -239,7 +240,7 @@ func (bucardoComponent) site(v *siteView) {
 		Env:     v.nodeEnv(),
 		Secrets: []secretUse{{secretDBPassword, db.Password}},
 		Mounts:  []string{"bucardo", "lib"},
-		Volumes: []volume{{"bucardo", bucData}},
+		Volumes: []volume{{Name: "bucardo", Target: bucData}},
 		// run.sh waits for every site's database; starting after the
 		// local one saves it a wait.
 		DependsOn: []dependency{{Service: db.Service, Healthy: true}},
@@ -297,4 +298,14 @@ func (bucardoComponent) tree(d *deployment) {
 	}
 	rv.section(slotSetup, "runbook/bucardo-setup.md.tmpl")
 	rv.section(slotOperate, "runbook/bucardo-operate.md.tmpl")
+}
+
+// budgets: every site is writable, so a lost site's clients write again as
+// soon as they reach another site's server; nothing is promoted.
+func (bucardoComponent) budgets(t *schema.Topology) []pathBudget {
+	if t.Database.Bucardo == nil {
+		return nil
+	}
+	return []pathBudget{{contract.BudgetPathMultiMasterWrites, contract.BudgetFaultSiteLost,
+		budget.Sum("a lost site's clients write on another site", clientFailover(t))}}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/hagen-ha/hagen/contract"
+	"github.com/hagen-ha/hagen/internal/budget"
+	"github.com/hagen-ha/hagen/schema"
 )
 
 // clientsComponent is the client side of the deployment: the DNS zone with
@@ -119,4 +121,29 @@ func (clientsComponent) tree(d *deployment) {
 	}
 	d.rv.Clients = c
 	d.rv.section(slotClients, "runbook/clients.md.tmpl")
+}
+
+// budgets: a client of the DNS names reaches a live server after a site is
+// lost.
+func (clientsComponent) budgets(t *schema.Topology) []pathBudget {
+	return []pathBudget{{contract.BudgetPathClient, contract.BudgetFaultSiteLost,
+		budget.Sum("a client reaches a live server after a site is lost", clientFailover(t))}}
+}
+
+// clientFailover is the client library's failover after a site is lost:
+// it waits the reconnect delay before each next name, in order, so a
+// client on the first of a run of names of the lost site waits once per
+// name of that run. The worst case is the longest such run, the list read
+// as a circle.
+func clientFailover(t *schema.Topology) budget.Term {
+	names := t.Clients.Servers
+	longest := 1
+	for i := range names {
+		run := 1
+		for run < len(names) && names[(i+run)%len(names)].Site == names[i].Site {
+			run++
+		}
+		longest = max(longest, run)
+	}
+	return budget.DNSClientFailover(seconds(t.Clients.ReconnectDelay), longest)
 }

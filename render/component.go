@@ -121,6 +121,9 @@ type service struct {
 	Runs, Product string
 
 	Image string
+	// User is the uid:gid the container runs as; empty: the image's
+	// (root). Natively, native.User.
+	User string
 	// Script is the site-tree path of the entrypoint script, mounted at
 	// /etc/hagen/<Script> in a container and run from the install
 	// directory natively; Command is the argv of a process without one.
@@ -168,6 +171,9 @@ type native struct {
 	Reload bool
 	// KillMode, KillSignal, TimeoutStop: the unit's.
 	KillMode, KillSignal, TimeoutStop string
+	// Hardening are sandboxing directives of the unit's [Service]
+	// section, each "Name=value".
+	Hardening []string
 	// RestartOnFailure: restart after a failure only (a process an
 	// operator stopped stays down), instead of always.
 	RestartOnFailure bool
@@ -185,7 +191,11 @@ type native struct {
 
 type envVar struct{ Name, Value string }
 
-type volume struct{ Name, Target string }
+// volume mounts a named volume at Target, read-only when ReadOnly.
+type volume struct {
+	Name, Target string
+	ReadOnly     bool
+}
 
 // bind binds a host file into the container; the compose file lets the
 // variable Override replace the host path.

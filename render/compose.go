@@ -24,6 +24,7 @@ type composeFile struct {
 
 type composeService struct {
 	Image           string                       `yaml:"image"`
+	User            quoted                       `yaml:"user,omitempty"`
 	Restart         string                       `yaml:"restart,omitempty"`
 	Entrypoint      []string                     `yaml:"entrypoint,omitempty"`
 	Command         []string                     `yaml:"command,omitempty"`
@@ -38,6 +39,16 @@ type composeService struct {
 	StopSignal      string                       `yaml:"stop_signal,omitempty"`
 	StopGracePeriod string                       `yaml:"stop_grace_period,omitempty"`
 	Labels          map[string]string            `yaml:"labels,omitempty"`
+}
+
+// quoted is a string written in double quotes: "7432:7432" unquoted is a
+// base-60 number to a YAML 1.1 reader.
+type quoted string
+
+func (q quoted) IsZero() bool { return q == "" }
+
+func (q quoted) MarshalYAML() (any, error) {
+	return &yaml.Node{Kind: yaml.ScalarNode, Style: yaml.DoubleQuotedStyle, Value: string(q)}, nil
 }
 
 type composeDependency struct {
@@ -77,6 +88,7 @@ func renderCompose(v *siteView) {
 	for _, s := range v.services {
 		cs := composeService{
 			Image:       composeValue(s.Image),
+			User:        quoted(composeValue(s.User)),
 			Restart:     "always",
 			Command:     composeValues(s.Command),
 			CapAdd:      s.CapAdd,
@@ -124,7 +136,11 @@ func renderCompose(v *siteView) {
 		}
 		for _, vol := range s.Volumes {
 			volumes[vol.Name] = composeVolume{}
-			cs.Volumes = append(cs.Volumes, composeValue(vol.Name+":"+vol.Target))
+			mount := vol.Name + ":" + vol.Target
+			if vol.ReadOnly {
+				mount += ":ro"
+			}
+			cs.Volumes = append(cs.Volumes, composeValue(mount))
 		}
 		for _, bd := range s.Binds {
 			src := composeValue(bd.Source)

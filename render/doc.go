@@ -33,7 +33,9 @@
 //   - the Debian packages its processes need (packages), on a native host
 //     and in the node image (NodePackages);
 //   - its inventory.json facts, its RUNBOOK facts and sections, and the
-//     firewall ports it opens.
+//     firewall ports it opens;
+//   - the RTO budgets of the failover paths it owns (budgets.go), from
+//     the timers its files render.
 //
 // # Assemblers
 //

@@ -157,7 +157,7 @@ func (etcdComponent) site(v *siteView) {
 		Script:      "etcd/run.sh",
 		Env:         v.nodeEnv(),
 		Mounts:      []string{"etcd", "lib"},
-		Volumes:     []volume{{"etcd-data", etcdState}},
+		Volumes:     []volume{{Name: "etcd-data", Target: etcdState}},
 		HostNetwork: true,
 		Health: &healthCheck{
 			Test:     []string{"etcdctl", "--endpoints=" + me.ClientURL, "--command-timeout=2s", "endpoint", "health"},

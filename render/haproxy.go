@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hagen-ha/hagen/contract"
+	"github.com/hagen-ha/hagen/internal/budget"
 	"github.com/hagen-ha/hagen/schema"
 )
 
@@ -21,9 +22,13 @@ const (
 )
 
 // haproxyCheckTimeoutMs is haproxy.cfg's "timeout check": how long one
-// server check may take. inventory.json publishes it for readers that
-// bound how fast a dead server is marked down.
+// server check may take to answer once connected. inventory.json publishes
+// it for readers that bound how fast a dead server is marked down.
 const haproxyCheckTimeoutMs = 2000
+
+// haproxyConnectTimeoutMs is haproxy.cfg's "timeout connect"; a check
+// connects within min(it, inter).
+const haproxyConnectTimeoutMs = 5000
 
 // haproxyDuration writes milliseconds in HAProxy's time format.
 func haproxyDuration(ms int) string {
@@ -56,8 +61,9 @@ type haproxyView struct {
 	StatsVar   string
 	// Address is the site's: the statistics page listens only there.
 	Address string
-	// CheckTimeout is "timeout check" (haproxyCheckTimeoutMs).
-	CheckTimeout string
+	// CheckTimeout is "timeout check" (haproxyCheckTimeoutMs),
+	// ConnectTimeout "timeout connect" (haproxyConnectTimeoutMs).
+	CheckTimeout, ConnectTimeout string
 	// Checker names what answers HealthPath: "its hagen agent" or
 	// "Patroni's REST API".
 	Checker string
@@ -93,7 +99,8 @@ func (haproxyComponent) site(v *siteView) {
 		StatsVar: secretStatsPass,
 		Address:  v.Site.Address,
 
-		CheckTimeout: haproxyDuration(haproxyCheckTimeoutMs),
+		CheckTimeout:   haproxyDuration(haproxyCheckTimeoutMs),
+		ConnectTimeout: haproxyDuration(haproxyConnectTimeoutMs),
 	}
 	port := 0
 	switch p.Fronts {
@@ -246,4 +253,33 @@ func appService(t *schema.Topology) string {
 		}
 	}
 	return ""
+}
+
+// budgets: sessions through HAProxy reach a working server again. In front
+// of a primary-standby database that is the new primary: HAProxy must mark
+// the lost primary down and, once the standby with the VIP is promoted,
+// the new one up, whichever takes longer (without a VIP promotion is the
+// runbook's manual step: no budget). In front of anything else, the lost
+// server is marked down; with a VIP, a client that reaches HAProxy
+// through it also waits for the VIP to move.
+func (haproxyComponent) budgets(t *schema.Topology) []pathBudget {
+	p := t.Proxy
+	if p == nil || p.Fronts == "database" && t.ManagedByPatroni() {
+		return nil // in front of Patroni: patroni.go
+	}
+	inter, connect, check := millis(p.Check.Interval), millis(haproxyConnectTimeoutMs), millis(haproxyCheckTimeoutMs)
+	down := budget.Sum("the lost server marked down", budget.HAProxyDown(inter, p.Check.Fall, connect, check))
+	if p.Fronts == "database" && t.Database.Streaming != nil {
+		if t.VIP == nil {
+			return nil
+		}
+		up := budget.Sum("the new primary marked up", vrrpTakeover(t), notifyPromotion(), budget.HAProxyUp(inter, p.Check.Rise, connect, check))
+		return []pathBudget{{contract.BudgetPathHAProxy, contract.BudgetFaultPrimaryLost,
+			budget.Max("writes through HAProxy after the primary is lost", down, up)}}
+	}
+	b := down
+	if t.VIP != nil {
+		b = budget.Max("sessions through HAProxy after a server is lost", budget.Sum("the VIP moves", vrrpTakeover(t)), down)
+	}
+	return []pathBudget{{contract.BudgetPathHAProxy, contract.BudgetFaultServerLost, b}}
 }

@@ -2,6 +2,7 @@ package render_test
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -76,9 +77,11 @@ func TestHAProxyDatabaseMultiMaster(t *testing.T) {
 func TestAgentJSON(t *testing.T) {
 	tree := renderSpec(t, psExample)
 	var cfg struct {
-		Site     string
-		Listen   string
-		Database struct {
+		Site       string
+		Listen     string
+		AlsoListen []string
+		AllowFrom  []string
+		Database   struct {
 			Host, User, Name, PasswordEnv, PasswordFileEnv string
 			Port                                           int
 		}
@@ -88,9 +91,20 @@ func TestAgentJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(data), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Site != "db1" || cfg.Listen != ":8008" || cfg.Database.Host != "127.0.0.1" || cfg.Database.Port != 5444 ||
-		cfg.Database.User != "postgres" || cfg.Database.PasswordEnv != "POSTGRES_PASSWORD" || cfg.Database.PasswordFileEnv != "POSTGRES_PASSWORD_FILE" {
+	// Peer authentication over the socket, named by the published port
+	// (the entrypoint links it): no password, no secret.
+	if cfg.Site != "db1" || cfg.Listen != "10.232.0.12:8008" || cfg.Database.Host != "/var/run/postgresql" || cfg.Database.Port != 5444 ||
+		cfg.Database.User != "hagen_agent" || cfg.Database.Name != "postgres" || cfg.Database.PasswordEnv != "" || cfg.Database.PasswordFileEnv != "" {
 		t.Errorf("db1/agent/agent.json = %+v", cfg)
+	}
+	if !slices.Equal(cfg.AlsoListen, []string{"127.0.0.1:8008"}) {
+		t.Errorf("db1 alsoListen = %q, want keepalived's 127.0.0.1:8008", cfg.AlsoListen)
+	}
+	if want := []string{"127.0.0.1/32", "10.232.0.11/32", "10.232.0.12/32", "10.232.0.100/32", "10.232.0.0/24"}; !slices.Equal(cfg.AllowFrom, want) {
+		t.Errorf("db1 allowFrom = %q, want %q", cfg.AllowFrom, want)
+	}
+	if strings.Contains(data, "PASSWORD") {
+		t.Errorf("agent.json names a password:\n%s", data)
 	}
 	if len(cfg.Peers) != 1 || cfg.Peers[0].Site != "db0" || cfg.Peers[0].Health != "http://10.232.0.11:8008/health" {
 		t.Errorf("db1 peers = %+v", cfg.Peers)

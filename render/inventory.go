@@ -21,6 +21,7 @@ func renderInventory(d *deployment) {
 	inv.NodeImage = t.Render.NodeImage
 	inv.InstallDir = t.Render.InstallDir
 	inv.Mode = t.Database.Mode
+	inv.Budgets = Budgets(t)
 	for _, v := range d.sites {
 		is := v.inv
 		if v.Compose {

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"time"
 
 	"github.com/hagen-ha/hagen/contract"
+	"github.com/hagen-ha/hagen/internal/budget"
 	"github.com/hagen-ha/hagen/schema"
 )
 
@@ -24,6 +26,14 @@ const (
 	// include (the only place the VRRP password is ever written), the lock
 	// that serialises notify.sh and the last VRRP state it handled.
 	keepalivedRun = "/run/hagen/keepalived"
+)
+
+// notify.sh's timers: every psql it runs gives up connecting after
+// notifyConnectTimeout seconds (an unreachable peer costs that once), and
+// it waits up to notifyPromoteWait seconds for pg_promote.
+const (
+	notifyConnectTimeout = 3
+	notifyPromoteWait    = 30
 )
 
 // keepalivedView is everything the keepalived templates print.
@@ -76,6 +86,11 @@ type keepalivedView struct {
 	Synchronous   bool
 	OnStandbyDown string
 	SyncStandbys  []syncStandby
+	// AgentRoleSQL creates the agent's role on a node that becomes the
+	// writable primary (notify.sh); empty without an agent.
+	AgentRoleSQL string
+	// ConnectTimeout and PromoteWait: notify.sh's timers (seconds).
+	ConnectTimeout, PromoteWait int
 }
 
 type keepalivedPeer struct {
@@ -129,6 +144,8 @@ func (keepalivedComponent) site(v *siteView) {
 		DBUser:         v.T.Database.Superuser,
 		DBName:         v.T.Database.Name,
 		Role:           v.Role,
+		ConnectTimeout: notifyConnectTimeout,
+		PromoteWait:    notifyPromoteWait,
 	}
 	if vip.Auth != "" {
 		view.AuthInclude = keepalivedRun + "/auth.conf"
@@ -150,6 +167,7 @@ func (keepalivedComponent) site(v *siteView) {
 		view.Synchronous = s.Synchronous
 		view.OnStandbyDown = s.OnStandbyDown
 		view.SyncStandbys = syncCandidates(s, v.Site.Name)
+		view.AgentRoleSQL = newAgentDatabase(v).RoleSQL
 	}
 	v.file("keepalived/keepalived.conf", 0o644, contract.ReaderKeepalived, "site/keepalived/keepalived.conf.tmpl", view)
 	v.file("keepalived/run.sh", 0o755, contract.ReaderShell, "site/keepalived/run.sh.tmpl", view)
@@ -232,11 +250,8 @@ func (keepalivedComponent) tree(d *deployment) {
 		r.PrimaryWeight = primaryWeight(vip.Priorities)
 	}
 	// A backup declares the master dead after 3 advertisements plus its
-	// skew, (256 - priority) / 256 advertisement intervals.
-	if len(r.Sites) > 1 {
-		prio := r.Sites[1].VIPPriority
-		r.TakeoverMS = 3*vip.AdvertInterval*1000 + (256-prio)*vip.AdvertInterval*1000/256
-	}
+	// skew (vrrpTakeover).
+	r.TakeoverMS = int(vrrpTakeover(t).Value / time.Millisecond)
 	if inv.Prefix > 0 {
 		r.Address = fmt.Sprintf("%s/%d", vip.Address, inv.Prefix)
 	}
@@ -278,4 +293,59 @@ func syncCandidates(s *schema.Streaming, site string) []syncStandby {
 		}
 	}
 	return out
+}
+
+// budgets: the VIP reaches a live node after its holder is lost or fails
+// its database check; with streaming replication, writes through the VIP
+// succeed again once the standby there is promoted.
+func (keepalivedComponent) budgets(t *schema.Topology) []pathBudget {
+	if t.VIP == nil || t.ManagedByPatroni() {
+		return nil // with Patroni the VIP follows its leader: patroni.go
+	}
+	takeover, check := vrrpTakeover(t), trackScriptFall(t)
+	out := []pathBudget{
+		{contract.BudgetPathVIP, contract.BudgetFaultNodeLost, budget.Sum("the VIP moves after its node is lost", takeover)},
+		{contract.BudgetPathVIP, contract.BudgetFaultDatabaseCheck, budget.Sum("the VIP moves after its database fails the check", check, takeover)},
+	}
+	if t.Database.Streaming != nil {
+		promote := notifyPromotion()
+		out = append(out,
+			pathBudget{contract.BudgetPathVIPWrites, contract.BudgetFaultPrimaryLost, budget.Sum("writes through the VIP after the primary is lost", takeover, promote)},
+			pathBudget{contract.BudgetPathVIPWrites, contract.BudgetFaultDatabaseCheck, budget.Sum("writes through the VIP after the primary's database fails", check, takeover, promote)})
+	}
+	return out
+}
+
+// vrrpTakeover is the worst-case takeover after the master stops
+// advertising: every node can be the master, and the backup that takes
+// over is the one with the highest priority left, so the worst case is
+// the second-highest priority (the master's agent weight in
+// primary-standby goes to the master only).
+func vrrpTakeover(t *schema.Topology) budget.Term {
+	first, second := 0, 0
+	for _, p := range t.VIP.Priorities {
+		switch {
+		case p > first:
+			first, second = p, first
+		case p > second:
+			second = p
+		}
+	}
+	return budget.VRRPTakeover(seconds(t.VIP.AdvertInterval), second)
+}
+
+// trackScriptFall is keepalived's detection of a failed database check:
+// keepalived.conf runs check.sh every vip.check.interval with that same
+// timeout, and vip.check.fall failures put the node in FAULT.
+func trackScriptFall(t *schema.Topology) budget.Term {
+	c := t.VIP.Check
+	return budget.TrackScriptFall(seconds(c.Interval), seconds(c.Interval), c.Fall)
+}
+
+// notifyPromotion is notify.sh MASTER on the new master: the lost primary
+// does not answer its connect (one connect timeout), then pg_promote's
+// wait. It sets synchronous_standby_names in the same run, so no commit
+// waits for the agent (failoverAfter 0).
+func notifyPromotion() budget.Term {
+	return budget.Promotion(0, 1, seconds(notifyConnectTimeout), seconds(notifyPromoteWait))
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hagen-ha/hagen/contract"
 	"github.com/hagen-ha/hagen/internal/budget"
@@ -162,11 +163,14 @@ type patroniRunView struct {
 	// standby with an empty data directory waits for.
 	Members       []string
 	InitializeKey string
+	// Agent: the agent's OS user, socket link and role (agent.go).
+	Agent agentDatabase
 }
 
 type patroniScriptView struct {
 	Header, Site, Database, SockDir, Mark, API string
 	Port                                       int
+	Agent                                      agentDatabase
 }
 
 func (patroniComponent) site(v *siteView) {
@@ -195,6 +199,7 @@ func (patroniComponent) site(v *siteView) {
 		PGData: pgData, SockDir: pgSockDir, RunDir: pgRunDir, MarkDir: patroniMarkDir,
 		RestUser:      patroniRestUser,
 		InitializeKey: "/v2/keys" + patroniNamespace + t.Name + "/initialize",
+		Agent:         newAgentDatabase(v),
 	}
 	for _, m := range v.d.etcdMembers() {
 		run.Members = append(run.Members, m.ClientURL)
@@ -203,6 +208,7 @@ func (patroniComponent) site(v *siteView) {
 	scripts := patroniScriptView{
 		Header: hdr, Site: v.Site.Name, Database: db.Name, SockDir: pgSockDir, Mark: patroniMark,
 		API: fmt.Sprintf("http://127.0.0.1:%d", s.HealthPort), Port: db.Port,
+		Agent: newAgentDatabase(v),
 	}
 	v.file("patroni/post_bootstrap.sh", 0o755, contract.ReaderShell, "site/patroni/post_bootstrap.sh.tmpl", scripts)
 	if relaxesStrict(s) {
@@ -228,7 +234,7 @@ func (patroniComponent) site(v *siteView) {
 		Env:     v.nodeEnv(),
 		Secrets: secrets,
 		Mounts:  []string{"patroni", "postgres", "lib"},
-		Volumes: []volume{{"pgdata", pgData}, {"patroni-mark", patroniMarkDir}},
+		Volumes: []volume{{Name: "pgdata", Target: pgData}, {Name: "patroni-mark", Target: patroniMarkDir}},
 		Ports: []port{
 			{Published: db.PublishedPort, Target: db.Port},
 			{Published: s.HealthPort, Target: s.HealthPort},
@@ -552,4 +558,47 @@ func agentPatroni(v *siteView, cfg *contract.AgentConfig) {
 // termWords is a budget term as the RUNBOOK says it: "7.5 s (ttl 3s + …)".
 func termWords(t budget.Term) string {
 	return fmt.Sprintf("%s (%s)", budget.Seconds(t.Value), t.Formula)
+}
+
+// budgets are the failover paths Patroni decides: after the leader's node
+// is lost, its lock expires and the standby is promoted
+// (budget.PatroniPromotion); the VIP follows /primary within a check and
+// a VRRP version 3 takeover; HAProxy marks the old leader down and the
+// new one up.
+func (patroniComponent) budgets(t *schema.Topology) []pathBudget {
+	if !t.ManagedByPatroni() {
+		return nil
+	}
+	promote := budget.PatroniPromotion(patroniTimers(t.Database.Streaming))
+	var out []pathBudget
+	if v := t.VIP; v != nil {
+		lowest := 255
+		for _, p := range v.Priorities {
+			lowest = min(lowest, p)
+		}
+		follow := budget.PatroniVIP(patroniCheckInterval*time.Second, patroniVRRPAdvert, lowest)
+		out = append(out,
+			pathBudget{contract.BudgetPathVIP, contract.BudgetFaultPrimaryLost, budget.Sum("the VIP moves to the promoted standby", promote, follow)},
+			pathBudget{contract.BudgetPathVIPWrites, contract.BudgetFaultPrimaryLost, budget.Sum("writes through the VIP after the primary is lost", promote, follow)})
+	}
+	if p := t.Proxy; p != nil && p.Fronts == "database" {
+		inter, connect, check := millis(p.Check.Interval), millis(haproxyConnectTimeoutMs), millis(haproxyCheckTimeoutMs)
+		down := budget.Sum("the lost primary marked down", budget.HAProxyDown(inter, p.Check.Fall, connect, check))
+		up := budget.Sum("the promoted standby marked up", promote, budget.HAProxyUp(inter, p.Check.Rise, connect, check))
+		out = append(out, pathBudget{contract.BudgetPathHAProxy, contract.BudgetFaultPrimaryLost,
+			budget.Max("writes through HAProxy after the primary is lost", down, up)})
+	}
+	return out
+}
+
+// agentPatroniNative adapts the agent's native unit to Patroni: the
+// agent's user comes from patroni/run.sh, and it removes the callback's
+// mark below an otherwise read-only file system.
+func agentPatroniNative(s *service) {
+	s.Native.Comment = []string{
+		"The hagen binary must be installed at " + agentBinary + ".",
+		"It runs as " + contract.AgentRole + " (created by patroni/run.sh), which PostgreSQL admits",
+		"over its socket by peer authentication; it reads the REST API's password only.",
+	}
+	s.Native.Hardening = append(s.Native.Hardening, "ReadWritePaths=-"+patroniMarkDir)
 }

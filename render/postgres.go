@@ -102,6 +102,8 @@ type hbaView struct {
 	Header string
 	Site   string
 	Groups []hbaGroup
+	// Reject: some record rejects (the agent's role from the network).
+	Reject bool
 	// Native: the file of the server the systemd units run.
 	Native bool
 }
@@ -134,6 +136,8 @@ type entrypointView struct {
 	CertFile  string
 	KeyFile   string
 	SSLMode   string
+	// Agent: what the database does for hagen's agent on the site.
+	Agent agentDatabase
 	// Primary-standby only (streamSite).
 	Streaming       bool
 	ReplicationUser string
@@ -197,6 +201,7 @@ func (postgresComponent) site(v *siteView) {
 		Site:   v.Site.Name,
 		Groups: hbaGroups(v, !v.Compose),
 		Native: !v.Compose,
+		Reject: agentRuns(v),
 	})
 	if v.Compose && v.Systemd {
 		v.file(pgHBANative, 0o644, contract.ReaderPGHBA, "site/postgres/pg_hba.conf.tmpl", hbaView{
@@ -204,6 +209,7 @@ func (postgresComponent) site(v *siteView) {
 			Site:   v.Site.Name,
 			Groups: hbaGroups(v, true),
 			Native: true,
+			Reject: agentRuns(v),
 		})
 	}
 	ident := identView{Header: hdr, Map: pgIdentMap}
@@ -232,7 +238,7 @@ func (postgresComponent) site(v *siteView) {
 		Env:     v.nodeEnv(),
 		Secrets: secrets,
 		Mounts:  []string{"postgres", "lib"},
-		Volumes: []volume{{"pgdata", pgData}},
+		Volumes: []volume{{Name: "pgdata", Target: pgData}},
 		Ports:   []port{{Published: db.PublishedPort, Target: db.Port}},
 		Health: &healthCheck{
 			Test:     []string{"pg_isready", "-h", "127.0.0.1", "-p", fmt.Sprint(db.Port), "-U", db.Superuser, "-d", db.Name},
@@ -309,10 +315,12 @@ func renderPostgresPrepare(v *siteView) {
 		Header, Site, Unit, PGData, SockDir, RunDir, PassFile string
 		Streaming                                             bool
 		ReplicationUser, Superuser                            string
+		Agent                                                 agentDatabase
 	}{
 		Header: header(v.Spec, "#"), Site: v.Site.Name, Unit: v.unitName("postgres"),
 		PGData: pgData, SockDir: pgSockDir, RunDir: pgRunDir, PassFile: pgPassFile,
 		Superuser: v.T.Database.Superuser,
+		Agent:     newAgentDatabase(v),
 	}
 	if s := v.T.Database.Streaming; s != nil {
 		view.Streaming = true
@@ -342,7 +350,9 @@ func hbaGroups(v *siteView, native bool) []hbaGroup {
 	if db.Superuser != "postgres" {
 		local.Method = "peer map=" + pgIdentMap
 	}
-	groups := []hbaGroup{
+	// The agent's records come first: its role must never match a
+	// password record.
+	groups := append(newAgentDatabase(v).hba(), []hbaGroup{
 		{
 			Comment: []string{"hagen's scripts in the container connect over the socket as the postgres OS user."},
 			Lines:   []hbaLine{local},
@@ -354,7 +364,7 @@ func hbaGroups(v *siteView, native bool) []hbaGroup {
 				{host, "all", "all", "::1/128", scram},
 			},
 		},
-	}
+	}...)
 
 	// Who dials this site as the superuser: host-network services of the
 	// site itself (its own address), and Bucardo from its site
@@ -523,6 +533,7 @@ func entrypoint(v *siteView, hdr string) entrypointView {
 		CertFile:  pgTLSDir + "/server.crt",
 		KeyFile:   pgTLSDir + "/server.key",
 		SSLMode:   sslMode(v.T),
+		Agent:     newAgentDatabase(v),
 	}
 	if st := v.streaming(); st != nil {
 		e.Streaming = true

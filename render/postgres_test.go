@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hagen-ha/hagen/contract"
 	"github.com/hagen-ha/hagen/render"
 	"github.com/hagen-ha/hagen/schema"
 )
@@ -101,9 +102,43 @@ func TestPgHBANeverTrusts(t *testing.T) {
 				t.Errorf("%s: %s has a trust record:\n%s", v.name, p, data.Data)
 			}
 			for _, r := range parseHBA(t, p, data.Data) {
-				ok := r.Type == "local" && strings.HasPrefix(r.Method, "peer") || r.Method == "scram-sha-256"
+				ok := r.Type == "local" && strings.HasPrefix(r.Method, "peer") || r.Method == "scram-sha-256" ||
+					r.Method == "reject" && r.User == contract.AgentRole
 				if !ok {
 					t.Errorf("%s: %s: %+v authenticates with neither peer (socket) nor scram-sha-256", v.name, p, r)
+				}
+			}
+		}
+	}
+}
+
+// The agent's role gets in by peer over the socket only: its records come
+// before every other, and reject it from every network address.
+func TestPgHBAAgentPeerOnly(t *testing.T) {
+	for _, v := range pgVariants() {
+		top, tree := pgRender(t, v)
+		for _, s := range top.Sites {
+			for _, p := range []string{s.Name + "/postgres/pg_hba.conf", s.Name + "/postgres/pg_hba.systemd.conf"} {
+				f, ok := tree[p]
+				if !ok {
+					continue
+				}
+				recs := parseHBA(t, p, f.Data)
+				want := []hbaRecord{
+					{"local", "all", contract.AgentRole, "", "peer"},
+					{"host", "all", contract.AgentRole, "0.0.0.0/0", "reject"},
+					{"host", "all", contract.AgentRole, "::/0", "reject"},
+				}
+				if top.Database.Streaming == nil {
+					for _, r := range recs {
+						if r.User == contract.AgentRole {
+							t.Errorf("%s: %s names the agent's role without an agent: %+v", v.name, p, r)
+						}
+					}
+					continue
+				}
+				if len(recs) < len(want) || !slices.Equal(recs[:len(want)], want) {
+					t.Errorf("%s: %s does not start with the agent's records %+v:\n%s", v.name, p, want, f.Data)
 				}
 			}
 		}
@@ -119,6 +154,9 @@ func TestPgHBASSL(t *testing.T) {
 				want := "host"
 				if top.Security.SSL {
 					want = "hostssl"
+				}
+				if r.Method == "reject" {
+					want = "host" // rejects every TCP connection, TLS or not
 				}
 				if r.Type != "local" && r.Type != want {
 					t.Errorf("%s: %s: %+v is not %s (security.ssl %v)", v.name, p, r, want, top.Security.SSL)

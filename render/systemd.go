@@ -56,6 +56,8 @@ type unitView struct {
 	TimeoutStopSec    string
 	KillMode          string
 	KillSignal        string
+	// Hardening: sandboxing directives, "Name=value" each.
+	Hardening []string
 }
 
 // Paths on a host that runs a site.
@@ -167,6 +169,7 @@ func (u *unitBuilder) nativeUnit(s *service) *unitView {
 		RestartSec:  "2s",
 		KillMode:    n.KillMode,
 		KillSignal:  n.KillSignal,
+		Hardening:   n.Hardening,
 	}
 	if n.Type != "" {
 		un.Type = n.Type
@@ -248,6 +251,9 @@ func (u *unitBuilder) dockerRun(s *service, secrets []secretUse) []string {
 		"--label", "dev.hagen.topology=" + v.T.Name,
 		"--label", "dev.hagen.site=" + v.Site.Name,
 		"--label", "dev.hagen.component=" + s.Label,
+	}
+	if s.User != "" {
+		args = append(args, "--user", s.User)
 	}
 	for _, h := range n.HostAliases {
 		args = append(args, "--add-host", h+":host-gateway")

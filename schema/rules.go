@@ -10,6 +10,8 @@ import (
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/token"
+
+	"github.com/hagen-ha/hagen/contract"
 )
 
 // checker holds the rules that relate several fields of a spec, and the
@@ -365,6 +367,9 @@ func (c *checker) database() {
 			c.streaming(db.Streaming)
 		}
 	}
+	if c.ok("database.superuser") && db.Superuser == contract.AgentRole {
+		c.errorf("database.superuser", "%s is the role of hagen's health agent, which is no superuser and is reset to its few rights on every promotion; choose another name", quote(db.Superuser))
+	}
 }
 
 func (c *checker) streaming(s *Streaming) {
@@ -412,12 +417,22 @@ func (c *checker) streaming(s *Streaming) {
 			}
 		}
 	}
+	if c.ok("database.streaming.replicationUser") && s.ReplicationUser == contract.AgentRole {
+		c.errorf("database.streaming.replicationUser", "%s is the role of hagen's health agent, which may not replicate and logs in over the local socket only; choose another name", quote(s.ReplicationUser))
+	}
+	if c.ok("database.version", "database.streaming.synchronous") && s.Synchronous && c.t.Database.Version < 15 && s.Manager != ManagerPatroni {
+		c.warnf("database.version", "PostgreSQL %d cannot grant ALTER SYSTEM to a role that is not a superuser (15 can): the health agent reports the synchronous state but does not restore synchronous_standby_names after a failover, and logs the statement for an operator to run; use version 15 or later for that", c.t.Database.Version)
+	}
 	if c.t.VIP == nil && c.ok("vip") && s.Manager != ManagerPatroni {
 		c.warnf("database.streaming", "no vip: nothing promotes a standby when the primary fails; failover is the runbook's manual procedure (add a vip for automatic promotion)")
 	}
 	if c.keepalivedFailover() && c.ok("database.streaming.synchronous", "database.streaming.onStandbyDown", "database.streaming.acceptSplitBrainRisk") &&
 		s.Synchronous && s.OnStandbyDown == "async" && !s.AcceptSplitBrainRisk {
 		c.errorf("database.streaming.onStandbyDown", `"async" with the keepalived failover (a vip, no other failover manager) can give two writable primaries: when the nodes lose each other but both still reach the witness, the standby promotes while the old primary stops waiting for it and goes on accepting writes; keep "block", or set database.streaming.acceptSplitBrainRisk: true to accept that risk`)
+	}
+	if c.keepalivedFailover() && c.ok("database.streaming.synchronous", "database.streaming.acceptSplitBrainRisk") &&
+		!s.Synchronous && !s.AcceptSplitBrainRisk {
+		c.errorf("database.streaming.synchronous", `false with the keepalived failover (a vip, no other failover manager) can give two writable primaries: the primary never waits for the standby, so when the nodes lose each other but both still reach the witness, the standby promotes while the old primary goes on accepting writes, and the writes of one of them are lost when they rejoin; set synchronous: true (with onStandbyDown "block"), or set database.streaming.acceptSplitBrainRisk: true to accept that risk`)
 	}
 	if s.Witness != "" && c.ok("database.streaming.witness") {
 		for i, site := range c.t.Sites {

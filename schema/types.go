@@ -72,8 +72,9 @@ type Streaming struct {
 	Synchronous             bool      `json:"synchronous"`
 	SynchronousStandbyNames []string  `json:"synchronousStandbyNames"`
 	OnStandbyDown           string    `json:"onStandbyDown"`
-	// AcceptSplitBrainRisk allows onStandbyDown "async" with keepalived's
-	// failover, which can give two writable primaries.
+	// AcceptSplitBrainRisk allows onStandbyDown "async", or asynchronous
+	// replication, with keepalived's failover, which can give two writable
+	// primaries.
 	AcceptSplitBrainRisk bool      `json:"acceptSplitBrainRisk"`
 	ReplicationUser      string    `json:"replicationUser"`
 	ReplicationPassword  SecretRef `json:"replicationPassword"`

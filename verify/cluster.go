@@ -195,8 +195,11 @@ func (c *cluster) createNetworks(ctx context.Context) error {
 
 // node describes a container to create.
 type node struct {
-	Name       string
-	Image      string
+	Name  string
+	Image string
+	// User is compose's user: (the agent runs as its own uid for peer
+	// authentication over the socket).
+	User       string
 	Entrypoint []string
 	Cmd        []string
 	Env        []string
@@ -244,7 +247,7 @@ func (c *cluster) create(ctx context.Context, n node) (string, error) {
 	res, err := c.e.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name: n.Name,
 		Config: &container.Config{
-			Image: n.Image, Entrypoint: n.Entrypoint, Cmd: n.Cmd, Env: n.Env,
+			Image: n.Image, User: n.User, Entrypoint: n.Entrypoint, Cmd: n.Cmd, Env: n.Env,
 			Labels: c.e.labels(n.Labels), Healthcheck: n.Health,
 			StopSignal: n.StopSignal, StopTimeout: n.StopTimeout,
 		},
@@ -432,7 +435,7 @@ func (c *cluster) startService(ctx context.Context, s *site, name string, ov *ov
 		return "", err
 	}
 	n := node{
-		Name: c.name(s.Inv.Name, name), Image: svc.Image,
+		Name: c.name(s.Inv.Name, name), Image: svc.Image, User: svc.User,
 		Entrypoint: svc.Entrypoint, Cmd: svc.Command, Env: serviceEnv(svc.Environment),
 		Mounts: mounts, CapAdd: svc.CapAdd, Health: healthConfig(svc.HealthCheck),
 		Restart: svc.Restart, NetNS: s.HostID, Init: svc.Init != nil && *svc.Init,

@@ -10,9 +10,15 @@
 //
 //   - VRRP takeover after the master disappears (killed, powered off, cut
 //     off): a backup declares the master down after the Master_Down_Interval
-//     of RFC 3768 §6.1 / RFC 5798 §6.1, 3 × advert + skew, where
-//     skew = (256 − priority) / 256 × advert and priority is the backup's.
-//     keepalived implements it so.
+//     of RFC 3768 §6.1, 3 × advert + skew, where priority is the backup's.
+//     keepalived speaks VRRP version 2 unless vrrp_version 3 is set (hagen's
+//     keepalived.conf does not), and for version 2 its skew is
+//     (256 − priority) / 256 seconds whatever the advertisement interval
+//     (keepalived's VRRP_TIMER_SKEW; RFC 5798's version 3 scales it by the
+//     interval). Note: this package first scaled it by the interval, which
+//     overstated the skew for advert_int above 1 s. The fault can come
+//     right after an advertisement, so the takeover may come up to one
+//     interval sooner; the budget is the whole interval.
 //   - VRRP takeover after a failed track script: the script must fail fall
 //     times in a row, each run at most interval + timeout apart in the worst
 //     case (a hung run counts as a failure after its timeout), so detection
@@ -21,17 +27,24 @@
 //     backup takes over after its skew time, but that advertisement can be
 //     lost, so the budget adds the full Master_Down_Interval.
 //   - HAProxy marks a server down after fall consecutive failed checks run
-//     every inter; a check against a silent server fails after the check
-//     timeout (a refused connection fails at once), and HAProxy schedules
-//     the next check inter after the previous one ended, so the worst case
-//     is fall × (inter + timeout check).
+//     every inter, and up after rise consecutive good ones. With "timeout
+//     check" set (haproxy.cfg sets it) a check may take min(timeout
+//     connect, inter) to connect and then "timeout check" to answer (the
+//     HAProxy manual, "timeout check"; a refused connection fails at once),
+//     and HAProxy schedules the next check inter after the previous one
+//     ended, so the worst case is fall × (inter + min(connect, inter) +
+//     check), rise × (…) to come up. Note: this package first counted only
+//     "timeout check" for a check's own time, not its connect time.
 //   - Promotion in hagen's keepalived design: the new VRRP master's notify
-//     script fences every peer (each unreachable peer costs one connect
-//     timeout) and promotes the local standby (pg_promote waits up to its
-//     own limit); with onStandbyDown "async" the agent then clears
-//     synchronous_standby_names after failoverAfter seconds before a commit
-//     can return. Budget: failoverAfter (0 when writes never wait for it) +
-//     peers × connect timeout + promote wait.
+//     script asks every peer for its role and fences a writable one (each
+//     unreachable peer costs one connect timeout) and promotes the local
+//     standby (pg_promote waits up to its own limit). Budget: failoverAfter
+//   - peers × connect timeout + promote wait. Note: pass 0 as
+//     failoverAfter for hagen's rendered notify.sh, which sets
+//     synchronous_standby_names in the promotion itself (the standbys still
+//     up, or none), so no commit of the new primary waits for the agent;
+//     failoverAfter is the agent's delay on a running primary whose
+//     synchronous standby is lost, not part of a promotion.
 //   - Patroni: the leader key expires ttl seconds after the last renewal,
 //     and a replica notices within one loop_wait: ttl + loop_wait.
 //   - Client library: after a failed request the client waits the
@@ -42,7 +55,8 @@
 //     first live one).
 //
 // Sum adds terms along a path (for example VRRP takeover + promotion +
-// client reconnect for a client writing through the VIP).
+// client reconnect for a client writing through the VIP); Max is a path
+// that waits for several things at once.
 package budget
 
 import (
@@ -81,6 +95,37 @@ func Sum(name string, terms ...Term) Budget {
 	return b
 }
 
+// maxTerm names the one term of a Max budget.
+const maxTerm = "max"
+
+// Max is the budget of a path that needs several things, each reached
+// along its own way at the same time: the longest of the alternatives.
+// Its one term, "max", lists them all in its formula.
+func Max(name string, alternatives ...Budget) Budget {
+	parts := make([]string, len(alternatives))
+	var longest time.Duration
+	for i, a := range alternatives {
+		parts[i] = a.Formula()
+		longest = max(longest, a.Total)
+	}
+	return Sum(name, Term{Name: maxTerm, Formula: strings.Join(parts, ", "), Value: longest})
+}
+
+// Formula is the budget's terms with their inputs filled in:
+// "VRRP takeover (3 × 1s + (256 − 100)/256 × 1s) + promotion (…)", or
+// "max(…, …)" for Max.
+func (b Budget) Formula() string {
+	parts := make([]string, len(b.Terms))
+	for i, t := range b.Terms {
+		if t.Name == maxTerm {
+			parts[i] = "max(" + t.Formula + ")"
+		} else {
+			parts[i] = t.Name + " (" + t.Formula + ")"
+		}
+	}
+	return strings.Join(parts, " + ")
+}
+
 // String is "name ≤ total (term + term ...)".
 func (b Budget) String() string {
 	parts := make([]string, len(b.Terms))
@@ -98,19 +143,21 @@ func Seconds(d time.Duration) string {
 	return s + "s"
 }
 
-// VRRPSkew is RFC 5798's Skew_Time, (256 − priority) / 256 × advert, for a
-// backup of the given priority (1–254).
-func VRRPSkew(advert time.Duration, priority int) time.Duration {
-	return time.Duration(int64(advert) * int64(256-priority) / 256)
+// VRRPSkew is the Skew_Time of VRRP version 2 (RFC 3768 §6.1), as
+// keepalived computes it: (256 − priority) / 256 seconds for a backup of
+// the given priority (1–255), whatever the advertisement interval.
+func VRRPSkew(priority int) time.Duration {
+	return time.Duration(int64(time.Second) * int64(256-priority) / 256)
 }
 
 // VRRPTakeover is the time a backup of the given priority needs to take
-// over from a master that stopped advertising: 3 × advert + skew.
+// over from a master that stopped advertising: 3 × advert + skew (VRRP
+// version 2, keepalived's default).
 func VRRPTakeover(advert time.Duration, backupPriority int) Term {
 	return Term{
 		Name:    "VRRP takeover",
-		Formula: fmt.Sprintf("3 × %s + (256 − %d)/256 × %s", Seconds(advert), backupPriority, Seconds(advert)),
-		Value:   3*advert + VRRPSkew(advert, backupPriority),
+		Formula: fmt.Sprintf("3 × %s + (256 − %d)/256 × 1s", Seconds(advert), backupPriority),
+		Value:   3*advert + VRRPSkew(backupPriority),
 	}
 }
 
@@ -133,12 +180,24 @@ func VRRPCheckFailover(advert time.Duration, backupPriority int, interval, timeo
 }
 
 // HAProxyDown is the worst-case time for HAProxy to mark a server down:
-// fall × (inter + timeout check).
-func HAProxyDown(inter time.Duration, fall int, checkTimeout time.Duration) Term {
+// fall × (inter + min(timeout connect, inter) + timeout check).
+func HAProxyDown(inter time.Duration, fall int, connectTimeout, checkTimeout time.Duration) Term {
+	return haproxyChecks("HAProxy marks the server down", inter, fall, connectTimeout, checkTimeout)
+}
+
+// HAProxyUp is the worst-case time for HAProxy to mark a server up once it
+// answers its check: rise × (inter + min(timeout connect, inter) +
+// timeout check), a check in progress when the server came back
+// included.
+func HAProxyUp(inter time.Duration, rise int, connectTimeout, checkTimeout time.Duration) Term {
+	return haproxyChecks("HAProxy marks the server up", inter, rise, connectTimeout, checkTimeout)
+}
+
+func haproxyChecks(name string, inter time.Duration, n int, connectTimeout, checkTimeout time.Duration) Term {
 	return Term{
-		Name:    "HAProxy marks the server down",
-		Formula: fmt.Sprintf("%d × (%s + %s)", fall, Seconds(inter), Seconds(checkTimeout)),
-		Value:   time.Duration(fall) * (inter + checkTimeout),
+		Name:    name,
+		Formula: fmt.Sprintf("%d × (%s + min(%s, %s) + %s)", n, Seconds(inter), Seconds(connectTimeout), Seconds(inter), Seconds(checkTimeout)),
+		Value:   time.Duration(n) * (inter + min(connectTimeout, inter) + checkTimeout),
 	}
 }
 

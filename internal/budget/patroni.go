@@ -58,13 +58,21 @@ func PatroniPromotion(t PatroniTimers) Term {
 	}
 }
 
+// VRRPv3Skew is the Skew_Time of VRRP version 3 (RFC 5798 §6.1), which
+// keepalived scales by the advertisement interval:
+// (256 − priority) / 256 × advert.
+func VRRPv3Skew(advert time.Duration, priority int) time.Duration {
+	return time.Duration(int64(advert) * int64(256-priority) / 256)
+}
+
 // PatroniVIP is keepalived following Patroni's /primary: the track script
 // succeeds at its next run (every interval; rise 1), then the instance
-// leaves FAULT and becomes MASTER after 3 adverts and its skew.
+// leaves FAULT and becomes MASTER after 3 adverts and its VRRP version 3
+// skew.
 func PatroniVIP(interval, advert time.Duration, priority int) Term {
 	return Term{
 		Name:    "VIP follows /primary",
 		Formula: fmt.Sprintf("check %s + 3 × %s + (256 − %d)/256 × %s", Seconds(interval), Seconds(advert), priority, Seconds(advert)),
-		Value:   interval + 3*advert + VRRPSkew(advert, priority),
+		Value:   interval + 3*advert + VRRPv3Skew(advert, priority),
 	}
 }

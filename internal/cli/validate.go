@@ -4,7 +4,11 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/hagen-ha/hagen/contract"
+	"github.com/hagen-ha/hagen/internal/budget"
+	"github.com/hagen-ha/hagen/render"
 	"github.com/hagen-ha/hagen/schema"
 )
 
@@ -21,6 +25,13 @@ secrets as references, no literal secrets, no control characters in any
 string). Each violation is printed with file:line:col, the field path,
 what is wrong and what would be valid; many alike are counted, not all
 printed. Warnings are printed but do not fail.
+
+A valid spec is summarised in one line, followed by the RTO budget of
+each failover path: the worst-case time from a fault until the path works
+again, computed from the spec's timers (keepalived's advertisements and
+check, HAProxy's checks, the clients' reconnect delay, the promotion's
+limits), with the formula and its numbers. inventory.json lists the same
+budgets for hagen verify.
 
 A spec over 1 MiB, with a list of more than 2,000 elements or more than
 100,000 syntax nodes is refused before evaluation. The first Ctrl-C or
@@ -47,7 +58,19 @@ func runValidate(c *command, e *env, args []string) int {
 		return code
 	}
 	fmt.Fprintf(e.stdout, "%s: valid: %s\n", pos[0], summary(t))
+	printBudgets(e, render.Budgets(t))
 	return ExitOK
+}
+
+// printBudgets prints the RTO budgets, one path and fault a line.
+func printBudgets(e *env, budgets []contract.InventoryBudget) {
+	if len(budgets) == 0 {
+		return
+	}
+	fmt.Fprintln(e.stdout, "RTO budgets (worst case from the spec's timers):")
+	for _, b := range budgets {
+		fmt.Fprintf(e.stdout, "  %s after %s: %s = %s\n", b.Path, b.Fault, budget.Seconds(time.Duration(b.Budget)*time.Millisecond), b.Formula)
+	}
 }
 
 // summary is a one-line description of a topology.

@@ -17,8 +17,25 @@ readonly pgdata=/var/lib/postgresql/data
 install -d -o postgres -g postgres -m 2775 /var/run/postgresql
 install -d -m 0755 /run/hagen
 install -d -o postgres -g postgres -m 0700 /run/hagen/postgres
-# The on_role_change callback's mark; the agent reads it.
-install -d -o postgres -g postgres -m 0755 /run/hagen/patroni
+# hagen's agent connects as hagen_agent over the socket by peer
+# authentication: its container runs as uid and gid 7432, which this
+# container must know by that name (a host creates the user with any ids).
+if ! getent passwd hagen_agent >/dev/null; then
+	if [ -n "${HAGEN_ETC:-}" ]; then
+		useradd --system --user-group --no-create-home --shell /usr/sbin/nologin hagen_agent
+	else
+		getent group hagen_agent >/dev/null || groupadd --gid 7432 hagen_agent
+		useradd --uid 7432 --gid hagen_agent --no-create-home --shell /usr/sbin/nologin hagen_agent
+	fi
+fi
+# agent.json names the socket by the published port, as the server on a host
+# listens there (in a container only: HAGEN_ETC is set by the native units).
+if [ -z "${HAGEN_ETC:-}" ]; then
+	ln -sfn .s.PGSQL.5432 /var/run/postgresql/.s.PGSQL.5444
+fi
+# The on_role_change callback (postgres) leaves its mark here; the agent
+# reads it and removes it.
+install -d -o postgres -g hagen_agent -m 2770 /run/hagen/patroni
 mkdir -p "$pgdata"
 chown postgres:postgres "$pgdata"
 chmod 0700 "$pgdata"

@@ -20,6 +20,11 @@ readonly database=orders
 readonly rundir=/run/hagen/postgres
 readonly passfile=/run/hagen/postgres/pgpass
 readonly role_hook=/etc/hagen/postgres/role.sh
+# hagen's agent connects as hagen_agent over the socket by peer
+# authentication: its container runs as uid 7432, which this container
+# must know by that name.
+readonly agent_user=hagen_agent
+readonly agent_uid=7432
 # Present while this script initialises the cluster: a start that finds it
 # knows that an earlier initialisation was interrupted.
 readonly init_mark=$PGDATA/hagen-init.incomplete
@@ -40,6 +45,11 @@ prepare_dirs() {
 	mkdir -p "$PGDATA"
 	chown postgres:postgres "$PGDATA"
 	chmod 0700 "$PGDATA"
+	getent passwd "$agent_user" >/dev/null ||
+		useradd --uid "$agent_uid" --user-group --no-create-home --shell /usr/sbin/nologin "$agent_user"
+	# agent.json names the socket by the published port, as the server on
+	# a host listens there.
+	ln -sfn .s.PGSQL.5432 /var/run/postgresql/.s.PGSQL.5444
 }
 
 # data_state prints "empty", "cluster", "interrupted" or "unknown".
@@ -102,7 +112,7 @@ stop_local() {
 
 # init_cluster creates a new cluster: initdb with checksums, the superuser's
 # password from POSTGRES_PASSWORD, the application database, the
-# replication role and one replication slot per standby.
+# replication role, the agent's role and one replication slot per standby.
 init_cluster() {
 	local pwfile
 	log "creating a new cluster in $PGDATA (initdb, data checksums on, superuser $superuser)"
@@ -137,6 +147,43 @@ SQL
 		printf '%s\n' "CREATE ROLE \"replicator\" WITH LOGIN REPLICATION PASSWORD :'pw';"
 	} | psql_local --dbname=postgres
 	unset pw
+	log "creating the agent's role $agent_user"
+	psql_local --dbname=postgres <<'SQL'
+DO $hagen$
+DECLARE
+	agent constant text := 'hagen_agent';
+	other record;
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = agent) THEN
+		EXECUTE format('CREATE ROLE %I', agent);
+	END IF;
+	EXECUTE format('ALTER ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 3 PASSWORD NULL', agent);
+	FOR other IN
+		SELECT g.rolname FROM pg_catalog.pg_auth_members m
+		JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
+		JOIN pg_catalog.pg_roles u ON u.oid = m.member
+		WHERE u.rolname = agent AND g.rolname <> 'pg_monitor'
+	LOOP
+		EXECUTE format('REVOKE %I FROM %I', other.rolname, agent);
+	END LOOP;
+	EXECUTE format('GRANT pg_monitor TO %I', agent);
+	EXECUTE format('GRANT EXECUTE ON FUNCTION pg_catalog.pg_reload_conf() TO %I', agent);
+	IF current_setting('server_version_num')::int >= 150000 THEN
+		FOR other IN EXECUTE
+			'SELECT p.parname FROM pg_catalog.pg_parameter_acl p, pg_catalog.aclexplode(p.paracl) a
+			 WHERE a.grantee = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1)
+			 AND p.parname <> ''synchronous_standby_names''' USING agent
+		LOOP
+			EXECUTE format('REVOKE ALL ON PARAMETER %s FROM %I', other.parname, agent);
+		END LOOP;
+		EXECUTE format('GRANT ALTER SYSTEM ON PARAMETER synchronous_standby_names TO %I', agent);
+	END IF;
+	EXECUTE format('ALTER ROLE %I SET statement_timeout = %L', agent, '1s');
+	EXECUTE format('ALTER ROLE %I SET lock_timeout = %L', agent, '1s');
+	EXECUTE format('ALTER ROLE %I SET idle_in_transaction_session_timeout = %L', agent, '5s');
+END
+$hagen$;
+SQL
 	log "creating the physical replication slot db1"
 	psql_local --dbname=postgres <<'SQL'
 DO $$ BEGIN PERFORM pg_create_physical_replication_slot('db1'); END $$;

@@ -167,6 +167,61 @@ apply_sync_policy() {
 	log "setting synchronous_standby_names = '$names': $reason"
 	sql 127.0.0.1 "ALTER SYSTEM SET synchronous_standby_names = '$names'" "SELECT pg_reload_conf()" >/dev/null
 }
+# agent_role creates the role of hagen's agent on the local writable
+# primary, or brings it back to exactly its rights: a cluster created
+# before the agent had its own role gets it here (roles reach the standbys
+# by replication). In the database postgres, which the agent connects to
+# (its grant on pg_reload_conf() is per database); the commit waits for no
+# standby. A failure is logged only: the agent's checks then fail, which
+# keepalived and HAProxy show.
+agent_role() {
+	local pw
+	pw=$(secret POSTGRES_PASSWORD)
+	if ! PGPASSWORD=$pw PGCONNECT_TIMEOUT=3 PGAPPNAME=hagen-notify \
+		PGOPTIONS='-c synchronous_commit=local -c statement_timeout=5s' \
+		psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U "$dbuser" -d postgres \
+		>/dev/null 2>"$rundir/agent-role.err" <<'SQL'
+DO $hagen$
+DECLARE
+	agent constant text := 'hagen_agent';
+	other record;
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = agent) THEN
+		EXECUTE format('CREATE ROLE %I', agent);
+	END IF;
+	EXECUTE format('ALTER ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 3 PASSWORD NULL', agent);
+	FOR other IN
+		SELECT g.rolname FROM pg_catalog.pg_auth_members m
+		JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
+		JOIN pg_catalog.pg_roles u ON u.oid = m.member
+		WHERE u.rolname = agent AND g.rolname <> 'pg_monitor'
+	LOOP
+		EXECUTE format('REVOKE %I FROM %I', other.rolname, agent);
+	END LOOP;
+	EXECUTE format('GRANT pg_monitor TO %I', agent);
+	EXECUTE format('GRANT EXECUTE ON FUNCTION pg_catalog.pg_reload_conf() TO %I', agent);
+	IF current_setting('server_version_num')::int >= 150000 THEN
+		FOR other IN EXECUTE
+			'SELECT p.parname FROM pg_catalog.pg_parameter_acl p, pg_catalog.aclexplode(p.paracl) a
+			 WHERE a.grantee = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1)
+			 AND p.parname <> ''synchronous_standby_names''' USING agent
+		LOOP
+			EXECUTE format('REVOKE ALL ON PARAMETER %s FROM %I', other.parname, agent);
+		END LOOP;
+		EXECUTE format('GRANT ALTER SYSTEM ON PARAMETER synchronous_standby_names TO %I', agent);
+	END IF;
+	EXECUTE format('ALTER ROLE %I SET statement_timeout = %L', agent, '1s');
+	EXECUTE format('ALTER ROLE %I SET lock_timeout = %L', agent, '1s');
+	EXECUTE format('ALTER ROLE %I SET idle_in_transaction_session_timeout = %L', agent, '5s');
+END
+$hagen$;
+SQL
+	then
+		log "WARNING: cannot create or update the agent's role: $(head -n 1 "$rundir/agent-role.err")"
+		return 0
+	fi
+	log "the agent's role is up to date"
+}
 
 on_master() {
 	local lr ltl p name addr pr ptl newest=true
@@ -202,6 +257,7 @@ on_master() {
 			unfence_local
 		fi
 		log "site db1 is the writable primary (timeline $ltl)"
+		agent_role
 		;;
 	primary | fenced)
 		for p in "${peers[@]}"; do
@@ -237,6 +293,7 @@ on_master() {
 			unfence_local
 		fi
 		log "site db1 is the writable primary (timeline $ltl)"
+		agent_role
 		;;
 	esac
 }

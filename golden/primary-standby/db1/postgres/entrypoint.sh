@@ -20,6 +20,11 @@ readonly database=orders
 readonly rundir=/run/hagen/postgres
 readonly passfile=/run/hagen/postgres/pgpass
 readonly role_hook=/etc/hagen/postgres/role.sh
+# hagen's agent connects as hagen_agent over the socket by peer
+# authentication: its container runs as uid 7432, which this container
+# must know by that name.
+readonly agent_user=hagen_agent
+readonly agent_uid=7432
 # Present while this script initialises the cluster: a start that finds it
 # knows that an earlier initialisation was interrupted.
 readonly init_mark=$PGDATA/hagen-init.incomplete
@@ -40,6 +45,11 @@ prepare_dirs() {
 	mkdir -p "$PGDATA"
 	chown postgres:postgres "$PGDATA"
 	chmod 0700 "$PGDATA"
+	getent passwd "$agent_user" >/dev/null ||
+		useradd --uid "$agent_uid" --user-group --no-create-home --shell /usr/sbin/nologin "$agent_user"
+	# agent.json names the socket by the published port, as the server on
+	# a host listens there.
+	ln -sfn .s.PGSQL.5432 /var/run/postgresql/.s.PGSQL.5444
 }
 
 # data_state prints "empty", "cluster", "interrupted" or "unknown".
