@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -33,6 +34,37 @@ type AgentConfig struct {
 	// spec's health path (database.streaming.healthPath), which HAProxy
 	// and keepalived check. Empty or "/primary": /primary only.
 	PrimaryPath string `json:"primaryPath,omitempty"`
+	// Patroni is set when Patroni manages the database. The agent then
+	// serves no HTTP (Patroni's REST API answers /primary and /replica on
+	// the health port; Listen is empty) and does one thing: it keeps
+	// onStandbyDown "block" from blocking a primary that was promoted
+	// with no standby left (AgentPatroni).
+	Patroni *AgentPatroni `json:"patroni,omitempty"`
+}
+
+// AgentPatroni is what the agent needs of the local Patroni. With
+// synchronous_mode_strict (onStandbyDown "block") and a single standby,
+// Patroni blocks every write of a standby it promoted after the primary's
+// loss until the old primary streams again. Patroni's on_role_change
+// callback leaves the file PromotedAloneMark when it promotes this node
+// and no standby streams from it; while that file exists and this node
+// holds the leader lock, the agent turns strict mode and synchronous mode
+// off (Patroni then clears synchronous_standby_names '*') and synchronous
+// mode on again, and when a synchronous standby streams again, strict mode
+// on and the file away.
+type AgentPatroni struct {
+	// API is the local Patroni REST API, "http://<address>:<port>".
+	API string `json:"api"`
+	// User of the REST API's changing requests; its password is read at
+	// every request from the variable PasswordEnv, else from the file
+	// the variable PasswordFileEnv names.
+	User            string `json:"user"`
+	PasswordEnv     string `json:"passwordEnv"`
+	PasswordFileEnv string `json:"passwordFileEnv,omitempty"`
+	// PromotedAloneMark is the callback's file.
+	PromotedAloneMark string `json:"promotedAloneMark"`
+	// IntervalMs is how often the agent looks (500).
+	IntervalMs int `json:"intervalMs"`
 }
 
 // AgentDatabase says how the agent reaches the local database.
@@ -104,7 +136,22 @@ func ReadAgentConfig(path string) (*AgentConfig, error) {
 func (c *AgentConfig) Validate() error {
 	var p problems
 	p.need("site", c.Site)
-	p.need("listen", c.Listen)
+	if c.Patroni == nil {
+		p.need("listen", c.Listen)
+	}
+	if pt := c.Patroni; pt != nil {
+		if u, err := url.Parse(pt.API); err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+			p.add("patroni.api %q is not an http:// or https:// URL with a host", pt.API)
+		}
+		p.need("patroni.user", pt.User)
+		p.need("patroni.passwordEnv", pt.PasswordEnv)
+		if !strings.HasPrefix(pt.PromotedAloneMark, "/") {
+			p.add("patroni.promotedAloneMark %q is not an absolute path", pt.PromotedAloneMark)
+		}
+		if pt.IntervalMs < 100 {
+			p.add("patroni.intervalMs %d must be at least 100", pt.IntervalMs)
+		}
+	}
 	if c.Listen != "" {
 		p.listen("listen", c.Listen)
 	}
@@ -158,6 +205,24 @@ func (c *AgentConfig) Validate() error {
 		p.add("streaming.synchronousCount %d must not be negative", c.Streaming.SynchronousCount)
 	}
 	return p.err()
+}
+
+// Password reads the REST API's password: the variable PasswordEnv, or
+// the file PasswordFileEnv names (one trailing newline removed).
+func (p AgentPatroni) Password() (string, error) {
+	if v := os.Getenv(p.PasswordEnv); v != "" {
+		return v, nil
+	}
+	if p.PasswordFileEnv != "" {
+		if path := os.Getenv(p.PasswordFileEnv); path != "" {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return "", fmt.Errorf("read the REST API password: %w", err)
+			}
+			return strings.TrimSuffix(string(data), "\n"), nil
+		}
+	}
+	return "", fmt.Errorf("the REST API password is not set (neither %s nor %s)", p.PasswordEnv, p.PasswordFileEnv)
 }
 
 // listen checks an HTTP listen address: "<IP>:<port>" or ":<port>".

@@ -89,6 +89,53 @@ type InventoryDB struct {
 	// HealthPath is the URL path on HealthPort that answers 200 only on
 	// the writable primary (HAProxy's and keepalived's check).
 	HealthPath string `json:"healthPath,omitempty"`
+
+	// Manager decides failover in primary-standby mode: "keepalived" or
+	// "patroni"; Patroni its facts with "patroni".
+	Manager string            `json:"manager,omitempty"`
+	Patroni *InventoryPatroni `json:"patroni,omitempty"`
+}
+
+// InventoryPatroni is Patroni on etcd: where to reach and observe each
+// part, and the timers it runs with.
+type InventoryPatroni struct {
+	// Scope is Patroni's cluster name, Namespace its etcd key prefix: the
+	// leader key is <namespace><scope>/leader in etcd's v2 keyspace.
+	Scope     string `json:"scope"`
+	Namespace string `json:"namespace"`
+	// RestPort is Patroni's REST API port on every database site
+	// (/primary, /replica, /health, /patroni, /cluster); RestUser the
+	// user of its changing requests.
+	RestPort int    `json:"restPort"`
+	RestUser string `json:"restUser"`
+	// The DCS timers, seconds (bootstrap.dcs; used at initialisation).
+	TTL          int `json:"ttl"`
+	LoopWait     int `json:"loopWait"`
+	RetryTimeout int `json:"retryTimeout"`
+	// SynchronousMode and SynchronousModeStrict as bootstrapped;
+	// Relaxed: the agent turns strict mode off after a promotion that
+	// leaves no standby (onStandbyDown "block").
+	SynchronousMode       bool `json:"synchronousMode"`
+	SynchronousModeStrict bool `json:"synchronousModeStrict"`
+	Relaxed               bool `json:"relaxedAfterLonePromotion"`
+	FailsafeMode          bool `json:"failsafeMode"`
+	// EtcdAPI is the keyspace Patroni uses: "v2".
+	EtcdAPI string `json:"etcdApi"`
+	// Etcd are the members, one per database site and witness site.
+	Etcd []InventoryEtcdMember `json:"etcd"`
+	// PromotedAloneMark is the file Patroni's on_role_change callback
+	// leaves on a primary promoted with no streaming standby.
+	PromotedAloneMark string `json:"promotedAloneMark,omitempty"`
+}
+
+// InventoryEtcdMember is one etcd member.
+type InventoryEtcdMember struct {
+	Name      string `json:"name"`
+	Site      string `json:"site"`
+	ClientURL string `json:"clientUrl"`
+	PeerURL   string `json:"peerUrl"`
+	// Service is its compose service.
+	Service string `json:"service"`
 }
 
 // InventorySite is one host of the deployment.
@@ -113,6 +160,8 @@ type InventorySite struct {
 	// TLSNames are the subjectAltName entries the site's certificate must
 	// carry (DNS:<name>, IP:<address>), with TLS.
 	TLSNames []string `json:"tlsNames,omitempty"`
+	// Witness: the site runs only an etcd member (Patroni).
+	Witness bool `json:"witness,omitempty"`
 }
 
 // RoleProxy is the inventory role of a site that carries only HAProxy
@@ -144,6 +193,13 @@ type InventoryVIP struct {
 	// Check is keepalived's track script on the local database: every
 	// Interval seconds, Fall failures mark the node FAULT.
 	Check InventoryCheck `json:"check"`
+
+	// Version is the VRRP version when it is not 2, AdvertMs the
+	// advertisement interval in milliseconds when it is below a second
+	// (Advert is then 0): keepalived following Patroni speaks VRRPv3 with
+	// 200 ms adverts.
+	Version  int `json:"vrrpVersion,omitempty"`
+	AdvertMs int `json:"advertIntervalMs,omitempty"`
 }
 
 // InventoryCheck is a periodic health check's timers.
@@ -166,6 +222,9 @@ type InventoryProxy struct {
 	// CheckTimeout is haproxy.cfg's "timeout check": how long one server
 	// check may take before it counts as failed.
 	CheckTimeout int `json:"checkTimeoutMs"`
+
+	// ReadPort fronts the streaming standbys (0: none).
+	ReadPort int `json:"readPort,omitempty"`
 }
 
 // InventoryBudget is one failover path's RTO budget: the worst-case time

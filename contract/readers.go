@@ -27,6 +27,11 @@ const (
 	ReaderSystemd    Reader = "systemd-analyze verify"
 	ReaderShell      Reader = "bash -n, shellcheck"
 	ReaderBucardo    Reader = "apply.sh --dry-run"
+	// ReaderPatroni: Patroni's own validator.
+	ReaderPatroni Reader = "patroni --validate-config"
+	// ReaderEtcd: etcd has no check mode; every member of the tree is
+	// started and must form the cluster its configuration names.
+	ReaderEtcd Reader = "etcd cluster start"
 	// ReaderPeople marks a file no program reads (RUNBOOK.md).
 	ReaderPeople Reader = "people"
 )
@@ -46,7 +51,7 @@ var knownReaders = map[Reader]bool{
 	ReaderClient: true, ReaderHosts: true, ReaderKeepalived: true, ReaderHAProxy: true,
 	ReaderPGConf: true, ReaderPGHBA: true, ReaderPGIdent: true, ReaderZone: true,
 	ReaderNamedConf: true, ReaderSystemd: true, ReaderShell: true, ReaderBucardo: true,
-	ReaderPeople: true,
+	ReaderPeople: true, ReaderPatroni: true, ReaderEtcd: true,
 }
 
 // Known reports whether r is one of the readers above.

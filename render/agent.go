@@ -36,9 +36,12 @@ const (
 	agentSocketVolume = "pgsocket"
 )
 
-// agentRuns reports whether the agent runs on the site.
+// agentRuns reports whether the agent runs on the site: on every
+// database site of primary-standby mode; with Patroni, which serves the
+// health URLs itself, only to keep onStandbyDown "block" (patroni.go).
 func agentRuns(v *siteView) bool {
-	return v.Role != "" && v.T.Database.Streaming != nil
+	s := v.T.Database.Streaming
+	return v.Role != "" && s != nil && (!v.T.ManagedByPatroni() || relaxesStrict(s))
 }
 
 // agentDatabase is what the database's files of a site do for the agent;
@@ -93,6 +96,7 @@ func (agentComponent) site(v *siteView) {
 	if !agentRuns(v) {
 		return
 	}
+	patroni := v.T.ManagedByPatroni()
 	db := v.T.Database
 	cfg := contract.AgentConfig{
 		Site:   v.Site.Name,
@@ -151,11 +155,22 @@ func (agentComponent) site(v *siteView) {
 	if s.HealthPath != "/primary" {
 		cfg.PrimaryPath = s.HealthPath
 	}
+	var volumes []volume
+	if patroni {
+		agentPatroni(v, &cfg) // patroni.go
+		volumes = []volume{{Name: "patroni-mark", Target: patroniMarkDir}}
+	}
 	v.d.b.contractFile(v.path(contract.AgentConfigFile), contract.ReaderAgent, cfg)
 
 	// The database's container shares its socket directory.
 	if pg := v.serviceNamed(db.Service); pg != nil {
 		pg.Volumes = append(pg.Volumes, volume{Name: agentSocketVolume, Target: pgSockDir})
+	}
+	// The agent reads no secret of the database; with Patroni the REST
+	// API's password (its changing requests).
+	var secrets []secretUse
+	if patroni {
+		secrets = []secretUse{{secretRestPassword, s.Patroni.RestAPIPassword}}
 	}
 	v.service(&service{
 		Name:        svcAgent,
@@ -168,7 +183,8 @@ func (agentComponent) site(v *siteView) {
 		Command:     []string{agentBinary, "agent", "--config", etcDir + "/" + contract.AgentConfigFile},
 		Env:         v.nodeEnv(),
 		Mounts:      []string{"agent"},
-		Volumes:     []volume{{Name: agentSocketVolume, Target: pgSockDir, ReadOnly: true}},
+		Secrets:     secrets,
+		Volumes:     append([]volume{{Name: agentSocketVolume, Target: pgSockDir, ReadOnly: true}}, volumes...),
 		Binds:       []bind{{Source: agentBinary, Target: agentBinary, Override: "HAGEN_BINARY"}},
 		HostNetwork: true,
 		DependsOn:   []dependency{{Service: db.Service}},
@@ -188,6 +204,9 @@ func (agentComponent) site(v *siteView) {
 			},
 		},
 	})
+	if patroni {
+		agentPatroniNative(v.serviceNamed(svcAgent)) // patroni.go
+	}
 }
 
 func (agentComponent) tree(d *deployment) {
@@ -197,9 +216,18 @@ func (agentComponent) tree(d *deployment) {
 	}
 	var from []string
 	for _, s := range d.t.Sites {
-		from = append(from, s.Address)
+		if !s.Witness {
+			from = append(from, s.Address)
+		}
 	}
-	d.port(rbPort{fmt.Sprintf("%d/tcp", st.HealthPort), "hagen agent health endpoint", joinComma(from)})
+	what := "hagen agent health endpoint"
+	if d.t.ManagedByPatroni() {
+		what = "Patroni's REST API (health endpoints; switchover and configuration with its password)"
+	}
+	d.port(rbPort{fmt.Sprintf("%d/tcp", st.HealthPort), what, joinComma(from)})
+	if d.t.ManagedByPatroni() {
+		return // the RUNBOOK's Patroni sections say what the agent does
+	}
 	d.rv.Parts["agent"] = rbAgent{
 		Role:  contract.AgentRole,
 		UID:   agentUID,

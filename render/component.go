@@ -30,12 +30,22 @@ type component interface {
 	packages() hostPackages
 }
 
+// witnessComponent is a component that also runs on a witness site (one
+// that carries only an etcd member); every other one is not asked about
+// witness sites.
+type witnessComponent interface {
+	component
+	onWitness()
+}
+
 // components is the registry: every concern, once, in the order in which
 // their services start and the RUNBOOK and inventory list them.
 var components = []component{
 	libComponent{},
+	etcdComponent{},
 	postgresComponent{},
 	tlsComponent{},
+	patroniComponent{},
 	streamingComponent{},
 	bucardoComponent{},
 	agentComponent{},
@@ -315,7 +325,9 @@ type siteView struct {
 	// ProxyOnly: the site carries HAProxy (and maybe the VIP), no
 	// database; components of the database render nothing on it.
 	ProxyOnly bool
-	Dir       string
+	// Witness: the site runs only an etcd member (Patroni).
+	Witness bool
+	Dir     string
 	// Compose and Systemd: the render targets.
 	Compose, Systemd bool
 
@@ -350,9 +362,12 @@ func newSiteView(d *deployment, s schema.Site) *siteView {
 		v.Proxy = t.Proxy.RunsOn(s.Name)
 	}
 	v.ProxyOnly = s.ProxyOnly
+	if s.Witness {
+		v.Witness, v.VIP, v.Proxy = true, false, false
+	}
 	v.inv = &contract.InventorySite{
 		Name: s.Name, Index: s.Index, Host: s.Host, Address: s.Address, LAN: s.LAN,
-		Role: v.Role, Dir: v.Dir,
+		Role: v.Role, Dir: v.Dir, Witness: s.Witness,
 	}
 	if s.ProxyOnly {
 		v.inv.Role = contract.RoleProxy

@@ -26,10 +26,17 @@ func TestComposeLoads(t *testing.T) {
 				t.Errorf("%s: %s does not load: %v", spec, p, err)
 				continue
 			}
-			// A proxyOnly site runs no database.
+			// A proxyOnly site runs no database; a witness site runs etcd
+			// alone.
 			top := loadTopology(t, spec)
 			site := top.Site(path.Dir(p))
-			if _, ok := project.Services["postgres"]; ok != !site.ProxyOnly {
+			_, etcd := project.Services["etcd"]
+			switch _, ok := project.Services["postgres"]; {
+			case site.Witness:
+				if ok || !etcd || len(project.Services) != 1 {
+					t.Errorf("%s: %s is a witness site's: want etcd alone, have %d services", spec, p, len(project.Services))
+				}
+			case ok == site.ProxyOnly:
 				t.Errorf("%s: %s has a postgres service: %v, proxyOnly: %v", spec, p, ok, site.ProxyOnly)
 			}
 			for name, s := range project.Services {

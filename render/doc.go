@@ -8,12 +8,14 @@
 // file, registered once in the components list:
 //
 //	lib.go         the shell library every script sources
+//	etcd.go        etcd, Patroni's consensus store (also on witness sites)
 //	postgres.go    PostgreSQL: postgresql.conf, pg_hba.conf, pg_ident.conf, entrypoint
 //	tls.go         the TLS material between the sites (security.tls)
+//	patroni.go     Patroni, when it manages failover (manager "patroni")
 //	streaming.go   streaming replication: role.sh and the replication facts
 //	bucardo.go     Bucardo multi-master replication
 //	agent.go       hagen's agent (primary-standby)
-//	keepalived.go  the keepalived virtual IP
+//	keepalived.go  the keepalived virtual IP (keepalived_patroni.go: following Patroni)
 //	haproxy.go     HAProxy
 //	apps.go        the spec's application services
 //	clients.go     client DNS zone, hosts fragment, named.conf, client.json

@@ -69,6 +69,12 @@ type haproxyView struct {
 	// sites every address of both families; StatsBind the statistics
 	// page's, the site's address only.
 	Bind, StatsBind string
+	// Checker names what answers HealthPath: "its hagen agent" or
+	// "Patroni's REST API".
+	Checker string
+	// ReadPort, when set, is a second listen section, Name + "_ro", to
+	// the servers whose health endpoint answers /replica (primary-standby).
+	ReadPort int
 }
 
 type haproxyServer struct {
@@ -118,6 +124,11 @@ func (haproxyComponent) site(v *siteView) {
 		if s := v.T.Database.Streaming; s != nil {
 			view.HealthPath = s.HealthPath
 			view.HealthPort = s.HealthPort
+			view.Checker = "its hagen agent"
+			if v.T.ManagedByPatroni() {
+				view.Checker = "Patroni's REST API"
+			}
+			view.ReadPort = p.ReadPort
 		}
 	case "app":
 		name := appService(v.T)
@@ -179,12 +190,15 @@ func (haproxyComponent) tree(d *deployment) {
 		return
 	}
 	d.port(rbPort{fmt.Sprintf("%d/tcp", p.Port), "HAProxy (" + p.Fronts + ")", "clients"})
+	if p.ReadPort != 0 {
+		d.port(rbPort{fmt.Sprintf("%d/tcp", p.ReadPort), "HAProxy (reads from the standbys)", "clients"})
+	}
 	if p.Stats != nil {
 		d.port(rbPort{fmt.Sprintf("%d/tcp", p.Stats.Port), "HAProxy statistics", "operators"})
 	}
 
 	ip := &contract.InventoryProxy{Fronts: p.Fronts, Port: p.Port, Interval: p.Check.Interval, Fall: p.Check.Fall, Rise: p.Check.Rise,
-		CheckTimeout: haproxyCheckTimeoutMs}
+		CheckTimeout: haproxyCheckTimeoutMs, ReadPort: p.ReadPort}
 	for _, s := range t.Sites {
 		if p.RunsOn(s.Name) {
 			ip.Sites = append(ip.Sites, s.Name)
@@ -216,6 +230,11 @@ func (haproxyComponent) tree(d *deployment) {
 	}
 	if p.Fronts == "database" && t.Database.Streaming != nil {
 		r.HealthPath = t.Database.Streaming.HealthPath
+		r.Checker = "its agent"
+		if t.ManagedByPatroni() {
+			r.Checker = "its Patroni's REST API"
+		}
+		r.ReadPort = p.ReadPort
 	}
 	if p.Stats != nil && len(r.Sites) > 0 {
 		r.StatsPage = fmt.Sprintf("http://<host>:%d%s", p.Stats.Port, p.Stats.URI)
@@ -257,8 +276,8 @@ func appService(t *schema.Topology) string {
 // through it also waits for the VIP to move.
 func (haproxyComponent) budgets(t *schema.Topology) []pathBudget {
 	p := t.Proxy
-	if p == nil {
-		return nil
+	if p == nil || p.Fronts == "database" && t.ManagedByPatroni() {
+		return nil // in front of Patroni: patroni.go
 	}
 	inter, connect, check := millis(p.Check.Interval), millis(haproxyConnectTimeoutMs), millis(haproxyCheckTimeoutMs)
 	down := budget.Sum("the lost server marked down", budget.HAProxyDown(inter, p.Check.Fall, connect, check))

@@ -140,6 +140,10 @@ func (keepalivedComponent) site(v *siteView) {
 	if !v.VIP {
 		return
 	}
+	if v.T.ManagedByPatroni() {
+		keepalivedPatroni(v) // keepalived_patroni.go
+		return
+	}
 	vip := v.T.VIP
 	lan, err := netip.ParsePrefix(v.Site.LAN)
 	if err != nil {
@@ -275,7 +279,9 @@ func (keepalivedComponent) tree(d *deployment) {
 	}
 	var from []string
 	for _, s := range t.Sites {
-		from = append(from, s.Address)
+		if !s.Witness {
+			from = append(from, s.Address)
+		}
 	}
 	d.port(rbPort{"IP protocol 112 (VRRP)", "keepalived advertisements, unicast between the VIP nodes", joinComma(from)})
 
@@ -290,6 +296,10 @@ func (keepalivedComponent) tree(d *deployment) {
 		}
 	}
 	d.inv.VIP = inv
+	if t.ManagedByPatroni() {
+		keepalivedPatroniTree(d, inv)
+		return
+	}
 
 	rv := d.rv
 	r := &rbVIP{
@@ -361,8 +371,8 @@ func syncCandidates(s *schema.Streaming, site string) []syncStandby {
 // its database check; with streaming replication, writes through the VIP
 // succeed again once the standby there is promoted.
 func (keepalivedComponent) budgets(t *schema.Topology) []pathBudget {
-	if t.VIP == nil {
-		return nil
+	if t.VIP == nil || t.ManagedByPatroni() {
+		return nil // with Patroni the VIP follows its leader: patroni.go
 	}
 	takeover, check := vrrpTakeover(t), trackScriptFall(t)
 	out := []pathBudget{

@@ -9,6 +9,9 @@ type libComponent struct {
 	noPackages
 }
 
+// onWitness: a witness site's etcd/run.sh sources the library too.
+func (libComponent) onWitness() {}
+
 func (libComponent) site(v *siteView) {
 	v.file("lib/hagen.sh", 0o644, contract.ReaderShell, "site/lib/hagen.sh.tmpl", struct{ Header string }{header(v.Spec, "#")})
 }

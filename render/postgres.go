@@ -98,6 +98,9 @@ type postgresConfView struct {
 	Parameters []pgParam
 	// CAFile is ssl_ca_file (with SSL).
 	CAFile string
+	// Patroni runs the server (patroni.go): the file is its custom_conf,
+	// without the settings Patroni sets itself.
+	Patroni bool
 }
 
 // pgParam is one postgresql.conf line of the spec's parameters.
@@ -199,7 +202,9 @@ func (postgresComponent) site(v *siteView) {
 	if db.Mode == schema.MultiMasterAsync {
 		conf.MaxConnections = pgMaxConnectionsMultiMaster
 	}
-	if st != nil {
+	if v.T.ManagedByPatroni() {
+		conf.Patroni = true
+	} else if st != nil {
 		conf.Streaming = true
 		conf.Primary = v.Role == "primary"
 		conf.Standby = v.Role == "standby"
@@ -244,6 +249,9 @@ func (postgresComponent) site(v *siteView) {
 		ident.Superuser = db.Superuser
 	}
 	v.file("postgres/pg_ident.conf", 0o644, contract.ReaderPGIdent, "site/postgres/pg_ident.conf.tmpl", ident)
+	if conf.Patroni {
+		return // Patroni runs the server: patroni.go
+	}
 	v.file("postgres/entrypoint.sh", 0o755, contract.ReaderShell, "site/postgres/entrypoint.sh.tmpl", entrypoint(v, hdr))
 
 	secrets := []secretUse{{secretDBPassword, db.Password}}
@@ -631,6 +639,15 @@ func hbaGroups(v *siteView, native bool) []hbaGroup {
 		if len(g.Lines) > 0 {
 			groups = append(groups, g)
 		}
+		if v.T.ManagedByPatroni() {
+			groups = append(groups, hbaGroup{
+				Comment: []string{
+					"Patroni's own replication connection to the local node (check_timeline,",
+					"pg_rewind's checks): without it a standby's leader race fails and it never promotes.",
+				},
+				Lines: []hbaLine{{host, "replication", st.ReplicationUser, "127.0.0.1/32", scram}},
+			})
+		}
 	}
 	if rules := v.T.Security.Access; len(rules) > 0 {
 		g := hbaGroup{Comment: []string{"The spec's access rules (security.access), in order, after hagen's own."}}
@@ -796,7 +813,9 @@ func (postgresComponent) tree(d *deployment) {
 	db := t.Database
 	var from []string
 	for _, s := range t.Sites {
-		from = append(from, s.Address)
+		if !s.Witness {
+			from = append(from, s.Address)
+		}
 	}
 	d.port(rbPort{
 		Port: fmt.Sprintf("%d/tcp", db.PublishedPort),
@@ -809,7 +828,7 @@ func (postgresComponent) tree(d *deployment) {
 		PGBin: pgBin(db.Version), PGData: pgData, ConfFile: pgConfFile,
 		PasswordVar: secretDBPassword,
 	}
-	if d.rv.SystemdTarget {
+	if d.rv.SystemdTarget && !t.ManagedByPatroni() {
 		d.rv.section(slotNative, "runbook/native.md.tmpl")
 	}
 	inv := &d.inv.Database

@@ -50,6 +50,9 @@ func Render(t *schema.Topology) (Tree, error) {
 	d := newDeployment(t)
 	for _, v := range d.sites {
 		for _, c := range components {
+			if _, ok := c.(witnessComponent); v.Witness && !ok {
+				continue
+			}
 			before := len(v.services)
 			c.site(v)
 			if len(v.services) > before {

@@ -294,6 +294,8 @@ type rbProxy struct {
 	StatsUser     string
 	StatsVar      string
 	HealthPath    string
+	Checker       string // what answers HealthPath: "its agent"
+	ReadPort      int    // the port to the standbys, 0 for none
 	DownAfterMS   int
 	ClientAddress string // where clients reach the proxy
 	Target        string // an address to check the proxy at

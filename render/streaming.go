@@ -114,6 +114,9 @@ func (streamingComponent) site(v *siteView) {
 	}
 	db := v.T.Database
 	st := db.Streaming
+	if v.T.ManagedByPatroni() {
+		return // Patroni decides roles: patroni.go
+	}
 	r := roleHookView{
 		Header: header(v.Spec, "#"), Site: v.Site.Name, PGBin: pgBin(db.Version), PublishedPort: db.PublishedPort,
 		Superuser: db.Superuser, Database: db.Name, ReplicationUser: st.ReplicationUser,
@@ -194,13 +197,17 @@ func (streamingComponent) tree(d *deployment) {
 			r.Primary = s
 		case "standby":
 			r.Standbys = append(r.Standbys, s)
-			rv.installNote(s, "runbook/streaming-install.md.tmpl")
+			if !d.t.ManagedByPatroni() {
+				rv.installNote(s, "runbook/streaming-install.md.tmpl")
+			}
 		}
 	}
 	rv.Streaming = true
 	rv.Stream = r
-	rv.section(slotSetup, "runbook/streaming-setup.md.tmpl")
-	rv.section(slotOperate, "runbook/streaming-operate.md.tmpl")
+	if !d.t.ManagedByPatroni() { // Patroni's sections: patroni.go
+		rv.section(slotSetup, "runbook/streaming-setup.md.tmpl")
+		rv.section(slotOperate, "runbook/streaming-operate.md.tmpl")
+	}
 
 	db := &d.inv.Database
 	db.Synchronous = st.Synchronous

@@ -167,7 +167,20 @@ func TestSystemdUnitsPerSite(t *testing.T) {
 		for _, site := range top.Sites {
 			unitName := func(c string) string { return "hagen-" + top.Name + "-" + c + ".service" }
 			want := []string{unitName(site.Name)}
-			if !site.ProxyOnly {
+			switch {
+			case site.ProxyOnly:
+			case top.ManagedByPatroni():
+				// Patroni runs PostgreSQL; etcd runs on every database
+				// site and alone on a witness site; the agent only keeps
+				// onStandbyDown "block".
+				want = append(want, unitName("etcd"))
+				if site.Witness {
+					sort.Strings(want)
+					assertUnits(t, spec, site.Name, units(t, tree, site.Name), want)
+					continue
+				}
+				want = append(want, unitName("patroni"))
+			default:
 				want = append(want, unitName("postgres"))
 			}
 			if b := top.Database.Bucardo; b != nil && b.Site == site.Name {
@@ -179,7 +192,7 @@ func TestSystemdUnitsPerSite(t *testing.T) {
 			if top.Proxy != nil && top.Proxy.RunsOn(site.Name) {
 				want = append(want, unitName("haproxy"))
 			}
-			if top.Role(site.Name) != "" {
+			if s := top.Database.Streaming; top.Role(site.Name) != "" && (!top.ManagedByPatroni() || s.Synchronous && s.OnStandbyDown == "block") {
 				want = append(want, unitName("agent"))
 			}
 			for name, svc := range top.Services {
@@ -188,15 +201,20 @@ func TestSystemdUnitsPerSite(t *testing.T) {
 				}
 			}
 			sort.Strings(want)
-			var got []string
-			for name := range units(t, tree, site.Name) {
-				got = append(got, name)
-			}
-			sort.Strings(got)
-			if !slices.Equal(got, want) {
-				t.Errorf("%s: site %s has units %v, want %v", spec, site.Name, got, want)
-			}
+			assertUnits(t, spec, site.Name, units(t, tree, site.Name), want)
 		}
+	}
+}
+
+func assertUnits[V any](t *testing.T, spec, site string, have map[string]V, want []string) {
+	t.Helper()
+	var got []string
+	for name := range have {
+		got = append(got, name)
+	}
+	sort.Strings(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("%s: site %s has units %v, want %v", spec, site, got, want)
 	}
 }
 

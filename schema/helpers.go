@@ -14,23 +14,24 @@ func (t *Topology) Site(name string) *Site {
 // its sites list names, or, without a list, every site with a database.
 func (t *Topology) ServiceRunsOn(s Service, site string) bool {
 	if len(s.Sites) == 0 {
-		st := t.Site(site)
-		return st != nil && !st.ProxyOnly
+		return t.HasDatabase(site)
 	}
 	return listedOrAll(s.Sites, site)
 }
 
-// HasDatabase reports whether the named site runs a database.
+// HasDatabase reports whether the named site runs a database: every site
+// but one that carries only HAProxy (proxyOnly) or only an etcd member
+// (witness).
 func (t *Topology) HasDatabase(site string) bool {
 	s := t.Site(site)
-	return s != nil && !s.ProxyOnly
+	return s != nil && !s.ProxyOnly && !s.Witness
 }
 
 // DatabaseSites are the sites that run a database, in spec order.
 func (t *Topology) DatabaseSites() []Site {
 	var out []Site
 	for _, s := range t.Sites {
-		if !s.ProxyOnly {
+		if t.HasDatabase(s.Name) {
 			out = append(out, s)
 		}
 	}

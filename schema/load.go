@@ -146,6 +146,7 @@ func parse(filename string, src []byte) (*Topology, []Warning, error) {
 		}
 	}
 	t.Source = filename
+	t.witnessDefaults()
 	c := &checker{v: v, user: user, file: filename, t: &t, broken: broken}
 	c.run()
 	r.addCUE(cueErr)

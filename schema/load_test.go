@@ -19,6 +19,7 @@ func TestParseExamples(t *testing.T) {
 		"ipv6.cue":            nil,
 		"quorum.cue":          nil,
 		"proxy-hosts.cue":     {"clients.servers[2].name", "database.streaming", "database.settings.hotStandby"},
+		"patroni.cue":         nil,
 	}
 	files, err := filepath.Glob("../examples/*.cue")
 	if err != nil {

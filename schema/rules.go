@@ -164,6 +164,8 @@ func (c *checker) run() {
 	c.secrets()
 	c.proxyOnly()
 	c.addresses()
+	c.patroni()
+	c.readPort()
 }
 
 // dbSiteRef checks that path names a site with a database; it reports
@@ -643,8 +645,8 @@ func (c *checker) streaming(s *Streaming) {
 	}
 	if c.siteNamesKnown() && c.ok("database.streaming.primary", "database.streaming.standbys") {
 		for i, site := range c.t.Sites {
-			if _, ok := role[site.Name]; !ok && !site.ProxyOnly {
-				c.errorf(fmt.Sprintf("sites[%d].name", i), "site %s is neither database.streaming.primary nor a standby (a site that carries only HAProxy is proxyOnly: true)", site.Name)
+			if _, ok := role[site.Name]; !ok && !site.ProxyOnly && !site.Witness {
+				c.errorf(fmt.Sprintf("sites[%d].name", i), "site %s is neither database.streaming.primary nor a standby (a site that carries only HAProxy is proxyOnly: true; one that runs only etcd for Patroni is witness: true)", site.Name)
 			}
 		}
 	}
@@ -661,7 +663,7 @@ func (c *checker) streaming(s *Streaming) {
 	if c.ok("database.streaming.replicationUser") && s.ReplicationUser == contract.AgentRole {
 		c.errorf("database.streaming.replicationUser", "%s is the role of hagen's health agent, which may not replicate and logs in over the local socket only; choose another name", quote(s.ReplicationUser))
 	}
-	if c.ok("database.version", "database.streaming.synchronous") && s.Synchronous && c.t.Database.Version < 15 {
+	if c.ok("database.version", "database.streaming.synchronous") && s.Synchronous && c.t.Database.Version < 15 && s.Manager != ManagerPatroni {
 		c.warnf("database.version", "PostgreSQL %d cannot grant ALTER SYSTEM to a role that is not a superuser (15 can): the health agent reports the synchronous state but does not restore synchronous_standby_names after a failover, and logs the statement for an operator to run; use version 15 or later for that", c.t.Database.Version)
 	}
 	if c.ok("database.streaming.synchronous", "database.streaming.synchronousStandbyNames", "database.streaming.synchronousCount") &&
@@ -669,7 +671,7 @@ func (c *checker) streaming(s *Streaming) {
 		c.errorf("database.streaming.synchronousCount", "%d is more than the %d %s of synchronousStandbyNames (%s): every commit would wait for standbys that do not exist; write at most %d",
 			s.SynchronousCount, len(s.SynchronousStandbyNames), plural(len(s.SynchronousStandbyNames), "name", "names"), strings.Join(s.SynchronousStandbyNames, ", "), len(s.SynchronousStandbyNames))
 	}
-	if c.t.VIP == nil && c.ok("vip") {
+	if c.t.VIP == nil && c.ok("vip") && s.Manager != ManagerPatroni {
 		c.warnf("database.streaming", "no vip: nothing promotes a standby when the primary fails; failover is the runbook's manual procedure (add a vip for automatic promotion)")
 	} else if c.t.VIPOnProxies() && c.ok("vip") {
 		c.warnf("database.streaming", "the vip moves between the HAProxy hosts, and nothing promotes a standby when the primary fails; failover is the runbook's manual procedure (HAProxy follows the node whose agent answers the health path)")
@@ -741,7 +743,7 @@ func (c *checker) witnesses(s *Streaming) {
 // keepalivedFailover reports whether keepalived alone decides failover:
 // primary-standby with a virtual IP, and no other failover manager.
 func (c *checker) keepalivedFailover() bool {
-	return c.t.Database.Mode == PrimaryStandby && c.t.VIP != nil && c.ok("vip") && !c.t.VIPOnProxies()
+	return c.t.Database.Mode == PrimaryStandby && c.t.VIP != nil && c.ok("vip") && !c.t.VIPOnProxies() && !c.t.ManagedByPatroni()
 }
 
 func (c *checker) vip() {
@@ -755,7 +757,7 @@ func (c *checker) vip() {
 		c.errorf("vip.auth", "an IPv6 virtual IP needs VRRP version 3, which has no authentication (keepalived refuses auth_type PASS with it); leave vip.auth out and keep the LAN closed to other VRRP speakers")
 	case ipv6 && c.ok("test") && !c.t.Test:
 		c.warnf("vip", "an IPv6 virtual IP needs VRRP version 3, which has no authentication, so anyone on the LAN can send adverts and take the virtual IP; keep the LAN closed to other VRRP speakers (set test: true to mark a test deployment)")
-	case v.Auth == "" && c.ok("vip.auth", "test") && !c.t.Test:
+	case v.Auth == "" && c.ok("vip.auth", "test") && !c.t.Test && !c.t.ManagedByPatroni():
 		c.warnf("vip", `no vip.auth: VRRP runs without authentication, so anyone on the LAN can send adverts and take the virtual IP; set vip.auth: "env:VRRP_AUTH_PASS" and put a password of at most 8 characters into each carrying site's hagen.env (set test: true to mark a test deployment)`)
 	}
 	if !c.ok("vip.priorities") || !c.siteNamesKnown() {
@@ -995,13 +997,20 @@ func (c *checker) ports() {
 
 // hostPorts lists every host port bound on a site, in spec order.
 func (t *Topology) hostPorts(site string) []hostPort {
+	etcd := t.etcdPorts()
+	if s := t.Site(site); s != nil && s.Witness {
+		return etcd
+	}
 	var ports []hostPort
-	if t.HasDatabase(site) {
+	if !t.HasDatabase(site) {
+		etcd = nil // an HAProxy host runs no etcd member
+	} else {
 		ports = append(ports, hostPort{"database.publishedPort", t.Database.PublishedPort, "tcp"})
 		if s := t.Database.Streaming; s != nil {
 			ports = append(ports, hostPort{"database.streaming.healthPort", s.HealthPort, "tcp"})
 		}
 	}
+	ports = append(ports, etcd...)
 	for _, name := range sortedKeys(t.Services) {
 		svc := t.Services[name]
 		if !t.ServiceRunsOn(svc, site) {
@@ -1013,6 +1022,9 @@ func (t *Topology) hostPorts(site string) []hostPort {
 	}
 	if p := t.Proxy; p != nil && p.RunsOn(site) {
 		ports = append(ports, hostPort{"proxy.port", p.Port, "tcp"})
+		if p.ReadPort != 0 {
+			ports = append(ports, hostPort{"proxy.readPort", p.ReadPort, "tcp"})
+		}
 		if p.Stats != nil {
 			ports = append(ports, hostPort{"proxy.stats.port", p.Stats.Port, "tcp"})
 		}
@@ -1183,6 +1195,9 @@ func (c *checker) secrets() {
 	check("database.password", t.Database.Password)
 	if s := t.Database.Streaming; s != nil {
 		check("database.streaming.replicationPassword", s.ReplicationPassword)
+		if s.Patroni != nil {
+			check("database.streaming.patroni.restApiPassword", s.Patroni.RestAPIPassword)
+		}
 	}
 	if t.VIP != nil && t.VIP.Auth != "" {
 		check("vip.auth", t.VIP.Auth)

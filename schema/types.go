@@ -29,6 +29,9 @@ type Site struct {
 	// ProxyOnly: the site runs HAProxy (and optionally keepalived), no
 	// database.
 	ProxyOnly bool `json:"proxyOnly"`
+
+	// Witness: the site runs only an etcd member (manager "patroni").
+	Witness bool `json:"witness"`
 }
 
 // Database modes.
@@ -106,6 +109,23 @@ type Streaming struct {
 	// HealthPath is the URL path on HealthPort that answers 200 only on
 	// the writable primary.
 	HealthPath string `json:"healthPath"`
+	// Manager decides failover: ManagerKeepalived or ManagerPatroni.
+	Manager string   `json:"manager"`
+	Patroni *Patroni `json:"patroni,omitempty"`
+}
+
+// Failover managers of primary-standby mode.
+const (
+	ManagerKeepalived = "keepalived"
+	ManagerPatroni    = "patroni"
+)
+
+// Patroni holds the settings of manager "patroni".
+type Patroni struct {
+	// RestAPIPassword authenticates the REST API's changing requests.
+	RestAPIPassword SecretRef `json:"restApiPassword"`
+	EtcdClientPort  int       `json:"etcdClientPort"`
+	EtcdPeerPort    int       `json:"etcdPeerPort"`
 }
 
 type Standby struct {
@@ -140,6 +160,9 @@ type Proxy struct {
 	Servers []ProxyServer `json:"servers"`
 	Check   Check         `json:"check"`
 	Stats   *ProxyStats   `json:"stats,omitempty"`
+
+	// ReadPort, when set, fronts the streaming standbys (primary-standby).
+	ReadPort int `json:"readPort,omitempty"`
 }
 
 type ProxyServer struct {

@@ -15,6 +15,7 @@ import (
 // again. It returns nil, or a *multierror.Error that prints one
 // "path: message" line per violation.
 func (t *Topology) Validate() error {
+	t.witnessDefaults()
 	c := &checker{t: t}
 	c.run()
 	var errs *multierror.Error

@@ -72,6 +72,8 @@ const (
 	checkerSystemd    = string(contract.ReaderSystemd)
 	checkerShell      = string(contract.ReaderShell)
 	checkerBucardo    = string(contract.ReaderBucardo)
+	checkerPatroni    = string(contract.ReaderPatroni)
+	checkerEtcd       = string(contract.ReaderEtcd)
 	checkerPeople     = string(contract.ReaderPeople)
 	// checkerNone is the Checker of a file no reader is run on.
 	checkerNone = "none"
@@ -104,6 +106,8 @@ var checkers = map[string]checker{
 	checkerSystemd:    {box: (*checkBox).checkSystemd},
 	checkerShell:      {box: (*checkBox).checkShell},
 	checkerBucardo:    {box: (*checkBox).checkBucardo},
+	checkerPatroni:    {box: (*checkBox).checkPatroni},
+	checkerEtcd:       {box: (*checkBox).checkEtcd},
 }
 
 // checkFile is one file of the tree under check.

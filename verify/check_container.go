@@ -54,6 +54,9 @@ type checkBox struct {
 	// err is the first failure of the container itself (not of a file).
 	err error
 	pg  *pgState
+	// etcd: the tree's etcd members, started by the first etcd or Patroni
+	// file checked (check_patroni.go).
+	etcd *etcdState
 }
 
 // startCheckBox starts the check container from the node image, copies

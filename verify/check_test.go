@@ -267,6 +267,35 @@ func TestCheckFindsBrokenCopies(t *testing.T) {
 				want:   []string{`{file}:{line}: pg_stat_statemets.max is not a parameter of PostgreSQL 15\.\d+ \(pg_settings does not list it\)`},
 			},
 		}},
+		{"../examples/patroni.cue", []*mutation{
+			{
+				// etcd: an election timeout etcd refuses; the other two
+				// members still form a majority (Patroni's files then
+				// fail on their own: the witness's etcd does not answer).
+				file:   "witness/etcd/etcd.yml",
+				change: replaceOnce("\nelection-timeout: 1000\n", "\nelection-timeout: 300\n"),
+				want:   []string{`error verifying flags, --election-timeout\[300ms\] should be at least as 5 times as --heartbeat-interval`},
+			},
+			{
+				// etcd: a member without the v2 keyspace runs and joins,
+				// but Patroni's etcd: section could not use it.
+				file:   "db1/etcd/etcd.yml",
+				change: replaceOnce("\nenable-v2: true\n", "\nenable-v2: false\n"),
+				want:   []string{`/v2/keys answered 404, not 200: Patroni's etcd: section needs the v2 keyspace`},
+			},
+			{
+				// Patroni: a timer that is no number.
+				file:   "db0/patroni/patroni.yml",
+				change: replaceOnce("\n    ttl: 3\n", "\n    ttl: three\n"),
+				want:   []string{`bootstrap\.dcs\.ttl three is not and integer`},
+			},
+			{
+				// Patroni: a PostgreSQL version the host does not have.
+				file:   "db1/patroni/patroni.systemd.yml",
+				change: replaceOnce("bin_dir: /usr/lib/postgresql/15/bin", "bin_dir: /usr/lib/postgresql/14/bin"),
+				want:   []string{`postgresql\.bin_dir\s+Directory '/usr/lib/postgresql/14/bin' does not exist`},
+			},
+		}},
 		{"../examples/dual-site.cue", []*mutation{
 			{
 				// A Bucardo phase file apply.sh refuses.
@@ -366,6 +395,17 @@ func TestCheckFindsBrokenCopies(t *testing.T) {
 }
 
 // The tests below need no Docker.
+
+func TestPythonError(t *testing.T) {
+	tb := "Traceback (most recent call last):\n  File \"/usr/bin/patroni\", line 33, in <module>\n    sys.exit(main())\n             ^^^^^^\n  File \"/usr/lib/python3/dist-packages/yaml/scanner.py\", line 577, in fetch_value\n    raise ScannerError(None, None,\nyaml.scanner.ScannerError: mapping values are not allowed here\n  in \"/t/p.yml\", line 2, column 6"
+	want := "yaml.scanner.ScannerError: mapping values are not allowed here\n  in \"/t/p.yml\", line 2, column 6"
+	if got := pythonError(tb); got != want {
+		t.Errorf("pythonError = %q, want %q", got, want)
+	}
+	if got := pythonError("bootstrap.dcs.ttl three is not and integer"); got != "bootstrap.dcs.ttl three is not and integer" {
+		t.Errorf("pythonError changed a plain message: %q", got)
+	}
+}
 
 // TestCheckDispatch: the reader of every file comes from inventory.json;
 // a file it does not list is reported without being read, a listed file

@@ -7,7 +7,9 @@
 // changes one setting only, synchronous_standby_names on the writable
 // primary (sync.go): it names a standby that streams again after a
 // failover, and clears it when onStandbyDown is "async" and no standby has
-// been synchronous for failoverAfter seconds.
+// been synchronous for failoverAfter seconds. With Patroni (patroni.go)
+// the agent serves nothing and only keeps Patroni's strict synchronous
+// mode from blocking a standby promoted with no standby left.
 //
 // The agent is built to stay available to the checks that decide
 // failover, whatever else asks it, and to cost the database next to
@@ -75,6 +77,9 @@ func Run(ctx context.Context, cfgPath string, stdout io.Writer) error {
 	go p.reapIdle(ctx, 5*time.Second)
 	src := newPgSource(p, cfg.Streaming)
 	cache := newStatusCache(src, probeTimeout(cfg.Database))
+	if cfg.Patroni != nil {
+		return runPatroni(ctx, cfg, cache, logger) // patroni.go: no HTTP
+	}
 	if cfg.Streaming.Synchronous {
 		k := newSyncKeeper(cfg, cache, src, logger)
 		k.publish = func(s string) { src.keeper.Store(&s) }

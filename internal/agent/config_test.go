@@ -54,6 +54,9 @@ func TestRenderedConfigsDecode(t *testing.T) {
 			if len(cfg.Peers) != len(top.DatabaseSites())-1 {
 				t.Errorf("%s: %s lists %d peers for %d sites with a database", spec, p, len(cfg.Peers), len(top.DatabaseSites()))
 			}
+			if (cfg.Patroni != nil) != top.ManagedByPatroni() || cfg.Patroni != nil && cfg.Listen != "" {
+				t.Errorf("%s: %s: patroni section %+v, listen %q; Patroni manages the database: %v", spec, p, cfg.Patroni, cfg.Listen, top.ManagedByPatroni())
+			}
 		}
 	}
 	if found == 0 {
@@ -82,6 +85,17 @@ func TestConfigRejects(t *testing.T) {
 	if _, err := contract.ParseAgentConfig("peer", []byte(peer)); err != nil {
 		t.Errorf("peer config: %v", err)
 	}
+	// With Patroni the agent serves nothing: no listen address.
+	withPatroni := strings.Replace(good, `"listen":":8008",`, `"listen":"",`, 1)
+	withPatroni = strings.TrimSuffix(withPatroni, "}") + `,"patroni":{"api":"http://10.0.0.11:8008","user":"hagen","passwordEnv":"RESTAPI_PASSWORD","promotedAloneMark":"/run/hagen/patroni/promoted-alone","intervalMs":500}}`
+	if _, err := contract.ParseAgentConfig("patroni", []byte(withPatroni)); err != nil {
+		t.Errorf("patroni config: %v", err)
+	}
+	cases["patroni: no API URL"] = strings.Replace(withPatroni, `"http://10.0.0.11:8008"`, `"10.0.0.11:8008"`, 1)
+	cases["patroni: relative mark"] = strings.Replace(withPatroni, `"/run/hagen/patroni/promoted-alone"`, `"promoted-alone"`, 1)
+	cases["patroni: no password variable"] = strings.Replace(withPatroni, `"RESTAPI_PASSWORD"`, `""`, 1)
+	cases["patroni: interval 0"] = strings.Replace(withPatroni, `"intervalMs":500`, `"intervalMs":0`, 1)
+	cases["no listen without patroni"] = strings.Replace(good, `"listen":":8008",`, `"listen":"",`, 1)
 	for name, src := range cases {
 		if _, err := contract.ParseAgentConfig(name, []byte(src)); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -90,7 +90,11 @@ func summary(t *schema.Topology) string {
 		if s.Synchronous {
 			kind = "synchronous"
 		}
-		fmt.Fprintf(&b, " (%s, primary %s)", kind, s.Primary)
+		fmt.Fprintf(&b, " (%s, primary %s", kind, s.Primary)
+		if t.ManagedByPatroni() {
+			fmt.Fprintf(&b, ", Patroni on %d etcd members", len(t.EtcdMembers()))
+		}
+		b.WriteString(")")
 	}
 	if t.VIP != nil {
 		fmt.Fprintf(&b, ", VIP %s", t.VIP.Address)

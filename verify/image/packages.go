@@ -1,6 +1,7 @@
 // Package image builds the hagen node image: one Debian bookworm image with
 // everything a rendered site runs or checks (PostgreSQL 15, Bucardo,
-// keepalived, HAProxy, BIND, and the tools that validate their files).
+// keepalived, HAProxy, Patroni, etcd, BIND, and the tools that validate
+// their files).
 //
 // The image is built without a container registry: debootstrap fetches the
 // packages from the host's Debian mirror, and the resulting tree is imported
@@ -41,6 +42,16 @@ var packages = []string{
 	// Virtual IP and load balancing.
 	"keepalived",
 	"haproxy",
+	// Failover by consensus (database.streaming.manager "patroni"):
+	// Patroni 3.0.2 and its etcd and PostgreSQL drivers (an alternative
+	// and a dependency of patroni: named so that the choice is fixed),
+	// etcd 3.4 and etcdctl. Their Debian units are never started in a
+	// container; a native host disables them (RUNBOOK.md).
+	"patroni",
+	"python3-etcd",
+	"python3-psycopg2",
+	"etcd-server",
+	"etcd-client",
 	// DNS: named, named-checkconf and named-checkzone, dig.
 	"bind9",
 	"bind9-utils",
