@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -180,5 +181,40 @@ func TestFindDebootstrapPrefersTheInstalledOne(t *testing.T) {
 	d, err := findDebootstrap(context.Background(), &bytes.Buffer{}, "http://127.0.0.1:1/unused", "bookworm", t.TempDir())
 	if err != nil || d.Path != filepath.Join(bin, "debootstrap") || d.Env != nil {
 		t.Errorf("findDebootstrap = %+v, %v; want the one on PATH", d, err)
+	}
+}
+
+// With curl but no wget, debootstrap's "wget -nv -O FILE URL" reaches curl.
+func TestWgetShimCallsCurl(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	bin := t.TempDir()
+	record := filepath.Join(t.TempDir(), "args")
+	curl := "#!" + sh + "\nprintf '%s\\n' \"$@\" > " + record + "\n"
+	if err := os.WriteFile(filepath.Join(bin, "curl"), []byte(curl), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin)
+	cache := t.TempDir()
+	env, err := downloaderEnv(cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "PATH=" + filepath.Join(cache, "bin") + ":" + stdPath; len(env) != 1 || env[0] != want {
+		t.Fatalf("env = %q, want [%q]", env, want)
+	}
+	cmd := exec.Command(filepath.Join(cache, "bin", "wget"), "-nv", "--no-check-certificate", "-O", "/tmp/dest file", "http://mirror/debian/pool/x.deb")
+	cmd.Env = []string{"PATH=" + bin}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("shim: %v %s", err, out)
+	}
+	got, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "-fsSL\n-o\n/tmp/dest file\nhttp://mirror/debian/pool/x.deb\n"; string(got) != want {
+		t.Errorf("curl got %q, want %q", got, want)
 	}
 }
