@@ -313,7 +313,35 @@ func (c *cluster) create(ctx context.Context, n node) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("create %s: %w", n.Name, err)
 	}
+	if n.NetNS == "" {
+		c.e.explainStart(id, func(ctx context.Context, err error) error {
+			if !strings.Contains(err.Error(), "Address already in use") {
+				return err
+			}
+			return fmt.Errorf("%w (%s wants %s on %s; %s)", err, n.Name, n.IP, n.LAN.Prefix, c.addrHolder(ctx, n.LAN, n.IP))
+		})
+	}
 	return id, nil
+}
+
+// addrHolder says who holds an address on a simulated LAN: the Docker
+// bridge (the network's gateway) or a container.
+func (c *cluster) addrHolder(ctx context.Context, l *lan, a netip.Addr) string {
+	ins, err := c.e.cli.NetworkInspect(ctx, l.ID, client.NetworkInspectOptions{})
+	if err != nil {
+		return "holder unknown: " + err.Error()
+	}
+	for _, cfg := range ins.Network.IPAM.Config {
+		if cfg.Gateway == a {
+			return fmt.Sprintf("it is the gateway of Docker network %s, the Docker bridge's own address", ins.Network.Name)
+		}
+	}
+	for _, ep := range ins.Network.Containers {
+		if ep.IPv4Address.Addr() == a {
+			return "container " + ep.Name + " holds it"
+		}
+	}
+	return "no container of network " + ins.Network.Name + " holds it"
 }
 
 // routes makes every other network reachable through the router.

@@ -52,6 +52,19 @@ type engine struct {
 
 	mu   sync.Mutex
 	ctrs map[string]testcontainers.Container
+	// explain adds to a container's start error what the caller knows
+	// (the address it wanted, who holds it).
+	explain map[string]func(context.Context, error) error
+}
+
+// explainStart registers how to explain a failed start of container id.
+func (e *engine) explainStart(id string, f func(context.Context, error) error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.explain == nil {
+		e.explain = map[string]func(context.Context, error) error{}
+	}
+	e.explain[id] = f
 }
 
 func (e *engine) labels(extra map[string]string) map[string]string {
@@ -157,7 +170,16 @@ func (e *engine) start(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	return ctr.Start(ctx)
+	if err := ctr.Start(ctx); err != nil {
+		e.mu.Lock()
+		explain := e.explain[id]
+		e.mu.Unlock()
+		if explain != nil {
+			return explain(ctx, err)
+		}
+		return err
+	}
+	return nil
 }
 
 func (e *engine) kill(ctx context.Context, id, signal string) error {
