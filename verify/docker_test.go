@@ -12,6 +12,9 @@ import (
 // error naming the address and the holder (here the Docker bridge, which
 // owns the network's gateway address).
 func TestStartNamesWhoHoldsAnAddress(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: needs Docker")
+	}
 	cli := dockerOrSkip(t)
 	img := nodeImage(t, cli)
 	unlock, err := lockNetworks(context.Background(), t.Logf)

@@ -74,6 +74,9 @@ func TestProcStartReadsThisProcess(t *testing.T) {
 // run removes it (and the run's other objects), says so, and creates its
 // own. A network that is not hagen's is named in the error instead.
 func TestCreateNetworksReapsAKilledRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: needs Docker")
+	}
 	cli := dockerOrSkip(t)
 	unlock, err := lockNetworks(context.Background(), t.Logf)
 	if err != nil {
