@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -14,10 +13,11 @@ import (
 	"strings"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
-	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	tcexec "github.com/testcontainers/testcontainers-go/exec"
+	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/hagen-ha/hagen/verify/image"
 )
@@ -40,8 +40,9 @@ const execTimeout = 3 * time.Minute
 type checkBox struct {
 	t   *checkTree
 	cli *client.Client
-	// id is the check container's; workdir is where commands run: the
-	// copy of the tree, once it is there.
+	// ctr and id are the check container's; workdir is where commands
+	// run: the copy of the tree, once it is there.
+	ctr      testcontainers.Container
 	id       string
 	workdir  string
 	runID    string
@@ -107,29 +108,38 @@ func startCheckBox(ctx context.Context, t *checkTree, opts CheckOptions) (*check
 		runID = hex.EncodeToString(b)
 	}
 	box := &checkBox{t: t, cli: cli, runID: runID, progress: progress, verbose: opts.Verbose, site: "-", env: placeholderEnv(t)}
+	if err := reapStale(ctx, cli, func(format string, args ...any) {
+		fmt.Fprintf(progress, "check: "+format+"\n", args...)
+	}); err != nil {
+		return box, err
+	}
 	fmt.Fprintf(progress, "check: starting %s (label %s=%s)\n", ref, LabelCheck, runID)
 	// The container is removed by its label (close), whatever happens
 	// from here on.
-	init := true
-	res, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
-		Config: &container.Config{
+	labels := ownerLabels()
+	labels[LabelCheck] = runID
+	ctr, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
+		ContainerRequest: testcontainers.ContainerRequest{
 			Image:  ref,
 			Cmd:    []string{"sleep", "infinity"},
-			Labels: map[string]string{LabelCheck: runID},
+			Labels: labels,
+			HostConfigModifier: func(hc *container.HostConfig) {
+				init := true
+				hc.Init = &init // sleep as PID 1 ignores SIGTERM
+				// To give the VIP interface a stand-in (check_keepalived.go).
+				hc.CapAdd = []string{"NET_ADMIN"}
+			},
+			WaitingFor: wait.ForExec([]string{"true"}).WithStartupTimeout(time.Minute),
 		},
-		HostConfig: &container.HostConfig{
-			Init: &init, // sleep as PID 1 ignores SIGTERM
-			// To give the VIP interface a stand-in (check_keepalived.go).
-			CapAdd: []string{"NET_ADMIN"},
-		},
+		Started: true,
 	})
-	if err != nil {
-		return box, fmt.Errorf("create the check container: %w", err)
+	if dc, ok := ctr.(*testcontainers.DockerContainer); ok && dc != nil {
+		box.ctr, box.id = ctr, dc.GetContainerID()
 	}
-	box.id, box.workdir = res.ID, "/"
-	if _, err := cli.ContainerStart(ctx, box.id, client.ContainerStartOptions{}); err != nil {
+	if err != nil {
 		return box, fmt.Errorf("start the check container: %w", err)
 	}
+	box.workdir = "/"
 	if code, out, err := box.exec(ctx, "", nil, "true"); err != nil || code != 0 {
 		return box, fmt.Errorf("the check container does not run commands: exit %d %s %v", code, out, err)
 	}
@@ -156,19 +166,11 @@ func (b *checkBox) close() {
 
 // removeCheckContainers removes every container labelled with the run id.
 func removeCheckContainers(ctx context.Context, cli *client.Client, runID string) error {
-	f := make(client.Filters).Add("label", LabelCheck+"="+runID)
-	cs, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	objs, err := listLabelled(ctx, cli, LabelCheck+"="+runID)
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, c := range cs.Items {
-		_, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
-		if err != nil && !cerrdefs.IsNotFound(err) {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return removeObjects(ctx, cli, objs)
 }
 
 // copyTree copies the tree to boxTree as root-owned files with their
@@ -277,35 +279,13 @@ func (b *checkBox) setup(ctx context.Context) error {
 func (b *checkBox) exec(ctx context.Context, user string, env []string, cmd ...string) (int, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, execTimeout)
 	defer cancel()
-	cr, err := b.cli.ExecCreate(ctx, b.id, client.ExecCreateOptions{
-		User: user, Env: env, WorkingDir: b.workdir, Cmd: cmd,
-		AttachStdout: true, AttachStderr: true,
-	})
-	if err != nil {
-		return -1, "", fmt.Errorf("run %q in the check container: %w", strings.Join(cmd, " "), err)
-	}
-	att, err := b.cli.ExecAttach(ctx, cr.ID, client.ExecAttachOptions{})
-	if err != nil {
-		return -1, "", fmt.Errorf("run %q in the check container: %w", strings.Join(cmd, " "), err)
-	}
-	defer att.Close()
 	// stdout and stderr in one buffer, in the order they arrive.
 	var out bytes.Buffer
-	done := make(chan error, 1)
-	go func() { _, err := stdcopy.StdCopy(&out, &out, att.Reader); done <- err }()
-	select {
-	case <-ctx.Done():
-		return -1, "", fmt.Errorf("run %q in the check container: %w", strings.Join(cmd, " "), ctx.Err())
-	case err := <-done:
-		if err != nil && !errors.Is(err, io.EOF) {
-			return -1, "", fmt.Errorf("read the output of %q: %w", strings.Join(cmd, " "), err)
-		}
-	}
-	ins, err := b.cli.ExecInspect(ctx, cr.ID, client.ExecInspectOptions{})
+	code, err := execIn(ctx, b.ctr, cmd, &out, &out,
+		tcexec.WithUser(user), tcexec.WithEnv(env), tcexec.WithWorkingDir(b.workdir))
 	if err != nil {
-		return -1, "", err
+		return -1, "", fmt.Errorf("run %q in the check container: %w", strings.Join(cmd, " "), err)
 	}
-	code := ins.ExitCode
 	return code, out.String(), nil
 }
 

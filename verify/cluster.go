@@ -17,6 +17,8 @@ import (
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 
 	"github.com/hagen-ha/hagen/contract"
 )
@@ -29,6 +31,7 @@ var ErrIncompleteRender = errors.New("rendered tree is incomplete")
 type lan struct {
 	Prefix  netip.Prefix
 	ID      string
+	Name    string     // the Docker network's
 	Gateway netip.Addr // the Docker bridge's address
 	Router  netip.Addr // the WAN router's address on this network
 }
@@ -174,23 +177,68 @@ func (c *cluster) name(parts ...string) string {
 	return "hagen-" + c.e.runID + "-" + strings.Join(parts, "-")
 }
 
+// createNetworks creates one Docker network per simulated LAN, after
+// removing what killed earlier runs left (their networks would clash with
+// these subnets). A subnet that clashes with a network that is not a
+// stale run's is reported with that network's name.
 func (c *cluster) createNetworks(ctx context.Context) error {
+	if err := reapStale(ctx, c.e.cli, c.progress); err != nil {
+		return err
+	}
 	for _, l := range c.lans {
 		// Dynamic addresses (none are expected: every container gets a
 		// static one) come from a range that avoids the rendered ones.
-		res, err := c.e.cli.NetworkCreate(ctx, c.name("net", strings.NewReplacer(".", "-", "/", "-").Replace(l.Prefix.String())), client.NetworkCreateOptions{
-			Driver: "bridge",
-			IPAM: &network.IPAM{Config: []network.IPAMConfig{{
+		nw, err := tcnetwork.New(ctx,
+			tcnetwork.WithDriver("bridge"),
+			tcnetwork.WithIPAM(&network.IPAM{Config: []network.IPAMConfig{{
 				Subnet: l.Prefix, Gateway: l.Gateway,
-			}}},
-			Labels: c.e.labels(nil),
-		})
+			}}}),
+			tcnetwork.WithLabels(c.e.labels(map[string]string{labelLAN: l.Prefix.String()})),
+		)
 		if err != nil {
-			return fmt.Errorf("create network %s: %w", l.Prefix, err)
+			return fmt.Errorf("create network %s: %w%s", l.Prefix, err, c.subnetHolder(ctx, l.Prefix))
 		}
-		l.ID = res.ID
+		l.ID, l.Name = nw.ID, nw.Name
 	}
 	return nil
+}
+
+// labelLAN names the simulated LAN a network stands for.
+const labelLAN = "dev.hagen.lan"
+
+// subnetHolder names the Docker networks whose subnet overlaps p, for an
+// error message ("" when none is found).
+func (c *cluster) subnetHolder(ctx context.Context, p netip.Prefix) string {
+	ns, err := c.e.cli.NetworkList(ctx, client.NetworkListOptions{})
+	if err != nil {
+		return ""
+	}
+	var holders []string
+	for _, n := range ns.Items {
+		ins, err := c.e.cli.NetworkInspect(ctx, n.ID, client.NetworkInspectOptions{})
+		if err != nil {
+			continue
+		}
+		for _, cfg := range ins.Network.IPAM.Config {
+			if cfg.Subnet.IsValid() && cfg.Subnet.Overlaps(p) {
+				who := fmt.Sprintf("Docker network %q (subnet %s", n.Name, cfg.Subnet)
+				if run := n.Labels[LabelRun]; run != "" {
+					who += ", hagen verify run " + run
+					if o := n.Labels[labelOwner]; o != "" {
+						who += " of process " + o
+					}
+					if n.Labels[labelKeep] == "true" {
+						who += ", kept with --keep; remove it with: " + strings.Join(CleanupCommands(run), "; ")
+					}
+				}
+				holders = append(holders, who+")")
+			}
+		}
+	}
+	if len(holders) == 0 {
+		return ""
+	}
+	return "; the subnet " + p.String() + " overlaps " + strings.Join(holders, ", ")
 }
 
 // node describes a container to create.
@@ -222,42 +270,78 @@ type node struct {
 	StopTimeout *int
 }
 
+// create creates (does not start) a container through testcontainers.
 func (c *cluster) create(ctx context.Context, n node) (string, error) {
-	init := n.Init
-	hc := &container.HostConfig{
-		CapAdd:     n.CapAdd,
-		Sysctls:    n.Sysctls,
-		ExtraHosts: n.ExtraHosts,
-		DNS:        n.DNS,
-		Mounts:     n.Mounts,
-		Init:       &init,
+	env := map[string]string{}
+	for _, kv := range n.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
 	}
-	if n.Restart != "" && n.Restart != "no" {
-		hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyMode(n.Restart)}
-	}
-	var nc *network.NetworkingConfig
-	if n.NetNS != "" {
-		hc.NetworkMode = container.NetworkMode("container:" + n.NetNS)
-	} else {
-		hc.NetworkMode = container.NetworkMode(n.LAN.ID)
-		nc = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
-			n.LAN.ID: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: n.IP}},
-		}}
-	}
-	res, err := c.e.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
-		Name: n.Name,
-		Config: &container.Config{
-			Image: n.Image, User: n.User, Entrypoint: n.Entrypoint, Cmd: n.Cmd, Env: n.Env,
-			Labels: c.e.labels(n.Labels), Healthcheck: n.Health,
-			StopSignal: n.StopSignal, StopTimeout: n.StopTimeout,
+	req := testcontainers.ContainerRequest{
+		Name: n.Name, Image: n.Image, Entrypoint: n.Entrypoint, Cmd: n.Cmd, Env: env,
+		Labels: n.Labels,
+		ConfigModifier: func(cfg *container.Config) {
+			cfg.User, cfg.Healthcheck = n.User, n.Health
+			cfg.StopSignal, cfg.StopTimeout = n.StopSignal, n.StopTimeout
 		},
-		HostConfig:       hc,
-		NetworkingConfig: nc,
-	})
+		HostConfigModifier: func(hc *container.HostConfig) {
+			init := n.Init
+			hc.CapAdd, hc.Sysctls, hc.ExtraHosts, hc.DNS = n.CapAdd, n.Sysctls, n.ExtraHosts, n.DNS
+			hc.Mounts, hc.Init = n.Mounts, &init
+			if n.Restart != "" && n.Restart != "no" {
+				hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyMode(n.Restart)}
+			}
+			if n.NetNS != "" {
+				hc.NetworkMode = container.NetworkMode("container:" + n.NetNS)
+			} else {
+				hc.NetworkMode = container.NetworkMode(n.LAN.Name)
+			}
+		},
+	}
+	if n.NetNS == "" {
+		req.Networks = []string{n.LAN.Name}
+		req.EndpointSettingsModifier = func(eps map[string]*network.EndpointSettings) {
+			ep := eps[n.LAN.Name]
+			if ep == nil {
+				ep = &network.EndpointSettings{NetworkID: n.LAN.ID}
+				eps[n.LAN.Name] = ep
+			}
+			ep.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: n.IP}
+		}
+	}
+	id, err := c.e.createContainer(ctx, req)
 	if err != nil {
 		return "", fmt.Errorf("create %s: %w", n.Name, err)
 	}
-	return res.ID, nil
+	if n.NetNS == "" {
+		c.e.explainStart(id, func(ctx context.Context, err error) error {
+			if !strings.Contains(err.Error(), "Address already in use") {
+				return err
+			}
+			return fmt.Errorf("%w (%s wants %s on %s; %s)", err, n.Name, n.IP, n.LAN.Prefix, c.addrHolder(ctx, n.LAN, n.IP))
+		})
+	}
+	return id, nil
+}
+
+// addrHolder says who holds an address on a simulated LAN: the Docker
+// bridge (the network's gateway) or a container.
+func (c *cluster) addrHolder(ctx context.Context, l *lan, a netip.Addr) string {
+	ins, err := c.e.cli.NetworkInspect(ctx, l.ID, client.NetworkInspectOptions{})
+	if err != nil {
+		return "holder unknown: " + err.Error()
+	}
+	for _, cfg := range ins.Network.IPAM.Config {
+		if cfg.Gateway == a {
+			return fmt.Sprintf("it is the gateway of Docker network %s, the Docker bridge's own address", ins.Network.Name)
+		}
+	}
+	for _, ep := range ins.Network.Containers {
+		if ep.IPv4Address.Addr() == a {
+			return "container " + ep.Name + " holds it"
+		}
+	}
+	return "no container of network " + ins.Network.Name + " holds it"
 }
 
 // routes makes every other network reachable through the router.

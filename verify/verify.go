@@ -146,7 +146,7 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 	}
 	defer unlock() // after the cleanup below (defers run last-in first-out)
 	c := &cluster{
-		e: &engine{cli: cli, runID: runID}, inv: inv, dir: dir, image: built.Tag,
+		e: &engine{cli: cli, runID: runID, keep: opts.Keep}, inv: inv, dir: dir, image: built.Tag,
 		hagenBin: opts.HagenBinary, secrets: secrets{}, vols: map[string]bool{},
 		progress: progress,
 	}

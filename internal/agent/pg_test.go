@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hagen-ha/hagen/contract"
+	nodeimage "github.com/hagen-ha/hagen/verify/image"
 )
 
 // realPG is a primary (socket port 5432) and a streaming standby (5433)
@@ -74,10 +75,6 @@ func startRealPG(t *testing.T) *realPG {
 	if testing.Short() {
 		t.Skip("starts PostgreSQL in Docker: not with -short")
 	}
-	image := os.Getenv("HAGEN_NODE_IMAGE")
-	if image == "" {
-		image = "hagen-node:bookworm"
-	}
 	skip := func(msg string) {
 		if os.Getenv("HAGEN_REQUIRE_DOCKER") == "1" {
 			t.Fatalf("HAGEN_REQUIRE_DOCKER=1 but %s", msg)
@@ -86,6 +83,18 @@ func startRealPG(t *testing.T) *realPG {
 	}
 	if out, err := exec.Command("docker", "version", "--format", "{{.Server.Version}}").CombinedOutput(); err != nil {
 		skip(fmt.Sprintf("no Docker engine answers: %s", strings.TrimSpace(string(out))))
+	}
+	// $HAGEN_NODE_IMAGE, else the node image of this build, built when
+	// missing (once, whichever test package gets there first).
+	image := os.Getenv("HAGEN_NODE_IMAGE")
+	if image == "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+		res, err := nodeimage.Build(ctx, nodeimage.Options{})
+		cancel()
+		if err != nil {
+			skip(fmt.Sprintf("the node image cannot be built here: %v", err))
+		}
+		image = res.Tag
 	}
 	if out, err := exec.Command("docker", "image", "inspect", image).CombinedOutput(); err != nil {
 		skip(fmt.Sprintf("no node image %s (hagen images build): %s", image, strings.TrimSpace(string(out))))

@@ -21,7 +21,9 @@ Images manages the node image (PostgreSQL with PL/Perl, Bucardo,
 keepalived, HAProxy, BIND, iproute2, iptables) that hagen verify runs.
 
   hagen images build       build it from Debian packages with debootstrap
-                           (needs root and a Debian mirror, no registry);
+                           (needs root and a Debian mirror, no registry;
+                           debootstrap itself is fetched from that mirror
+                           into ~/.cache/hagen when it is not installed);
                            prints the tag and the cold build time, or
                            "present" when the tag exists already; then
                            tags it REF (default hagen-node:bookworm, the

@@ -34,7 +34,9 @@ differs from the rendered production files.
 
 Everything verify creates carries the label dev.hagen.run=<id> and is
 removed afterwards, also after a failure, the timeout or Ctrl-C; --keep
-leaves it up and prints the commands that remove it.
+leaves it up and prints the commands that remove it. A run first removes
+what earlier runs killed on this machine left behind (SIGKILL, a crash):
+by label, only of runs whose process is gone, never a --keep run's.
 
 Exit codes: 0 every scenario passed (or was skipped), 4 a scenario failed,
 2 the harness could not run (spec, render, Docker), 1 usage.

@@ -117,9 +117,23 @@ func Build(ctx context.Context, opts Options) (res Result, err error) {
 		out = w
 	}
 
+	cache, err := CacheDir()
+	if err != nil {
+		return res, err
+	}
+	db, err := findDebootstrap(ctx, w, res.Mirror, in.suite, cache)
+	if err != nil {
+		return res, err
+	}
+	env, err := downloaderEnv(cache)
+	if err != nil {
+		return res, err
+	}
+	env = append(env, db.Env...)
+
 	progressf(w, "building %s: debootstrap %s (%s, %d packages) from %s", res.Tag, Suite, variant, len(in.packages), res.Mirror)
 	phase := time.Now()
-	if err := run(ctx, out, "debootstrap",
+	if err := runEnv(ctx, out, env, db.Path,
 		"--variant="+in.variant,
 		"--include="+strings.Join(in.packages, ","),
 		in.suite, rootfs, res.Mirror); err != nil {
@@ -184,24 +198,71 @@ func lockBuild(ctx context.Context, w io.Writer, dir, tag string) (unlock func()
 
 // CanBuild reports why this process cannot build the image, or nil:
 // debootstrap and chroot need root, and the tools must be installed.
+// debootstrap itself is fetched when missing (see findDebootstrap); it
+// downloads with wget, for which curl can stand in.
 func CanBuild() error {
 	if os.Geteuid() != 0 {
 		return errors.New("building the node image needs root (debootstrap, chroot)")
 	}
-	for _, tool := range []string{"debootstrap", "chroot", "tar"} {
+	for _, tool := range []string{"chroot", "tar"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return fmt.Errorf("building the node image needs %s: %w", tool, err)
+		}
+	}
+	if _, err := exec.LookPath("wget"); err != nil {
+		if _, err := exec.LookPath("curl"); err != nil {
+			return errors.New("building the node image needs wget or curl (debootstrap downloads the packages with it)")
 		}
 	}
 	return nil
 }
 
+// wgetShim stands in for wget when only curl is installed. debootstrap
+// calls wget [options] -O FILE URL.
+const wgetShim = `#!/bin/sh
+# wget for debootstrap, through curl (written by hagen).
+out= url=
+while [ $# -gt 0 ]; do
+	case $1 in
+	-O) out=$2; shift ;;
+	-*) ;;
+	*) url=$1 ;;
+	esac
+	shift
+done
+exec curl -fsSL -o "$out" "$url"
+`
+
+// downloaderEnv is the PATH for debootstrap: the standard one, or, when
+// the host has curl but no wget, with a wget shim in front.
+func downloaderEnv(cache string) ([]string, error) {
+	if _, err := exec.LookPath("wget"); err == nil {
+		return nil, nil
+	}
+	bin := filepath.Join(cache, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(bin, "wget"), []byte(wgetShim), 0o755); err != nil {
+		return nil, err
+	}
+	return []string{"PATH=" + bin + ":" + stdPath}, nil
+}
+
+// stdPath is the PATH debootstrap and the chroot run with.
+const stdPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 // run runs a command in its own process group, copying its output to out
 // and keeping the last lines for the error. On cancellation the whole group
 // gets SIGTERM, so that debootstrap's exit trap unmounts what it mounted.
 func run(ctx context.Context, out io.Writer, name string, args ...string) error {
+	return runEnv(ctx, out, nil, name, args...)
+}
+
+// runEnv is run with env added to (and overriding) buildEnv.
+func runEnv(ctx context.Context, out io.Writer, env []string, name string, args ...string) error {
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = buildEnv()
+	cmd.Env = append(buildEnv(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = 30 * time.Second
@@ -226,7 +287,7 @@ func runInRoot(ctx context.Context, out io.Writer, rootfs, script string) error 
 // proxy settings, nothing else of the caller's.
 func buildEnv() []string {
 	env := []string{
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"PATH=" + stdPath,
 		"LANG=C.UTF-8",
 		"HOME=/root",
 		"DEBIAN_FRONTEND=noninteractive",

@@ -3,20 +3,29 @@ package image
 import (
 	"context"
 	"fmt"
+	"os"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
 )
 
-// NewClient returns a Docker engine client configured from the environment
-// (DOCKER_HOST, DOCKER_API_VERSION, DOCKER_CERT_PATH, DOCKER_TLS_VERIFY). The
-// API version is negotiated with the engine on the first request.
+// NewClient returns testcontainers-go's Docker engine client, configured as
+// testcontainers finds the engine (DOCKER_HOST and the other Docker
+// variables, ~/.testcontainers.properties, the default socket). hagen drives
+// Docker through testcontainers only; this client serves the engine calls
+// testcontainers has no method for.
+//
+// testcontainers' reaper (Ryuk) is disabled: its image would have to be
+// pulled. Its configuration is read once per process, so this runs before
+// any other testcontainers call; hagen removes its objects by label instead.
 func NewClient() (*client.Client, error) {
-	cli, err := client.New(client.FromEnv)
+	os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true") // exactly "true"
+	cli, err := testcontainers.NewDockerClientWithOpts(context.Background())
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
-	return cli, nil
+	return cli.Client, nil
 }
 
 // Ping reports whether a Docker engine answers.

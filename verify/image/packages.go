@@ -15,12 +15,25 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 )
 
 // Repository is the image name; the tag is derived from the build inputs.
+// $HAGEN_NODE_REPOSITORY replaces it, for a cold build beside an image
+// that others use.
 const Repository = "hagen-node"
+
+// RepositoryEnv overrides Repository.
+const RepositoryEnv = "HAGEN_NODE_REPOSITORY"
+
+func repository() string {
+	if r := os.Getenv(RepositoryEnv); r != "" {
+		return r
+	}
+	return Repository
+}
 
 // Suite is the Debian release the image is built from.
 const Suite = "bookworm"
@@ -165,7 +178,7 @@ func (in inputs) hash() string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func (in inputs) tag() string { return Repository + ":" + in.hash()[:12] }
+func (in inputs) tag() string { return repository() + ":" + in.hash()[:12] }
 
 // Tag is the image reference for the current build inputs,
 // "hagen-node:" followed by the first 12 hex digits of their sha256.
