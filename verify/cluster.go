@@ -60,23 +60,25 @@ type cluster struct {
 	routerID string
 	dnsID    string
 	clientID string
-	// State handed from one scenario to the next.
-	killed       *site
-	killedAcked  []string
-	killedClient string
-	notGoodSeen  string
-	outageDone   bool
-	alertAfter   time.Duration
-	sites        []*site
-	devs         []string
-	vols         map[string]bool
-	progress     func(format string, args ...any)
+	// witnessID is the witness's own container (primary-standby).
+	witnessID string
+	// nodes are the created containers' descriptions by id.
+	nodes map[string]node
+	sites []*site
+	// devs are the differences from production, shared by every
+	// deployment of the run.
+	devs     *[]string
+	vols     map[string]bool
+	progress func(format string, args ...any)
 }
 
 func (c *cluster) deviate(format string, args ...any) {
+	if c.devs == nil {
+		c.devs = &[]string{}
+	}
 	d := fmt.Sprintf(format, args...)
-	if !slices.Contains(c.devs, d) {
-		c.devs = append(c.devs, d)
+	if !slices.Contains(*c.devs, d) {
+		*c.devs = append(*c.devs, d)
 	}
 }
 
@@ -91,6 +93,13 @@ func planLANs(inv contract.Inventory) ([]*lan, *lan, error) {
 		return nil, nil, fmt.Errorf("inventory nameserver %q: %w", inv.Nameserver, err)
 	}
 	used[ns] = true
+	// The witnesses are addresses of their own (in production often the
+	// LAN's router at .1): the bridge gateway must not take them.
+	for _, w := range append([]string{inv.Database.Witness}, inv.Database.Witnesses...) {
+		if a, err := netip.ParseAddr(w); err == nil {
+			used[a] = true
+		}
+	}
 	if inv.VIP != nil {
 		if a, err := netip.ParseAddr(inv.VIP.Address); err == nil {
 			used[a] = true
@@ -257,7 +266,42 @@ func (c *cluster) create(ctx context.Context, n node) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("create %s: %w", n.Name, err)
 	}
+	if c.nodes == nil {
+		c.nodes = map[string]node{}
+	}
+	c.nodes[res.ID] = n
 	return res.ID, nil
+}
+
+// start starts a container created by create; an address clash names
+// the address and who holds it.
+func (c *cluster) start(ctx context.Context, id string) error {
+	n := c.nodes[id]
+	err := c.e.start(ctx, id)
+	if err != nil && strings.Contains(err.Error(), "ddress already in use") && n.LAN != nil {
+		return fmt.Errorf("start %s at %s: the address %s is already in use on %s (held by %s): %w", n.Name, n.IP, n.IP, n.LAN.Prefix, c.addrHolder(ctx, n.LAN, n.IP), err)
+	}
+	if err != nil {
+		return fmt.Errorf("start %s: %w", n.Name, err)
+	}
+	return nil
+}
+
+// addrHolder names what holds an address on a simulated network.
+func (c *cluster) addrHolder(ctx context.Context, l *lan, a netip.Addr) string {
+	if a == l.Gateway {
+		return "the Docker bridge's gateway"
+	}
+	res, err := c.e.cli.NetworkInspect(ctx, l.ID, client.NetworkInspectOptions{})
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	for _, ep := range res.Network.Containers {
+		if ep.IPv4Address.Addr() == a {
+			return "container " + ep.Name
+		}
+	}
+	return "something outside this run (another network on the host with the same subnet?)"
 }
 
 // routes makes every other network reachable through the router.
@@ -298,7 +342,7 @@ func (c *cluster) startRouter(ctx context.Context) error {
 			return fmt.Errorf("connect router to %s: %w", l.Prefix, err)
 		}
 	}
-	return c.e.start(ctx, id)
+	return c.start(ctx, id)
 }
 
 // startDNS runs BIND with the rendered clients/named.conf at the
@@ -321,7 +365,7 @@ func (c *cluster) startDNS(ctx context.Context) error {
 		return err
 	}
 	c.dnsID = id
-	if err := c.e.start(ctx, id); err != nil {
+	if err := c.start(ctx, id); err != nil {
 		return err
 	}
 	if err := c.routes(ctx, id, c.clients); err != nil {
@@ -368,7 +412,7 @@ func (c *cluster) startSiteHost(ctx context.Context, s *site) error {
 // namespace lacks: routes over the WAN and the published-port redirects.
 // Also used to power a site back on after a kill.
 func (c *cluster) bootSiteHost(ctx context.Context, s *site) error {
-	if err := c.e.start(ctx, s.HostID); err != nil {
+	if err := c.start(ctx, s.HostID); err != nil {
 		return err
 	}
 	if err := c.routes(ctx, s.HostID, s.LAN); err != nil {
@@ -464,8 +508,8 @@ func (c *cluster) startService(ctx context.Context, s *site, name string, ov *ov
 	}
 	s.Containers[name] = id
 	s.Started = append(s.Started, name)
-	if err := c.e.start(ctx, id); err != nil {
-		return "", fmt.Errorf("start %s on %s: %w", name, s.Inv.Name, err)
+	if err := c.start(ctx, id); err != nil {
+		return "", fmt.Errorf("site %s service %s: %w", s.Inv.Name, name, err)
 	}
 	return id, nil
 }

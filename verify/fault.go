@@ -77,7 +77,7 @@ func (c *cluster) restartSite(ctx context.Context, s *site) error {
 	}
 	for _, name := range s.Started {
 		id := s.Containers[name]
-		if err := c.e.start(ctx, id); err != nil {
+		if err := c.start(ctx, id); err != nil {
 			return fmt.Errorf("restart %s/%s: %w", s.Inv.Name, name, err)
 		}
 		if name == c.inv.Database.Service {

@@ -16,27 +16,177 @@ import (
 	"github.com/hagen-ha/hagen/internal/probe"
 )
 
-// The primary-standby matrix (issue 4). Scenarios run in this order and
-// hand the deployment on: every fault scenario ends with the old primary
-// rejoined as the synchronous standby (by the rendered role hook), or
-// fails saying why. The order puts each fault on the node with the higher
-// priority at least once: the pause then freezes db0, which thaws with
-// the higher priority next to the newer primary db1.
-func streamingScenarios() []scenario {
-	return []scenario{
-		{name: "replication", desc: "a table created on the primary appears on the standby", run: psReplication, timeout: 5 * time.Minute},
-		{name: "standby-read-only", desc: "a write on the standby fails with PostgreSQL's read-only error", run: psStandbyReadOnly},
-		{name: "steady-state", desc: "the VIP is bound on the primary only; HAProxy sends traffic to the primary", run: psSteadyState},
-		{name: "health-url", desc: "each node's agent answers /primary 200 only on the writable primary", run: psHealthURL},
-		{name: "standby-down", desc: "standby down: the spec's onStandbyDown holds (writes block, or fall back to async)", run: psStandbyDown},
-		{name: "failover-kill", desc: "kill the primary's node while clients write through the VIP and HAProxy: promotion, VIP move, RTO, zero loss", run: psFault("kill"), timeout: 4 * time.Minute},
-		{name: "proxy-switch", desc: "HAProxy active/backup: with the active server killed the backup takes traffic; switch time vs interval × fall", run: psProxySwitch},
-		{name: "rejoin", desc: "the old primary rejoins as the synchronous standby (pg_rewind or a fresh clone); no divergent rows", run: psRejoin, timeout: 3 * time.Minute},
-		{name: "zero-loss-stop", desc: "graceful stop of the primary's node: zero acknowledged writes lost, the old primary rejoins", run: psFault("stop"), timeout: 4 * time.Minute},
-		{name: "zero-loss-postgres-kill", desc: "the primary's database process killed inside its running container: zero loss, rejoin", run: psFault("postgres-kill"), timeout: 4 * time.Minute},
-		{name: "zero-loss-pause", desc: "the primary's node frozen (pause): zero acknowledged writes lost; the old primary rejoins after the thaw", run: psFault("pause"), timeout: 4 * time.Minute},
-		{name: "partition-witness", desc: "the primary cut off from its peer and the witness: never two writable primaries; one primary after healing", run: psPartition, timeout: 4 * time.Minute},
+// The primary-standby matrix (issue 4). Each scenario starts from the
+// state it names: the steady state (one writable primary, the standby
+// streaming as the spec replicates, the VIP on the primary only), or the
+// primary's node killed and still down (needPrimaryKilled: failover-kill
+// leaves it so; run alone, the suite kills it first). Every fault
+// scenario but the kill ends with the old primary rejoined, or fails
+// saying why; the suite's reset brings a deployment a scenario left
+// elsewhere back to the steady state, or brings up a fresh one. The order
+// puts each fault on the node with the higher priority at least once.
+type streamingSuite struct {
+	h *harness
+	// c is the deployment the scenarios run on (nil before the first
+	// bring-up).
+	c *cluster
+	// kill is what the last kill of the primary's node measured, while
+	// that node is still down; nil otherwise.
+	kill *faultRun
+}
+
+func (st *streamingSuite) scenarios() []scenario {
+	run := func(f func(context.Context, *streamingSuite, *Metrics, *[]string) error) func(context.Context, *Metrics, *[]string) error {
+		return func(ctx context.Context, m *Metrics, notes *[]string) error { return f(ctx, st, m, notes) }
 	}
+	return []scenario{
+		{name: "replication", desc: "a table created on the primary appears on the standby", run: run(psReplication)},
+		{name: "standby-read-only", desc: "a write on the standby fails with PostgreSQL's read-only error", run: run(psStandbyReadOnly)},
+		{name: "steady-state", desc: "the VIP is bound on the primary only; HAProxy sends traffic to the primary", run: run(psSteadyState)},
+		{name: "health-url", desc: "each node's agent answers /primary 200 only on the writable primary", run: run(psHealthURL)},
+		{name: "standby-down", desc: "standby down: the spec's onStandbyDown holds (writes block, or fall back to async)", run: run(psStandbyDown)},
+		{name: "failover-kill", desc: "kill the primary's node while clients write through the VIP and HAProxy: promotion, VIP move, RTO, zero loss", run: run(psFault("kill")), timeout: 4 * time.Minute},
+		{name: "proxy-switch", desc: "HAProxy active/backup: with the active server killed the backup takes traffic; switch time vs interval × fall", needs: needPrimaryKilled, run: run(psProxySwitch)},
+		{name: "rejoin", desc: "the old primary rejoins as the synchronous standby (pg_rewind or a fresh clone); no divergent rows", needs: needPrimaryKilled, run: run(psRejoin), timeout: 6 * time.Minute},
+		{name: "zero-loss-stop", desc: "graceful stop of the primary's node: zero acknowledged writes lost, the old primary rejoins", run: run(psFault("stop")), timeout: 6 * time.Minute},
+		{name: "zero-loss-postgres-kill", desc: "the primary's database process killed inside its running container: zero loss, rejoin", run: run(psFault("postgres-kill")), timeout: 6 * time.Minute},
+		{name: "zero-loss-pause", desc: "the primary's node frozen (pause): zero acknowledged writes lost; the old primary rejoins after the thaw", run: run(psFault("pause")), timeout: 6 * time.Minute},
+		{name: "partition-witness", desc: "the primary cut off from its peer and the witness: never two writable primaries; one primary after healing", run: run(psPartition), timeout: 6 * time.Minute},
+	}
+}
+
+func (st *streamingSuite) prepare(ctx context.Context, n need, notes *[]string) error {
+	if n == needPrimaryKilled {
+		if st.kill != nil && st.c != nil {
+			if bad, err := st.c.stoppedOrPaused(ctx, st.kill.old); err == nil && len(bad) > 0 {
+				return nil
+			}
+		}
+		st.kill = nil
+		if err := st.steady(ctx, notes); err != nil {
+			return err
+		}
+		var m Metrics
+		var setup []string
+		err := psFault("kill")(ctx, st, &m, &setup)
+		for _, s := range setup {
+			*notes = append(*notes, "setup (failover-kill): "+s)
+		}
+		if err == nil && st.kill == nil {
+			err = errors.New("the kill of the primary's node did not leave a killed primary")
+		}
+		if err != nil {
+			return fmt.Errorf("kill the primary's node: %w", err)
+		}
+		return nil
+	}
+	return st.steady(ctx, notes)
+}
+
+// steady gets the steady state: the first bring-up, a reset, or a fresh
+// bring-up when the reset fails.
+func (st *streamingSuite) steady(ctx context.Context, notes *[]string) error {
+	if st.c == nil {
+		return st.fresh(ctx, notes)
+	}
+	t0 := time.Now()
+	changed, err := st.reset(ctx)
+	if err == nil {
+		if changed {
+			*notes = append(*notes, fmt.Sprintf("reset to the steady state in %s", time.Since(t0).Round(time.Millisecond)))
+		}
+		return nil
+	}
+	*notes = append(*notes, fmt.Sprintf("the reset to the steady state failed (%v); a fresh bring-up", err))
+	st.h.progress("reset failed: %v; bringing up a fresh deployment", err)
+	return st.fresh(ctx, notes)
+}
+
+func (st *streamingSuite) fresh(ctx context.Context, notes *[]string) error {
+	st.kill = nil
+	t0 := time.Now()
+	c, err := st.h.fresh(ctx, (*cluster).upStreaming)
+	st.c = c
+	if err != nil {
+		return err
+	}
+	*notes = append(*notes, fmt.Sprintf("a fresh deployment (bring-up %s)", time.Since(t0).Round(time.Millisecond)))
+	return nil
+}
+
+// reset brings the deployment back to the steady state: every container
+// running, no partition, one writable primary whose standby streams as
+// the spec replicates, the VIP on the primary only. A node that was down
+// rejoins at its start through the rendered role hook; a fenced old
+// primary (read-only, not streaming) gets the RUNBOOK's restart.
+func (st *streamingSuite) reset(ctx context.Context) (bool, error) {
+	c := st.c
+	t := c.timers()
+	rctx, cancel := context.WithTimeout(ctx, t.rejoin+t.writes)
+	defer cancel()
+	changed := false
+	for _, s := range c.sites {
+		ch, err := c.resetSite(rctx, s)
+		if err != nil {
+			return true, fmt.Errorf("site %s: %w", s.Inv.Name, err)
+		}
+		if ch && st.kill != nil && st.kill.old == s {
+			st.kill = nil
+		}
+		changed = changed || ch
+	}
+	if st.kill != nil {
+		return true, errors.New("the killed primary's node is still down")
+	}
+	var p *site
+	if err := poll(rctx, "one writable primary", func() (err error) {
+		p, err = c.currentPrimary(rctx)
+		return err
+	}); err != nil {
+		return true, err
+	}
+	sb := c.other(p)
+	// A node that was down rejoins as it starts (a pg_rewind or a clone):
+	// the rejoin's deadline; in place, streaming is there or not.
+	first := t.rejoin
+	if !changed {
+		first = withMargin(t.proxyCheck)
+	}
+	if err := c.waitSync(rctx, p, first); err != nil {
+		// Not streaming: a fenced old primary, which the RUNBOOK restarts
+		// (the role hook rejoins it).
+		changed = true
+		c.deviate("after a pause, a partition or a database crash that failed over, verify restarts the fenced old primary's database container: the RUNBOOK's restart (step 10), which the rendered role hook turns into a rejoin")
+		if _, err := c.e.cli.ContainerRestart(rctx, sb.Containers[c.inv.Database.Service], client.ContainerRestartOptions{}); err != nil {
+			return true, err
+		}
+		if err := c.waitSync(rctx, p, t.rejoin); err != nil {
+			return true, err
+		}
+	}
+	if err := poll(rctx, "the VIP on the primary "+p.Inv.Name+" only", func() error {
+		for _, s := range c.sites {
+			on, err := c.vipOn(rctx, s)
+			if err != nil {
+				return err
+			}
+			if on != (s == p) {
+				return fmt.Errorf("VIP on %s: %v", s.Inv.Name, on)
+			}
+		}
+		return nil
+	}); err != nil {
+		return true, err
+	}
+	return changed, nil
+}
+
+func (st *streamingSuite) logs(ctx context.Context) []string {
+	if st.c == nil {
+		return nil
+	}
+	out := st.c.containerStates(ctx, true)
+	return append(out, st.c.serviceLogs(ctx, 12, "keepalived", st.c.inv.Database.Service, "hagen-agent")...)
 }
 
 // currentPrimary finds the site whose agent reports the writable primary.
@@ -53,17 +203,9 @@ func (c *cluster) currentPrimary(ctx context.Context) (*site, error) {
 	return found[0], nil
 }
 
-// readyPrimary waits until the pair streams as rendered and returns the
-// site holding the writable primary: every scenario starts from there.
-func (c *cluster) readyPrimary(ctx context.Context, notes *[]string) (*site, error) {
-	if _, err := c.streamingReady(ctx, notes); err != nil {
-		return nil, err
-	}
-	return c.currentPrimary(ctx)
-}
-
-func psReplication(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
-	p, err := c.readyPrimary(ctx, notes)
+func psReplication(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]string) error {
+	c := st.c
+	p, err := c.currentPrimary(ctx)
 	if err != nil {
 		return err
 	}
@@ -84,8 +226,9 @@ func psReplication(ctx context.Context, c *cluster, m *Metrics, notes *[]string)
 	return nil
 }
 
-func psStandbyReadOnly(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
-	p, err := c.readyPrimary(ctx, notes)
+func psStandbyReadOnly(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]string) error {
+	c := st.c
+	p, err := c.currentPrimary(ctx)
 	if err != nil {
 		return err
 	}
@@ -101,8 +244,9 @@ func psStandbyReadOnly(ctx context.Context, c *cluster, m *Metrics, notes *[]str
 	return nil
 }
 
-func psSteadyState(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
-	p, err := c.readyPrimary(ctx, notes)
+func psSteadyState(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]string) error {
+	c := st.c
+	p, err := c.currentPrimary(ctx)
 	if err != nil {
 		return err
 	}
@@ -129,8 +273,9 @@ func psSteadyState(ctx context.Context, c *cluster, m *Metrics, notes *[]string)
 	return nil
 }
 
-func psHealthURL(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
-	p, err := c.readyPrimary(ctx, notes)
+func psHealthURL(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]string) error {
+	c := st.c
+	p, err := c.currentPrimary(ctx)
 	if err != nil {
 		return err
 	}
@@ -155,8 +300,9 @@ func psHealthURL(ctx context.Context, c *cluster, m *Metrics, notes *[]string) e
 
 // psStandbyDown stops the standby's database while a client writes and
 // checks the spec's onStandbyDown.
-func psStandbyDown(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
-	p, err := c.readyPrimary(ctx, notes)
+func psStandbyDown(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]string) error {
+	c := st.c
+	p, err := c.currentPrimary(ctx)
 	if err != nil {
 		return err
 	}
@@ -221,17 +367,13 @@ type faultRun struct {
 	activeDown, backupUp time.Duration
 }
 
-var (
-	lastFaultMu sync.Mutex
-	lastFaults  = map[*cluster]*faultRun{}
-)
-
 // psFault runs one fault kind against the current primary with clients
 // writing through the VIP (direct and HAProxy) and the surviving node's
 // HAProxy, then checks zero loss and the old primary's rejoin.
-func psFault(kind string) func(context.Context, *cluster, *Metrics, *[]string) error {
-	return func(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
-		old, err := c.readyPrimary(ctx, notes)
+func psFault(kind string) func(context.Context, *streamingSuite, *Metrics, *[]string) error {
+	return func(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]string) error {
+		c := st.c
+		old, err := c.currentPrimary(ctx)
 		if err != nil {
 			return err
 		}
@@ -383,9 +525,11 @@ func psFault(kind string) func(context.Context, *cluster, *Metrics, *[]string) e
 		}
 		*notes = append(*notes, fmt.Sprintf("%s of %s at %s: %s; write gap %s (worst per-client), first write after %s; %d acknowledged, %d lost, %d rows unacknowledged but present (in flight at the fault)",
 			kind, old.Inv.Name, fr.at.Format("15:04:05.000"), moved, max(gap, worst).Round(time.Millisecond), rto.Round(time.Millisecond), len(acked), len(lost), m.Unexpected))
-		lastFaultMu.Lock()
-		lastFaults[c] = fr
-		lastFaultMu.Unlock()
+		if kind == "kill" && failedOver {
+			// The killed node stays down for the scenarios that need it
+			// (proxy-switch, rejoin); the next steady state restarts it.
+			st.kill = fr
+		}
 		if len(acked) < 1000 {
 			return fmt.Errorf("only %d acknowledged writes; the check needs at least 1000", len(acked))
 		}
@@ -597,12 +741,11 @@ func (c *cluster) checkRejoined(ctx context.Context, primary, old *site, notes *
 	return nil
 }
 
-func psProxySwitch(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
-	lastFaultMu.Lock()
-	fr := lastFaults[c]
-	lastFaultMu.Unlock()
-	if fr == nil || fr.kind != "kill" {
-		return skip("needs the failover-kill scenario's run")
+func psProxySwitch(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]string) error {
+	c := st.c
+	fr := st.kill
+	if fr == nil {
+		return fmt.Errorf("%w: no killed primary in the suite state", errSetup)
 	}
 	if fr.switchAt == 0 {
 		return fmt.Errorf("no write went through %s's HAProxy after the kill", fr.new.Inv.Name)
@@ -612,11 +755,11 @@ func psProxySwitch(ctx context.Context, c *cluster, m *Metrics, notes *[]string)
 	}
 	inter, rise := fr.interval, time.Duration(c.inv.Proxy.Rise)
 	bound := inter * time.Duration(fr.fall)
-	// A dead server's check fails by the check timeout (haproxy.cfg:
-	// timeout check 2s) or sooner, and the next one starts an interval
-	// later: fall failures within fall × (interval + timeout) of the end
-	// of the kill.
-	const checkTimeout = 2 * time.Second
+	// A dead server's check fails by the check timeout (haproxy.cfg's
+	// timeout check, from inventory.json) or sooner, and the next one
+	// starts an interval later: fall failures within fall × (interval +
+	// timeout) of the end of the kill.
+	checkTimeout := time.Duration(c.inv.Proxy.CheckTimeout) * time.Millisecond
 	downBound := fr.faultTook + time.Duration(fr.fall)*(inter+checkTimeout)
 	m.SwitchMillis = fr.switchAt.Milliseconds()
 	m.Extra = map[string]float64{
@@ -624,10 +767,10 @@ func psProxySwitch(ctx context.Context, c *cluster, m *Metrics, notes *[]string)
 		"activeDownMs": float64(fr.activeDown.Milliseconds()), "backupUpMs": float64(fr.backupUp.Milliseconds()),
 		"promotedMs": float64(fr.promotedAt.Milliseconds()), "firstWriteMs": float64(fr.switchAt.Milliseconds()),
 	}
-	*notes = append(*notes, fmt.Sprintf("HAProxy on %s: active %s marked DOWN %s after the kill (interval × fall = %s; with the 2 s check timeout and the %s the kill took: at most %s), backup %s marked UP %s after the kill, %s after its promotion (interval × rise = %s); first write through it %s after the kill",
-		fr.new.Inv.Name, fr.old.Inv.Name, fr.activeDown.Round(time.Millisecond), bound, fr.faultTook.Round(time.Millisecond), downBound.Round(time.Millisecond), fr.new.Inv.Name, fr.backupUp.Round(time.Millisecond), (fr.backupUp-fr.promotedAt).Round(time.Millisecond), inter*rise, fr.switchAt.Round(time.Millisecond)))
+	*notes = append(*notes, fmt.Sprintf("HAProxy on %s: active %s marked DOWN %s after the kill (interval × fall = %s; with the %s check timeout and the %s the kill took: at most %s), backup %s marked UP %s after the kill, %s after its promotion (interval × rise = %s); first write through it %s after the kill",
+		fr.new.Inv.Name, fr.old.Inv.Name, fr.activeDown.Round(time.Millisecond), bound, checkTimeout, fr.faultTook.Round(time.Millisecond), downBound.Round(time.Millisecond), fr.new.Inv.Name, fr.backupUp.Round(time.Millisecond), (fr.backupUp-fr.promotedAt).Round(time.Millisecond), inter*rise, fr.switchAt.Round(time.Millisecond)))
 	if fr.activeDown > downBound {
-		return fmt.Errorf("HAProxy marked the killed active server down after %s; the checks (interval %s, fall %d, timeout 2 s) allow %s", fr.activeDown.Round(time.Millisecond), inter, fr.fall, downBound.Round(time.Millisecond))
+		return fmt.Errorf("HAProxy marked the killed active server down after %s; the checks (interval %s, fall %d, timeout %s) allow %s", fr.activeDown.Round(time.Millisecond), inter, fr.fall, checkTimeout, downBound.Round(time.Millisecond))
 	}
 	// The backup is checked on /primary: it is marked up by the first
 	// passing check after the promotion, within rise intervals (plus one
@@ -672,14 +815,14 @@ func (c *cluster) haproxyMarks(ctx context.Context, s, down *site, t0 time.Time)
 	return downAt, upAt
 }
 
-func psRejoin(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
-	lastFaultMu.Lock()
-	fr := lastFaults[c]
-	lastFaultMu.Unlock()
-	if fr == nil || fr.kind != "kill" {
-		return skip("needs the failover-kill scenario's run")
+func psRejoin(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]string) error {
+	c := st.c
+	fr := st.kill
+	if fr == nil {
+		return fmt.Errorf("%w: no killed primary in the suite state", errSetup)
 	}
 	t0 := time.Now()
+	st.kill = nil // restarted from here on, rejoined or not
 	if err := c.restartSite(ctx, fr.old); err != nil {
 		return err
 	}
@@ -694,10 +837,8 @@ func psRejoin(ctx context.Context, c *cluster, m *Metrics, notes *[]string) erro
 // in its host's network namespace; the test clients on the Docker host
 // still reach it) and samples every 100 ms which nodes' agents report a
 // writable primary.
-func psPartition(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
-	if _, err := c.streamingReady(ctx, notes); err != nil {
-		return err
-	}
+func psPartition(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]string) error {
+	c := st.c
 	if c.inv.Database.Witness == "" {
 		return skip("the spec configures no witness")
 	}

@@ -140,18 +140,28 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 		runID = hex.EncodeToString(b)
 	}
 	progress("run id %s", runID)
+	todo, err := selectScenarios(inv.Mode, opts.Scenario)
+	if err != nil {
+		return rep, err
+	}
 	unlock, err := lockNetworks(ctx, progress)
 	if err != nil {
 		return rep, err
 	}
 	defer unlock() // after the cleanup below (defers run last-in first-out)
-	c := &cluster{
-		e: &engine{cli: cli, runID: runID}, inv: inv, dir: dir, image: built.Tag,
-		hagenBin: opts.HagenBinary, secrets: secrets{}, vols: map[string]bool{},
-		progress: progress,
+	devs := &[]string{}
+	h := &harness{
+		progress: progress, phase: phase,
+		mk: func() *cluster {
+			return &cluster{
+				e: &engine{cli: cli, runID: runID}, inv: inv, dir: dir, image: built.Tag,
+				hagenBin: opts.HagenBinary, secrets: secrets{}, vols: map[string]bool{},
+				progress: progress, devs: devs,
+			}
+		},
 	}
 	defer func() {
-		rep.Deviations = append(rep.Deviations, c.devs...)
+		rep.Deviations = append(rep.Deviations, *devs...)
 		if opts.Keep {
 			progress("--keep: the deployment stays up (rendered tree %s); remove it with:", dir)
 			for _, cmd := range CleanupCommands(runID) {
@@ -163,25 +173,22 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		t0 := time.Now()
-		if cerr := c.down(cctx); cerr != nil {
+		if cerr := h.down(cctx); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("cleanup of run %s: %w", runID, cerr))
 		}
 		phase("cleanup", t0)
 	}()
 
-	t0 = time.Now()
-	if err := c.up(ctx); err != nil {
-		return rep, fmt.Errorf("bring-up: %w", err)
-	}
-	phase("bring-up", t0)
-
-	for _, sc := range scenariosFor(inv.Mode) {
-		if opts.Scenario != "" && sc.name != opts.Scenario {
+	su := suiteFor(inv.Mode, h)
+	for _, sc := range todo {
+		if ctx.Err() != nil {
+			// Interrupted (Ctrl-C, --timeout): listed, not run.
+			rep.Scenarios = append(rep.Scenarios, Scenario{Name: sc.name, Description: sc.desc, Status: NotRun, Failure: "not run: " + ctx.Err().Error()})
 			continue
 		}
 		current = sc.name
 		progress("scenario %s: %s", sc.name, sc.desc)
-		res := runScenario(ctx, c, sc)
+		res := runScenario(ctx, su, sc)
 		if ctx.Err() != nil {
 			// Interrupted (Ctrl-C, --timeout): not a verdict on the deployment.
 			res.Status, res.Failure = Skipped, "interrupted: "+ctx.Err().Error()
@@ -189,14 +196,8 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 		rep.Scenarios = append(rep.Scenarios, res)
 		progress("scenario %s: %s (%s)%s", sc.name, res.Status, res.Duration.Round(time.Millisecond), failureSuffix(res))
 		current = ""
-		if ctx.Err() != nil {
-			return rep, ctx.Err()
-		}
 	}
-	if opts.Scenario != "" && len(rep.Scenarios) == 0 {
-		return rep, fmt.Errorf("no scenario %q for mode %s (have: %s)", opts.Scenario, inv.Mode, strings.Join(ScenarioNames(inv.Mode), ", "))
-	}
-	return rep, nil
+	return rep, ctx.Err()
 }
 
 func failureSuffix(s Scenario) string {
@@ -330,7 +331,7 @@ func poll(ctx context.Context, what string, f func() error) error {
 // ScenarioNames lists the scenarios verify runs for a database mode.
 func ScenarioNames(mode string) []string {
 	var out []string
-	for _, s := range scenariosFor(mode) {
+	for _, s := range scenarioList(mode) {
 		out = append(out, s.name)
 	}
 	return slices.Clip(out)
