@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/hagen-ha/hagen/contract"
 )
 
 // need is the state of the deployment a scenario starts from. The suite
@@ -45,6 +47,10 @@ type scenario struct {
 	// errors mark the scenario skipped with the reason.
 	run     func(ctx context.Context, m *Metrics, notes *[]string) error
 	timeout time.Duration
+	// applies, when set, says why the scenario does not apply to a
+	// topology ("" when it does): it is then reported skipped with that
+	// reason, without a deployment.
+	applies func(inv *contract.Inventory) string
 }
 
 // suite is the matrix of one database mode with its typed state: the
@@ -101,9 +107,13 @@ func scenarioTimeout(sc scenario) time.Duration {
 
 // runScenario gets the scenario's state from the suite and runs it. A
 // failure carries the ends of the relevant containers' logs in the notes.
-func runScenario(ctx context.Context, su suite, sc scenario) Scenario {
+func runScenario(ctx context.Context, su suite, sc scenario, inv *contract.Inventory) Scenario {
 	t0 := time.Now()
 	res := Scenario{Name: sc.name, Description: sc.desc}
+	if why := notApplicable(sc, inv); why != "" {
+		res.Status, res.Failure = Skipped, why
+		return res
+	}
 	err := su.prepare(ctx, sc.needs, &res.Notes)
 	if err != nil {
 		err = fmt.Errorf("%w: could not reach the scenario's starting state (%s): %w", errSetup, sc.needs, err)
@@ -129,6 +139,18 @@ func runScenario(ctx context.Context, su suite, sc scenario) Scenario {
 		}
 	}
 	return res
+}
+
+// notApplicable is the reason a scenario does not apply to the topology,
+// or "".
+func notApplicable(sc scenario, inv *contract.Inventory) string {
+	if sc.applies == nil {
+		return ""
+	}
+	if why := sc.applies(inv); why != "" {
+		return "not applicable: " + why
+	}
+	return ""
 }
 
 // selectScenarios returns the scenarios to run: all, or the one named.

@@ -92,7 +92,7 @@ func (c *cluster) upStreaming(ctx context.Context) error {
 			return err
 		}
 		if s == primary {
-			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			wctx, cancel := context.WithTimeout(ctx, c.timers().vip)
 			err := poll(wctx, "VIP on "+s.Inv.Name, func() error {
 				on, err := c.vipOn(wctx, s)
 				if err == nil && !on {
@@ -107,14 +107,21 @@ func (c *cluster) upStreaming(ctx context.Context) error {
 		}
 	}
 	for _, s := range c.sites {
+		if _, ok := s.Project.Services["haproxy"]; !ok {
+			continue
+		}
 		if _, err := c.startService(ctx, s, "haproxy", nil); err != nil {
 			return err
 		}
 	}
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	wctx, cancel := context.WithTimeout(ctx, c.timers().writes)
 	defer cancel()
-	if err := poll(wctx, "a write through HAProxy at the VIP", func() error {
-		_, err := c.sqlAt(wctx, c.inv.VIP.Address, c.inv.Proxy.Port, "SELECT 1")
+	port, what := c.inv.Database.PublishedPort, "the database at the VIP"
+	if px, ok := c.dbProxyPort(); ok {
+		port, what = px, "HAProxy at the VIP"
+	}
+	if err := poll(wctx, "a query through "+what, func() error {
+		_, err := c.sqlAt(wctx, c.inv.VIP.Address, port, "SELECT 1")
 		return err
 	}); err != nil {
 		return err
@@ -123,6 +130,14 @@ func (c *cluster) upStreaming(ctx context.Context) error {
 		return fmt.Errorf("create the probe tables: %w", err)
 	}
 	return c.startStreamingApps(ctx)
+}
+
+// dbProxyPort is HAProxy's port when it fronts the database.
+func (c *cluster) dbProxyPort() (int, bool) {
+	if c.inv.Proxy == nil || c.inv.Proxy.Fronts != "database" {
+		return 0, false
+	}
+	return c.inv.Proxy.Port, true
 }
 
 // replicationWord is how the spec's standby replicates: "sync" (a
@@ -211,15 +226,18 @@ func (c *cluster) startStreamingApps(ctx context.Context) error {
 				continue
 			}
 			port := int(svc.Ports[0].Target)
-			host, dbPort := c.inv.VIP.Address, c.inv.Proxy.Port
+			host, dbPort := c.inv.VIP.Address, c.inv.Database.PublishedPort
+			if px, ok := c.dbProxyPort(); ok {
+				dbPort = px
+			}
 			for k, v := range svc.Environment {
 				if v == nil {
 					continue
 				}
 				switch {
-				case strings.HasSuffix(k, "_DB_HOST"):
+				case strings.HasSuffix(k, "_DB_HOST"), strings.HasSuffix(k, "_DATABASE_HOST"):
 					host = *v
-				case strings.HasSuffix(k, "_DB_PORT"):
+				case strings.HasSuffix(k, "_DB_PORT"), strings.HasSuffix(k, "_DATABASE_PORT"):
 					dbPort, _ = strconv.Atoi(*v)
 				}
 			}
@@ -236,7 +254,7 @@ func (c *cluster) startStreamingApps(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			wctx, cancel := context.WithTimeout(ctx, c.timers().service)
 			err = poll(wctx, "app "+app.Service+" on "+s.Inv.Name, func() error {
 				if st, err := c.e.state(wctx, id); err == nil && !st.Running {
 					return fmt.Errorf("app exited %d: %s", st.ExitCode, c.e.tail(wctx, id, 5))

@@ -188,7 +188,7 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 		}
 		current = sc.name
 		progress("scenario %s: %s", sc.name, sc.desc)
-		res := runScenario(ctx, su, sc)
+		res := runScenario(ctx, su, sc, &inv)
 		if ctx.Err() != nil {
 			// Interrupted (Ctrl-C, --timeout): not a verdict on the deployment.
 			res.Status, res.Failure = Skipped, "interrupted: "+ctx.Err().Error()
@@ -278,7 +278,7 @@ func (c *cluster) upServices(ctx context.Context) error {
 		}
 	}
 	for _, s := range c.sites {
-		wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+		wctx, cancel := context.WithTimeout(ctx, c.timers().healthy)
 		err := c.e.waitHealthy(wctx, s.Containers[db], s.Inv.Name+"/"+db)
 		cancel()
 		if err != nil {
