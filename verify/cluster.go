@@ -478,6 +478,25 @@ func (c *cluster) startService(ctx context.Context, s *site, name string, ov *ov
 	if err != nil {
 		return "", err
 	}
+	// Compose's file secrets: read-only at /run/secrets/<target>.
+	for _, ref := range svc.Secrets {
+		def, ok := s.Project.Secrets[ref.Source]
+		if !ok || def.File == "" {
+			return "", fmt.Errorf("site %s service %s: secret %s is not a file: secret", s.Inv.Name, name, ref.Source)
+		}
+		src, err := fileSecret(filepath.Join(c.dir, s.Inv.Dir, ".secrets"), ref.Source)
+		if err != nil {
+			return "", err
+		}
+		target := ref.Target
+		if target == "" {
+			target = ref.Source
+		}
+		if !strings.HasPrefix(target, "/") {
+			target = "/run/secrets/" + target
+		}
+		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: src, Target: target, ReadOnly: true})
+	}
 	n := node{
 		Name: c.name(s.Inv.Name, name), Image: svc.Image, User: svc.User,
 		Entrypoint: svc.Entrypoint, Cmd: svc.Command, Env: serviceEnv(svc.Environment),

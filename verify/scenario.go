@@ -153,15 +153,27 @@ func notApplicable(sc scenario, inv *contract.Inventory) string {
 	return ""
 }
 
-// selectScenarios returns the scenarios to run: all, or the one named.
-func selectScenarios(mode, only string) ([]scenario, error) {
-	all := scenarioList(mode)
+// selectScenarios returns the scenarios to run, in the matrix's order:
+// all, or those named (comma-separated).
+func selectScenarios(su suite, mode, only string) ([]scenario, error) {
+	if su == nil {
+		return nil, nil
+	}
+	all := su.scenarios()
 	if only == "" {
 		return all, nil
 	}
-	i := slices.IndexFunc(all, func(s scenario) bool { return s.name == only })
-	if i < 0 {
-		return nil, fmt.Errorf("no scenario %q for mode %s (have: %s)", only, mode, strings.Join(ScenarioNames(mode), ", "))
+	var out []scenario
+	for _, name := range strings.Split(only, ",") {
+		name = strings.TrimSpace(name)
+		if !slices.ContainsFunc(all, func(s scenario) bool { return s.name == name }) {
+			return nil, fmt.Errorf("no scenario %q for mode %s (have: %s)", name, mode, strings.Join(ScenarioNames(mode), ", "))
+		}
 	}
-	return all[i : i+1], nil
+	for _, s := range all {
+		if slices.Contains(strings.Split(strings.ReplaceAll(only, " ", ""), ","), s.name) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }

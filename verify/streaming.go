@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"net/netip"
 	"path/filepath"
@@ -58,10 +57,12 @@ func (c *cluster) upStreaming(ctx context.Context) error {
 	if err != nil || c.hagenBin == "" {
 		return fmt.Errorf("no hagen binary for the agents (Options.HagenBinary)")
 	}
-	env := secrets{}
-	maps.Copy(env, c.secrets)
-	env["HAGEN_BINARY"] = bin
 	for _, s := range c.sites {
+		env, err := c.siteEnv(s)
+		if err != nil {
+			return err
+		}
+		env["HAGEN_BINARY"] = bin
 		p, err := loadCompose(ctx, filepath.Join(c.dir, s.Inv.Compose), c.inv.Name+"-"+s.Inv.Name, env)
 		if err != nil {
 			return err

@@ -30,7 +30,8 @@ import (
 type Options struct {
 	// Spec is the path of the CUE spec.
 	Spec string
-	// Scenario runs only the scenario of this name; empty runs all.
+	// Scenario runs only the scenario of this name (or these,
+	// comma-separated), each from the state it needs; empty runs all.
 	Scenario string
 	// Keep leaves the containers, networks and volumes up for debugging.
 	Keep bool
@@ -140,10 +141,6 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 		runID = hex.EncodeToString(b)
 	}
 	progress("run id %s", runID)
-	todo, err := selectScenarios(inv.Mode, opts.Scenario)
-	if err != nil {
-		return rep, err
-	}
 	unlock, err := lockNetworks(ctx, progress)
 	if err != nil {
 		return rep, err
@@ -180,6 +177,10 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 	}()
 
 	su := suiteFor(inv.Mode, h)
+	todo, err := selectScenarios(su, inv.Mode, opts.Scenario)
+	if err != nil {
+		return rep, err
+	}
 	for _, sc := range todo {
 		if ctx.Err() != nil {
 			// Interrupted (Ctrl-C, --timeout): listed, not run.
@@ -237,10 +238,18 @@ func (c *cluster) upInfra(ctx context.Context) error {
 		if err := c.secrets.fill(names); err != nil {
 			return err
 		}
+		// The operator's step: hagen.env next to the compose file.
+		if err := writeEnvFile(filepath.Join(c.dir, is.Dir, "hagen.env"), names, c.secrets); err != nil {
+			return fmt.Errorf("site %s hagen.env: %w", is.Name, err)
+		}
 		c.sites = append(c.sites, s)
 	}
 	for _, s := range c.sites {
-		p, err := loadCompose(ctx, filepath.Join(c.dir, s.Inv.Compose), c.inv.Name+"-"+s.Inv.Name, c.secrets)
+		env, err := c.siteEnv(s)
+		if err != nil {
+			return err
+		}
+		p, err := loadCompose(ctx, filepath.Join(c.dir, s.Inv.Compose), c.inv.Name+"-"+s.Inv.Name, env)
 		if err != nil {
 			return err
 		}
@@ -251,7 +260,7 @@ func (c *cluster) upInfra(ctx context.Context) error {
 	c.deviate("published ports are iptables REDIRECT rules inside the site host, not Docker port publishing; nothing is published on the real host")
 	c.deviate("compose service names resolve to 127.0.0.1 through the site host's /etc/hosts")
 	c.deviate("the WAN is a router container between the site LANs and the clients network")
-	c.deviate("secrets are fresh random values passed as container environment (hagen.env is not written)")
+	c.deviate("secrets are fresh random values for the run: each site's hagen.env (0600) and its file: secrets are written into the run's temporary copy of the tree and removed with it")
 
 	c.progress("networks: %d, router, name server %s", len(c.lans), c.inv.Nameserver)
 	if err := c.createNetworks(ctx); err != nil {
@@ -266,6 +275,16 @@ func (c *cluster) upInfra(ctx context.Context) error {
 		}
 	}
 	return c.startDNS(ctx)
+}
+
+// siteEnv is the interpolation environment of a site's compose file:
+// its hagen.env, as `docker compose --env-file hagen.env` reads it.
+func (c *cluster) siteEnv(s *site) (secrets, error) {
+	env, err := readEnvFile(filepath.Join(c.dir, s.Inv.Dir, "hagen.env"))
+	if err != nil {
+		return nil, fmt.Errorf("site %s: %w", s.Inv.Name, err)
+	}
+	return env, nil
 }
 
 // upServices starts the databases, replication and the app tier.
