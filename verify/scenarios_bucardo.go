@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moby/moby/client"
+
 	"github.com/hagen-ha/hagen/internal/probe"
 )
 
@@ -59,6 +61,12 @@ func (bs *bucardoSuite) scenarios() []scenario {
 		{name: "kill-site-failover", desc: "kill the site an HA client uses: it fails over; RTO and RPO measured", run: run(killFailoverScenario)},
 		{name: "site-return", desc: "the killed site returns: outage writes reach it and both sites hold the same rows", needs: needSiteKilled, run: run(siteReturnScenario), timeout: 3 * time.Minute},
 		{name: "long-outage", desc: "a site down over 15 s: replication resumes after its return without a hand-run bucardo restart", run: run(longOutageScenario), timeout: 4 * time.Minute},
+		{name: "bucardo-kill", desc: "the Bucardo site's replication service killed: writes keep working on every site; replication resumes and converges; pause measured", run: run(siteFaultScenario("bucardo-kill", 0)), timeout: 3 * time.Minute},
+		{name: "bucardo-stop", desc: "the Bucardo site's replication service stopped and started: writes keep working; replication resumes and converges", run: run(siteFaultScenario("bucardo-stop", 0)), timeout: 3 * time.Minute},
+		{name: "bucardo-pause", desc: "the Bucardo site's replication service frozen (pause): writes keep working; replication resumes after the thaw and converges", run: run(siteFaultScenario("bucardo-pause", 0)), timeout: 3 * time.Minute},
+		{name: "bucardo-partition", desc: "the Bucardo site cut off the WAN: writes keep working on every site; after healing replication resumes and converges", run: run(siteFaultScenario("bucardo-partition", 0)), timeout: 3 * time.Minute},
+		{name: "postgres-kill-site-0", desc: "site 0's postgres processes killed: writes keep working on site 1; site 0 recovers; replication converges", run: run(siteFaultScenario("postgres-kill", 0)), timeout: 3 * time.Minute},
+		{name: "postgres-kill-site-1", desc: "site 1's postgres processes killed: writes keep working on site 0; site 1 recovers; replication converges", run: run(siteFaultScenario("postgres-kill", 1)), timeout: 3 * time.Minute},
 		{name: "monitoring", desc: "bucardo status reads Good in steady state and not Good while the peer is down", needs: needOutageSeen, run: run(monitoringScenario), timeout: 3 * time.Minute},
 	}
 }
@@ -431,16 +439,34 @@ func partitionScenario(ctx context.Context, bs *bucardoSuite, m *Metrics, notes 
 	res := make(chan out, len(c.inv.Clients.Names))
 	for i := range c.inv.Clients.Names {
 		go func() {
-			evs, err := c.runClient(ctx, clientRun{Mode: "direct", ServerIndex: i, Duration: 12 * time.Second, Interval: 100 * time.Millisecond, ID: fmt.Sprintf("%s-%d", prefix, i)})
+			evs, err := c.runClient(ctx, clientRun{Mode: "direct", ServerIndex: i, Duration: faultHold + 14*time.Second, Interval: 100 * time.Millisecond, ID: fmt.Sprintf("%s-%d", prefix, i)})
 			res <- out{evs, err}
 		}()
 	}
-	time.Sleep(2 * time.Second) // let the clients write before the cut
+	// Every client writes before the cut.
+	if err := poll(ctx, "five writes of every client", func() error {
+		for i, name := range c.inv.Clients.Sites {
+			n, err := c.psql(ctx, c.siteByName(name), fmt.Sprintf(`SELECT count(*) FROM hagen_probe WHERE client = '%s-%d'`, prefix, i))
+			if err != nil {
+				return err
+			}
+			if atoi(n) < 5 {
+				return fmt.Errorf("client %d: %s writes on %s", i, n, name)
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
 	if err := c.partition(ctx, victim); err != nil {
 		return err
 	}
 	held := time.Now()
-	time.Sleep(6 * time.Second)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(faultHold): // the cut's duration, a parameter of the test
+	}
 	if err := c.heal(ctx, victim); err != nil {
 		return err
 	}
@@ -665,4 +691,156 @@ func atoi(s string) int {
 		return 0
 	}
 	return n
+}
+
+// faultHold is how long the multi-master fault scenarios keep a fault in
+// place: a parameter of the test (long enough for several writes of
+// every client during it, under the ~15 s after which upstream Bucardo
+// may need a restart, which long-outage covers), not a wait.
+const faultHold = 6 * time.Second
+
+// siteFaultScenario faults the Bucardo site's replication service (kill,
+// stop, pause, or a WAN partition of the Bucardo site) or a site's
+// postgres processes, while a direct client writes on every site.
+// Writes keep working on every site the fault does not take the database
+// of, and after the fault replication resumes and every acknowledged
+// write reaches every site; the report says how long replication was
+// paused (from the fault to both sites holding every write).
+func siteFaultScenario(fault string, siteIndex int) func(context.Context, *bucardoSuite, *Metrics, *[]string) error {
+	return func(ctx context.Context, bs *bucardoSuite, m *Metrics, notes *[]string) error {
+		c := bs.c
+		bsite := c.siteByName(c.inv.Database.BucardoSite)
+		if bsite == nil || len(c.sites) < 2 || len(c.inv.Clients.Names) < len(c.sites) {
+			return skip("needs two sites with a client name each")
+		}
+		target := bsite
+		if fault == "postgres-kill" {
+			if siteIndex >= len(c.sites) {
+				return skip("the topology has %d sites", len(c.sites))
+			}
+			target = c.sites[siteIndex]
+		}
+		repl := bsite.Containers[c.inv.Database.BucardoService]
+		prefix := randomID(fault)
+		type out struct {
+			evs []probe.Event
+			err error
+		}
+		res := make(chan out, len(c.inv.Clients.Names))
+		for i := range c.inv.Clients.Names {
+			go func() {
+				evs, err := c.runClient(ctx, clientRun{Mode: "direct", ServerIndex: i, Duration: faultHold + 14*time.Second, Interval: 100 * time.Millisecond, ID: fmt.Sprintf("%s-%d", prefix, i)})
+				res <- out{evs, err}
+			}()
+		}
+		// Every client writes before the fault.
+		if err := poll(ctx, "five writes of every client", func() error {
+			for i, name := range c.inv.Clients.Sites {
+				n, err := c.psql(ctx, c.siteByName(name), fmt.Sprintf(`SELECT count(*) FROM hagen_probe WHERE client = '%s-%d'`, prefix, i))
+				if err != nil {
+					return err
+				}
+				if atoi(n) < 5 {
+					return fmt.Errorf("client %d: %s writes on %s", i, n, name)
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		faultAt := time.Now()
+		var err error
+		switch fault {
+		case "bucardo-kill":
+			err = c.e.kill(ctx, repl, "KILL")
+		case "bucardo-stop":
+			_, err = c.e.cli.ContainerStop(ctx, repl, client.ContainerStopOptions{})
+		case "bucardo-pause":
+			_, err = c.e.cli.ContainerPause(ctx, repl, client.ContainerPauseOptions{})
+		case "bucardo-partition":
+			err = c.partition(ctx, bsite)
+		case "postgres-kill":
+			// Every postgres process but the postmaster, the container's
+			// main process, which a signal from inside cannot kill: the
+			// postmaster sees its children crash and recovers, as after a
+			// backend's crash.
+			_, err = c.e.mustExec(ctx, target.Containers[c.inv.Database.Service], nil, "pkill", "-KILL", "-x", "postgres")
+		default:
+			err = fmt.Errorf("unknown fault %s", fault)
+		}
+		if err != nil {
+			return fmt.Errorf("%s on %s: %w", fault, target.Inv.Name, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(faultHold):
+		}
+		switch fault {
+		case "bucardo-kill", "bucardo-stop":
+			st, err := c.e.state(ctx, repl)
+			if err != nil {
+				return err
+			}
+			if st.Running {
+				*notes = append(*notes, "Docker's restart policy (restart: always) had already restarted the replication service")
+			} else if err := c.start(ctx, repl); err != nil {
+				return err
+			}
+		case "bucardo-pause":
+			_, err = c.e.cli.ContainerUnpause(ctx, repl, client.ContainerUnpauseOptions{})
+		case "bucardo-partition":
+			err = c.heal(ctx, bsite)
+		case "postgres-kill":
+			// The postmaster recovers by itself; the health check says when.
+			err = c.e.waitHealthy(ctx, target.Containers[c.inv.Database.Service], target.Inv.Name+"/"+c.inv.Database.Service)
+		}
+		if err != nil {
+			return fmt.Errorf("recovery from %s on %s: %w", fault, target.Inv.Name, err)
+		}
+		recovered := time.Now()
+		var acked []string
+		var problems []string
+		for range c.inv.Clients.Names {
+			o := <-res
+			if o.err != nil {
+				return o.err
+			}
+			acked = append(acked, probe.Acked(o.evs)...)
+		}
+		// Which client wrote during the fault, and which after it, by the
+		// rows' commit times on their sites.
+		during, after := map[string]int{}, map[string]int{}
+		for i, name := range c.inv.Clients.Sites {
+			cl := fmt.Sprintf("%s-%d", prefix, i)
+			rows, err := c.psql(ctx, c.siteByName(name), fmt.Sprintf(`SELECT count(*) FILTER (WHERE at >= '%s' AND at < '%s') || ' ' || count(*) FILTER (WHERE at >= '%s') FROM hagen_probe WHERE client = '%s'`,
+				faultAt.UTC().Format(time.RFC3339Nano), recovered.UTC().Format(time.RFC3339Nano), recovered.UTC().Format(time.RFC3339Nano), cl))
+			if err != nil {
+				return err
+			}
+			d, a, _ := strings.Cut(rows, " ")
+			during[name], after[name] = atoi(d), atoi(a)
+			faulted := fault == "postgres-kill" && name == target.Inv.Name
+			if !faulted && during[name] == 0 {
+				problems = append(problems, fmt.Sprintf("no write on %s during the %s", name, fault))
+			}
+			if after[name] == 0 {
+				problems = append(problems, fmt.Sprintf("no write on %s after the %s ended", name, fault))
+			}
+			*notes = append(*notes, fmt.Sprintf("%s: %d writes during the %s, %d after", name, during[name], fault, after[name]))
+		}
+		m.WritesAcked = len(acked)
+		_, missing, err := waitConverged(ctx, c, prefix, acked)
+		m.WritesLost = len(missing)
+		if err != nil {
+			return fmt.Errorf("expected replication to resume after the %s on %s and every acknowledged write on every site: %w", fault, target.Inv.Name, err)
+		}
+		paused := time.Since(faultAt)
+		m.Extra = map[string]float64{"faultMs": float64(recovered.Sub(faultAt).Milliseconds()), "replicationPausedMs": float64(paused.Milliseconds()), "convergedAfterRecoveryMs": float64(time.Since(recovered).Milliseconds())}
+		*notes = append(*notes, fmt.Sprintf("%s on %s for %s: replication paused %s (from the fault until both sites held every acknowledged write), %s after the fault ended", fault, target.Inv.Name, recovered.Sub(faultAt).Round(100*time.Millisecond), paused.Round(100*time.Millisecond), time.Since(recovered).Round(100*time.Millisecond)))
+		if len(problems) > 0 {
+			return errors.New(strings.Join(problems, "; "))
+		}
+		return nil
+	}
 }
