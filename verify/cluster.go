@@ -558,3 +558,42 @@ func publishedPorts(p *types.Project) [][2]int {
 func (c *cluster) down(ctx context.Context) error {
 	return Cleanup(ctx, c.e.cli, c.e.runID)
 }
+
+// startOtherApp starts an app service no scenario talks to (a web front
+// end of the closed product) as `hagen probe serve` on its first target
+// port, so that the site runs every service it runs in production, and
+// waits until it answers.
+func (c *cluster) startOtherApp(ctx context.Context, s *site, name string) error {
+	svc := s.Project.Services[name]
+	if len(svc.Ports) == 0 {
+		c.deviate("app service %s publishes no port and is not started (closed product)", name)
+		return nil
+	}
+	port := int(svc.Ports[0].Target)
+	mounts, err := c.hagenMount()
+	if err != nil {
+		return err
+	}
+	c.deviate("app service %s runs `hagen probe serve` (stand-in for the closed product) on its port %d", name, port)
+	id, err := c.startService(ctx, s, name, &override{
+		Entrypoint: []string{hagenInContainer},
+		Cmd: []string{"probe", "serve", "--site", s.Inv.Name, "--listen", ":" + strconv.Itoa(port),
+			"--db-host", c.inv.Database.Service, "--db-port", strconv.Itoa(c.inv.Database.Port),
+			"--db-name", c.inv.Database.Name, "--db-user", c.inv.Database.Superuser,
+			"--password-env", "HAGEN_PROBE_DB_PASSWORD"},
+		Env:    []string{"HAGEN_PROBE_DB_PASSWORD=" + c.secrets["POSTGRES_PASSWORD"]},
+		Mounts: mounts,
+	})
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, c.timers().service)
+	defer cancel()
+	return poll(wctx, "app "+name+" on "+s.Inv.Name, func() error {
+		if st, err := c.e.state(wctx, id); err == nil && !st.Running {
+			return fmt.Errorf("app %s exited %d: %s", name, st.ExitCode, c.e.tail(wctx, id, 5))
+		}
+		_, err := c.e.mustExec(wctx, s.HostID, nil, "curl", "-sf", "-m", "2", "http://127.0.0.1:"+strconv.Itoa(port)+"/site")
+		return err
+	})
+}
