@@ -495,6 +495,7 @@ func (c *cluster) startService(ctx context.Context, s *site, name string, ov *ov
 		if !strings.HasPrefix(target, "/") {
 			target = "/run/secrets/" + target
 		}
+		c.deviate("the file: secret %s is a fresh random file in the run's temporary directory, not %s on the host", ref.Source, def.File)
 		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: src, Target: target, ReadOnly: true})
 	}
 	n := node{

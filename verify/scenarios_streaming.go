@@ -174,7 +174,6 @@ func (st *streamingSuite) reset(ctx context.Context) (bool, error) {
 		// Not streaming: a fenced old primary, which the RUNBOOK restarts
 		// (the role hook rejoins it).
 		changed = true
-		c.deviate("after a pause, a partition or a database crash that failed over, verify restarts the fenced old primary's database container: the RUNBOOK's restart (step 10), which the rendered role hook turns into a rejoin")
 		if _, err := c.e.cli.ContainerRestart(rctx, sb.Containers[c.inv.Database.Service], client.ContainerRestartOptions{}); err != nil {
 			return true, err
 		}
@@ -636,7 +635,6 @@ func psFault(kind string) func(context.Context, *streamingSuite, *Metrics, *[]st
 			return nil
 		}
 		if failedOver && (kind == "pause" || kind == "postgres-kill") {
-			c.deviate("after a pause, a partition or a database crash that failed over, verify restarts the fenced old primary's database container: the RUNBOOK's restart (step 10), which the rendered role hook turns into a rejoin")
 			*notes = append(*notes, "the old primary "+old.Inv.Name+" kept running and fenced itself; restarting its database (the runbook's step) rejoins it through the role hook")
 		}
 		if err := c.recoverFault(ctx, kind, old, failedOver); err != nil {
@@ -1065,7 +1063,6 @@ func psPartition(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]s
 	// The fenced old primary stays read-only until it is restarted; the
 	// runbook's step, which the role hook turns into a rejoin.
 	*notes = append(*notes, "after healing "+old.Inv.Name+" stays fenced (read-only); restarting its database (the runbook's step) rejoins it through the role hook")
-	c.deviate("after a pause, a partition or a database crash that failed over, verify restarts the fenced old primary's database container: the RUNBOOK's restart (step 10), which the rendered role hook turns into a rejoin")
 	if _, err := c.e.cli.ContainerRestart(ctx, old.Containers[c.inv.Database.Service], client.ContainerRestartOptions{}); err != nil {
 		return err
 	}

@@ -260,7 +260,6 @@ func (c *cluster) upInfra(ctx context.Context) error {
 	c.deviate("published ports are iptables REDIRECT rules inside the site host, not Docker port publishing; nothing is published on the real host")
 	c.deviate("compose service names resolve to 127.0.0.1 through the site host's /etc/hosts")
 	c.deviate("the WAN is a router container between the site LANs and the clients network")
-	c.deviate("secrets are fresh random values for the run: each site's hagen.env (0600) and its file: secrets are written into the run's temporary copy of the tree and removed with it")
 
 	c.progress("networks: %d, router, name server %s", len(c.lans), c.inv.Nameserver)
 	if err := c.createNetworks(ctx); err != nil {
