@@ -48,7 +48,7 @@ func (st *streamingSuite) scenarios() []scenario {
 		{name: "standby-down", desc: "standby down: the spec's onStandbyDown holds (writes block, or fall back to async)", run: run(psStandbyDown)},
 		{name: "failover-kill", desc: "kill the primary's node while clients write through the VIP and HAProxy: promotion, VIP move, RTO, zero loss", run: run(psFault("kill")), timeout: killTimeout},
 		{name: "proxy-switch", desc: "HAProxy active/backup: with the active server killed the backup takes traffic; switch time vs interval × fall", needs: needPrimaryKilled, run: run(psProxySwitch), applies: needsDBProxy},
-		{name: "rejoin", desc: "the old primary rejoins as the synchronous standby (pg_rewind or a fresh clone); no divergent rows", needs: needPrimaryKilled, run: run(psRejoin), timeout: 6 * time.Minute},
+		{name: "rejoin", desc: "the old primary rejoins as the standby (synchronous when the spec says so) (pg_rewind or a fresh clone); no divergent rows", needs: needPrimaryKilled, run: run(psRejoin), timeout: 6 * time.Minute},
 		{name: "zero-loss-stop", desc: "graceful stop of the primary's node: zero acknowledged writes lost, the old primary rejoins", run: run(psFault("stop")), timeout: 6 * time.Minute},
 		{name: "zero-loss-postgres-kill", desc: "the primary's database process killed inside its running container: zero loss, rejoin", run: run(psFault("postgres-kill")), timeout: 6 * time.Minute},
 		{name: "zero-loss-pause", desc: "the primary's node frozen (pause): zero acknowledged writes lost; the old primary rejoins after the thaw", run: run(psFault("pause")), timeout: 6 * time.Minute},
@@ -769,7 +769,7 @@ func (c *cluster) recoverFault(ctx context.Context, kind string, s *site, failed
 func (c *cluster) checkRejoined(ctx context.Context, primary, old *site, notes *[]string) error {
 	t0 := time.Now()
 	if err := c.waitSync(ctx, primary, c.timers().rejoin); err != nil {
-		return fmt.Errorf("%s did not rejoin as the synchronous standby of %s: %w; %s log: %s", old.Inv.Name, primary.Inv.Name, err, old.Inv.Name, c.e.tail(ctx, old.Containers[c.inv.Database.Service], 6))
+		return fmt.Errorf("%s did not rejoin as the %s standby of %s: %w; %s log: %s", old.Inv.Name, c.replicationWord(), primary.Inv.Name, err, old.Inv.Name, c.e.tail(ctx, old.Containers[c.inv.Database.Service], 6))
 	}
 	p, err := c.currentPrimary(ctx)
 	if err != nil {
@@ -827,7 +827,7 @@ func (c *cluster) checkRejoined(ctx context.Context, primary, old *site, notes *
 		slices.Sort(divergent)
 		return fmt.Errorf("%d rows on %s that the primary %s lacks (divergent): %s", len(divergent), old.Inv.Name, primary.Inv.Name, strings.Join(divergent[:min(5, len(divergent))], ", "))
 	}
-	*notes = append(*notes, fmt.Sprintf("%s rejoined as the synchronous standby of %s after %s; both hold the same %d rows", old.Inv.Name, primary.Inv.Name, time.Since(t0).Round(time.Millisecond), len(a)))
+	*notes = append(*notes, fmt.Sprintf("%s rejoined as the %s standby of %s after %s; both hold the same %d rows", old.Inv.Name, c.replicationWord(), primary.Inv.Name, time.Since(t0).Round(time.Millisecond), len(a)))
 	return nil
 }
 
