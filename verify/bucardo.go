@@ -36,7 +36,7 @@ func (c *cluster) upBucardo(ctx context.Context) error {
 	if _, err := c.startService(ctx, bs, c.inv.Database.BucardoService, nil); err != nil {
 		return err
 	}
-	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	wctx, cancel := context.WithTimeout(ctx, c.timers().healthy)
 	defer cancel()
 	if err := c.waitBucardoGood(wctx); err != nil {
 		return err

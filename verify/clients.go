@@ -60,7 +60,9 @@ func (c *cluster) startApps(ctx context.Context) error {
 		}
 		for _, app := range s.Inv.Apps {
 			if name, _, _ := c.appService(s); app.Service != name {
-				c.deviate("app service %s is not started (closed product; no scenario uses it)", app.Service)
+				if err := c.startOtherApp(ctx, s, app.Service); err != nil {
+					return err
+				}
 			}
 		}
 	}

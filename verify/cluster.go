@@ -63,23 +63,25 @@ type cluster struct {
 	routerID string
 	dnsID    string
 	clientID string
-	// State handed from one scenario to the next.
-	killed       *site
-	killedAcked  []string
-	killedClient string
-	notGoodSeen  string
-	outageDone   bool
-	alertAfter   time.Duration
-	sites        []*site
-	devs         []string
-	vols         map[string]bool
-	progress     func(format string, args ...any)
+	// witnessID is the witness's own container (primary-standby).
+	witnessID string
+	// nodes are the created containers' descriptions by id.
+	nodes map[string]node
+	sites []*site
+	// devs are the differences from production, shared by every
+	// deployment of the run.
+	devs     *[]string
+	vols     map[string]bool
+	progress func(format string, args ...any)
 }
 
 func (c *cluster) deviate(format string, args ...any) {
+	if c.devs == nil {
+		c.devs = &[]string{}
+	}
 	d := fmt.Sprintf(format, args...)
-	if !slices.Contains(c.devs, d) {
-		c.devs = append(c.devs, d)
+	if !slices.Contains(*c.devs, d) {
+		*c.devs = append(*c.devs, d)
 	}
 }
 
@@ -94,6 +96,13 @@ func planLANs(inv contract.Inventory) ([]*lan, *lan, error) {
 		return nil, nil, fmt.Errorf("inventory nameserver %q: %w", inv.Nameserver, err)
 	}
 	used[ns] = true
+	// The witnesses are addresses of their own (in production often the
+	// LAN's router at .1): the bridge gateway must not take them.
+	for _, w := range append([]string{inv.Database.Witness}, inv.Database.Witnesses...) {
+		if a, err := netip.ParseAddr(w); err == nil {
+			used[a] = true
+		}
+	}
 	if inv.VIP != nil {
 		if a, err := netip.ParseAddr(inv.VIP.Address); err == nil {
 			used[a] = true
@@ -313,35 +322,46 @@ func (c *cluster) create(ctx context.Context, n node) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("create %s: %w", n.Name, err)
 	}
-	if n.NetNS == "" {
-		c.e.explainStart(id, func(ctx context.Context, err error) error {
-			if !strings.Contains(err.Error(), "Address already in use") {
-				return err
-			}
-			return fmt.Errorf("%w (%s wants %s on %s; %s)", err, n.Name, n.IP, n.LAN.Prefix, c.addrHolder(ctx, n.LAN, n.IP))
-		})
+	if c.nodes == nil {
+		c.nodes = map[string]node{}
 	}
+	c.nodes[id] = n
 	return id, nil
 }
 
-// addrHolder says who holds an address on a simulated LAN: the Docker
-// bridge (the network's gateway) or a container.
-func (c *cluster) addrHolder(ctx context.Context, l *lan, a netip.Addr) string {
-	ins, err := c.e.cli.NetworkInspect(ctx, l.ID, client.NetworkInspectOptions{})
+// start starts a container created by create; an address clash names
+// the address and who holds it.
+func (c *cluster) start(ctx context.Context, id string) error {
+	n := c.nodes[id]
+	err := c.e.start(ctx, id)
+	if err != nil && strings.Contains(err.Error(), "ddress already in use") && n.LAN != nil {
+		return fmt.Errorf("start %s at %s: the address %s is already in use on %s (held by %s): %w", n.Name, n.IP, n.IP, n.LAN.Prefix, c.addrHolder(ctx, n.LAN, n.IP), err)
+	}
 	if err != nil {
-		return "holder unknown: " + err.Error()
+		return fmt.Errorf("start %s: %w", n.Name, err)
 	}
-	for _, cfg := range ins.Network.IPAM.Config {
+	return nil
+}
+
+// addrHolder names what holds an address on a simulated network: the
+// Docker bridge (the network's gateway), a container, or something
+// outside this run.
+func (c *cluster) addrHolder(ctx context.Context, l *lan, a netip.Addr) string {
+	res, err := c.e.cli.NetworkInspect(ctx, l.ID, client.NetworkInspectOptions{})
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	for _, cfg := range res.Network.IPAM.Config {
 		if cfg.Gateway == a {
-			return fmt.Sprintf("it is the gateway of Docker network %s, the Docker bridge's own address", ins.Network.Name)
+			return fmt.Sprintf("the gateway of Docker network %s, the Docker bridge's own address", res.Network.Name)
 		}
 	}
-	for _, ep := range ins.Network.Containers {
+	for _, ep := range res.Network.Containers {
 		if ep.IPv4Address.Addr() == a {
-			return "container " + ep.Name + " holds it"
+			return "container " + ep.Name
 		}
 	}
-	return "no container of network " + ins.Network.Name + " holds it"
+	return "something outside this run (another network on the host with the same subnet?)"
 }
 
 // routes makes every other network reachable through the router.
@@ -382,7 +402,7 @@ func (c *cluster) startRouter(ctx context.Context) error {
 			return fmt.Errorf("connect router to %s: %w", l.Prefix, err)
 		}
 	}
-	return c.e.start(ctx, id)
+	return c.start(ctx, id)
 }
 
 // startDNS runs BIND with the rendered clients/named.conf at the
@@ -405,7 +425,7 @@ func (c *cluster) startDNS(ctx context.Context) error {
 		return err
 	}
 	c.dnsID = id
-	if err := c.e.start(ctx, id); err != nil {
+	if err := c.start(ctx, id); err != nil {
 		return err
 	}
 	if err := c.routes(ctx, id, c.clients); err != nil {
@@ -452,7 +472,7 @@ func (c *cluster) startSiteHost(ctx context.Context, s *site) error {
 // namespace lacks: routes over the WAN and the published-port redirects.
 // Also used to power a site back on after a kill.
 func (c *cluster) bootSiteHost(ctx context.Context, s *site) error {
-	if err := c.e.start(ctx, s.HostID); err != nil {
+	if err := c.start(ctx, s.HostID); err != nil {
 		return err
 	}
 	if err := c.routes(ctx, s.HostID, s.LAN); err != nil {
@@ -518,6 +538,26 @@ func (c *cluster) startService(ctx context.Context, s *site, name string, ov *ov
 	if err != nil {
 		return "", err
 	}
+	// Compose's file secrets: read-only at /run/secrets/<target>.
+	for _, ref := range svc.Secrets {
+		def, ok := s.Project.Secrets[ref.Source]
+		if !ok || def.File == "" {
+			return "", fmt.Errorf("site %s service %s: secret %s is not a file: secret", s.Inv.Name, name, ref.Source)
+		}
+		src, err := fileSecret(filepath.Join(c.dir, s.Inv.Dir, ".secrets"), ref.Source)
+		if err != nil {
+			return "", err
+		}
+		target := ref.Target
+		if target == "" {
+			target = ref.Source
+		}
+		if !strings.HasPrefix(target, "/") {
+			target = "/run/secrets/" + target
+		}
+		c.deviate("the file: secret %s is a fresh random file in the run's temporary directory, not %s on the host", ref.Source, def.File)
+		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: src, Target: target, ReadOnly: true})
+	}
 	n := node{
 		Name: c.name(s.Inv.Name, name), Image: svc.Image, User: svc.User,
 		Entrypoint: svc.Entrypoint, Cmd: svc.Command, Env: serviceEnv(svc.Environment),
@@ -548,8 +588,8 @@ func (c *cluster) startService(ctx context.Context, s *site, name string, ov *ov
 	}
 	s.Containers[name] = id
 	s.Started = append(s.Started, name)
-	if err := c.e.start(ctx, id); err != nil {
-		return "", fmt.Errorf("start %s on %s: %w", name, s.Inv.Name, err)
+	if err := c.start(ctx, id); err != nil {
+		return "", fmt.Errorf("site %s service %s: %w", s.Inv.Name, name, err)
 	}
 	return id, nil
 }
@@ -578,4 +618,43 @@ func publishedPorts(p *types.Project) [][2]int {
 // down removes everything of the run.
 func (c *cluster) down(ctx context.Context) error {
 	return Cleanup(ctx, c.e.cli, c.e.runID)
+}
+
+// startOtherApp starts an app service no scenario talks to (a web front
+// end of the closed product) as `hagen probe serve` on its first target
+// port, so that the site runs every service it runs in production, and
+// waits until it answers.
+func (c *cluster) startOtherApp(ctx context.Context, s *site, name string) error {
+	svc := s.Project.Services[name]
+	if len(svc.Ports) == 0 {
+		c.deviate("app service %s publishes no port and is not started (closed product)", name)
+		return nil
+	}
+	port := int(svc.Ports[0].Target)
+	mounts, err := c.hagenMount()
+	if err != nil {
+		return err
+	}
+	c.deviate("app service %s runs `hagen probe serve` (stand-in for the closed product) on its port %d", name, port)
+	id, err := c.startService(ctx, s, name, &override{
+		Entrypoint: []string{hagenInContainer},
+		Cmd: []string{"probe", "serve", "--site", s.Inv.Name, "--listen", ":" + strconv.Itoa(port),
+			"--db-host", c.inv.Database.Service, "--db-port", strconv.Itoa(c.inv.Database.Port),
+			"--db-name", c.inv.Database.Name, "--db-user", c.inv.Database.Superuser,
+			"--password-env", "HAGEN_PROBE_DB_PASSWORD"},
+		Env:    []string{"HAGEN_PROBE_DB_PASSWORD=" + c.secrets["POSTGRES_PASSWORD"]},
+		Mounts: mounts,
+	})
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, c.timers().service)
+	defer cancel()
+	return poll(wctx, "app "+name+" on "+s.Inv.Name, func() error {
+		if st, err := c.e.state(wctx, id); err == nil && !st.Running {
+			return fmt.Errorf("app %s exited %d: %s", name, st.ExitCode, c.e.tail(wctx, id, 5))
+		}
+		_, err := c.e.mustExec(wctx, s.HostID, nil, "curl", "-sf", "-m", "2", "http://127.0.0.1:"+strconv.Itoa(port)+"/site")
+		return err
+	})
 }

@@ -52,19 +52,6 @@ type engine struct {
 
 	mu   sync.Mutex
 	ctrs map[string]testcontainers.Container
-	// explain adds to a container's start error what the caller knows
-	// (the address it wanted, who holds it).
-	explain map[string]func(context.Context, error) error
-}
-
-// explainStart registers how to explain a failed start of container id.
-func (e *engine) explainStart(id string, f func(context.Context, error) error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.explain == nil {
-		e.explain = map[string]func(context.Context, error) error{}
-	}
-	e.explain[id] = f
 }
 
 func (e *engine) labels(extra map[string]string) map[string]string {
@@ -170,16 +157,7 @@ func (e *engine) start(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := ctr.Start(ctx); err != nil {
-		e.mu.Lock()
-		explain := e.explain[id]
-		e.mu.Unlock()
-		if explain != nil {
-			return explain(ctx, err)
-		}
-		return err
-	}
-	return nil
+	return ctr.Start(ctx)
 }
 
 func (e *engine) kill(ctx context.Context, id, signal string) error {

@@ -41,7 +41,7 @@ func TestStartNamesWhoHoldsAnAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = c.e.start(ctx, id)
+	err = c.start(ctx, id)
 	if err == nil {
 		t.Fatal("a container started on the gateway's address")
 	}

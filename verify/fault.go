@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/moby/moby/client"
 )
@@ -77,11 +76,11 @@ func (c *cluster) restartSite(ctx context.Context, s *site) error {
 	}
 	for _, name := range s.Started {
 		id := s.Containers[name]
-		if err := c.e.start(ctx, id); err != nil {
+		if err := c.start(ctx, id); err != nil {
 			return fmt.Errorf("restart %s/%s: %w", s.Inv.Name, name, err)
 		}
 		if name == c.inv.Database.Service {
-			wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			wctx, cancel := context.WithTimeout(ctx, c.timers().healthy)
 			err := c.e.waitHealthy(wctx, id, s.Inv.Name+"/"+name)
 			cancel()
 			if err != nil {

@@ -58,7 +58,7 @@ func WriteJUnit(w io.Writer, r *Report) error {
 				text = "failed without a message"
 			}
 			c.Failure = &junitFailure{Message: junitFirstLine(text), Type: "scenario", Text: text}
-		case Skipped:
+		case Skipped, NotRun:
 			reason := s.Failure
 			if reason == "" && len(s.Notes) > 0 {
 				reason = s.Notes[0]

@@ -17,7 +17,8 @@ func (r *Report) Tally() (passed, failed, skipped int) {
 			passed++
 		case Failed:
 			failed++
-		case Skipped:
+		case Skipped, NotRun:
+			// A scenario an interrupted run did not reach is no pass.
 			skipped++
 		}
 	}

@@ -9,6 +9,8 @@ const (
 	Passed  Status = "passed"
 	Failed  Status = "failed"
 	Skipped Status = "skipped"
+	// NotRun: the run was interrupted before the scenario started.
+	NotRun Status = "not run"
 )
 
 // Report is the outcome of one verify run; the terminal summary, JUnit

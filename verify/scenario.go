@@ -4,17 +4,67 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/hagen-ha/hagen/contract"
 )
+
+// need is the state of the deployment a scenario starts from. The suite
+// of the database mode gets it before the scenario runs: a fresh
+// bring-up, a reset to the steady state, or a fault the scenario
+// observes the aftermath of.
+type need int
+
+const (
+	// needSteady: every site up, replication healthy, no fault in place.
+	needSteady need = iota
+	// needPrimaryKilled (primary-standby): the primary's node was killed
+	// while clients wrote, and it is still down; the suite keeps what
+	// that kill measured.
+	needPrimaryKilled
+	// needSiteKilled (multi-master): a site an HA client wrote to was
+	// killed and is still down; the suite keeps the client's
+	// acknowledged writes.
+	needSiteKilled
+	// needOutageSeen (multi-master): a long outage of the Bucardo site's
+	// peer ran and what the monitoring read during it is kept.
+	needOutageSeen
+)
+
+func (n need) String() string {
+	return [...]string{"steady state", "primary killed", "site killed", "long outage observed"}[n]
+}
 
 // scenario is one named test of a topology's matrix.
 type scenario struct {
 	name string
 	desc string
+	// needs is the state the scenario starts from.
+	needs need
 	// run measures into m and returns nil on success; errSkip-wrapped
 	// errors mark the scenario skipped with the reason.
-	run     func(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error
+	run     func(ctx context.Context, m *Metrics, notes *[]string) error
 	timeout time.Duration
+	// applies, when set, says why the scenario does not apply to a
+	// topology ("" when it does): it is then reported skipped with that
+	// reason, without a deployment.
+	applies func(inv *contract.Inventory) string
+}
+
+// suite is the matrix of one database mode with its typed state: the
+// running deployment and what one scenario leaves for the ones that need
+// it. A suite brings the deployment up itself and replaces it by a fresh
+// one when a reset fails.
+type suite interface {
+	scenarios() []scenario
+	// prepare gets the state n: it brings the deployment up when there is
+	// none, resets it when a scenario left it elsewhere and brings it up
+	// afresh when the reset fails. notes receive what it did.
+	prepare(ctx context.Context, n need, notes *[]string) error
+	// logs are the ends of the relevant containers' logs, for a failure.
+	logs(ctx context.Context) []string
 }
 
 // errSkip marks a scenario as skipped; the wrapped text is the reason.
@@ -24,26 +74,54 @@ func skip(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errSkip, fmt.Sprintf(format, args...))
 }
 
-func scenariosFor(mode string) []scenario {
+// errSetup marks a failure to reach a scenario's starting state.
+var errSetup = errors.New("setup")
+
+// suiteFor returns the suite of a database mode; h makes and removes
+// deployments. Nil for a mode verify has no matrix for.
+func suiteFor(mode string, h *harness) suite {
 	switch mode {
 	case "multi-master-async":
-		return bucardoScenarios()
+		return &bucardoSuite{h: h}
 	case "primary-standby":
-		return streamingScenarios()
+		return &streamingSuite{h: h}
 	}
 	return nil
 }
 
-func runScenario(ctx context.Context, c *cluster, sc scenario) Scenario {
+// scenarioList is the scenarios of a mode, without a deployment.
+func scenarioList(mode string) []scenario {
+	if s := suiteFor(mode, nil); s != nil {
+		return s.scenarios()
+	}
+	return nil
+}
+
+// scenarioTimeout is a scenario's own deadline, setup excluded.
+func scenarioTimeout(sc scenario) time.Duration {
+	if sc.timeout == 0 {
+		return 2 * time.Minute
+	}
+	return sc.timeout
+}
+
+// runScenario gets the scenario's state from the suite and runs it. A
+// failure carries the ends of the relevant containers' logs in the notes.
+func runScenario(ctx context.Context, su suite, sc scenario, inv *contract.Inventory) Scenario {
 	t0 := time.Now()
 	res := Scenario{Name: sc.name, Description: sc.desc}
-	timeout := sc.timeout
-	if timeout == 0 {
-		timeout = 2 * time.Minute
+	if why := notApplicable(sc, inv); why != "" {
+		res.Status, res.Failure = Skipped, why
+		return res
 	}
-	sctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	err := sc.run(sctx, c, &res.Metrics, &res.Notes)
+	err := su.prepare(ctx, sc.needs, &res.Notes)
+	if err != nil {
+		err = fmt.Errorf("%w: could not reach the scenario's starting state (%s): %w", errSetup, sc.needs, err)
+	} else {
+		sctx, cancel := context.WithTimeout(ctx, scenarioTimeout(sc))
+		err = sc.run(sctx, &res.Metrics, &res.Notes)
+		cancel()
+	}
 	res.Duration = time.Since(t0)
 	switch {
 	case err == nil:
@@ -54,6 +132,48 @@ func runScenario(ctx context.Context, c *cluster, sc scenario) Scenario {
 	default:
 		res.Status = Failed
 		res.Failure = err.Error()
+		if ctx.Err() == nil {
+			for _, l := range su.logs(context.WithoutCancel(ctx)) {
+				res.Notes = append(res.Notes, "log at the failure: "+l)
+			}
+		}
 	}
 	return res
+}
+
+// notApplicable is the reason a scenario does not apply to the topology,
+// or "".
+func notApplicable(sc scenario, inv *contract.Inventory) string {
+	if sc.applies == nil {
+		return ""
+	}
+	if why := sc.applies(inv); why != "" {
+		return "not applicable: " + why
+	}
+	return ""
+}
+
+// selectScenarios returns the scenarios to run, in the matrix's order:
+// all, or those named (comma-separated).
+func selectScenarios(su suite, mode, only string) ([]scenario, error) {
+	if su == nil {
+		return nil, nil
+	}
+	all := su.scenarios()
+	if only == "" {
+		return all, nil
+	}
+	var out []scenario
+	for _, name := range strings.Split(only, ",") {
+		name = strings.TrimSpace(name)
+		if !slices.ContainsFunc(all, func(s scenario) bool { return s.name == name }) {
+			return nil, fmt.Errorf("no scenario %q for mode %s (have: %s)", name, mode, strings.Join(ScenarioNames(mode), ", "))
+		}
+	}
+	for _, s := range all {
+		if slices.Contains(strings.Split(strings.ReplaceAll(only, " ", ""), ","), s.name) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }

@@ -4,33 +4,188 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/moby/moby/client"
 
 	"github.com/hagen-ha/hagen/internal/probe"
 )
 
-// bucardoScenarios is the multi-master-async matrix (issue 3), in order:
-// non-destructive scenarios first, faults after.
-func bucardoScenarios() []scenario {
+// bucardoSuite is the multi-master-async matrix (issue 3) with its
+// state: non-destructive scenarios first, faults after. Each scenario
+// starts from the state it names: the steady state (every site up,
+// Bucardo Good, the sites' rows equal), a site killed under an HA client
+// (site-return; kill-site-failover leaves it so), or a long outage
+// observed (monitoring; long-outage leaves it). Run alone, the suite
+// makes that state first.
+type bucardoSuite struct {
+	h *harness
+	c *cluster
+	// killed is the site kill-site-failover killed, while it is down,
+	// with the HA client's acknowledged writes.
+	killed *killedSite
+	// outage is what the monitoring read during the last long outage.
+	outage *outageSeen
+}
+
+// killedSite is a site killed under an HA client.
+type killedSite struct {
+	site   *site
+	acked  []string
+	client string
+}
+
+// outageSeen is what bucardo status showed while a peer was down.
+type outageSeen struct {
+	// notGood describes the first alert reading ("" for none).
+	notGood string
+	after   time.Duration
+}
+
+func (bs *bucardoSuite) scenarios() []scenario {
+	run := func(f func(context.Context, *bucardoSuite, *Metrics, *[]string) error) func(context.Context, *Metrics, *[]string) error {
+		return func(ctx context.Context, m *Metrics, notes *[]string) error { return f(ctx, bs, m, notes) }
+	}
 	return []scenario{
-		{name: "replication-0-to-1", desc: "a row written on site 0 appears on site 1; lag measured", run: replicationScenario(0, 1)},
-		{name: "replication-1-to-0", desc: "a row written on site 1 appears on site 0; lag measured", run: replicationScenario(1, 0)},
-		{name: "direct-site-0", desc: "a client configured directly to site 0 connects and writes there", run: directScenario(0)},
-		{name: "direct-site-1", desc: "a client configured directly to site 1 connects and writes there", run: directScenario(1)},
-		{name: "ha-distribution", desc: "HA clients connect to live sites with the DNS names' shares (bound at alpha 1e-6)", run: distributionScenario},
-		{name: "concurrent-update", desc: "the same row updated on both sites at once converges per the conflict strategy", run: concurrentUpdateScenario},
-		{name: "partition", desc: "WAN cut while clients write on both sites; heal; converge; no acknowledged write lost", run: partitionScenario, timeout: 3 * time.Minute},
-		{name: "kill-site-failover", desc: "kill the site an HA client uses: it fails over; RTO and RPO measured", run: killFailoverScenario},
-		{name: "site-return", desc: "the killed site returns: outage writes reach it and both sites hold the same rows", run: siteReturnScenario, timeout: 3 * time.Minute},
-		{name: "long-outage", desc: "a site down over 15 s: replication resumes after its return without a hand-run bucardo restart", run: longOutageScenario, timeout: 4 * time.Minute},
-		{name: "monitoring", desc: "bucardo status reads Good in steady state and not Good while the peer is down", run: monitoringScenario, timeout: 3 * time.Minute},
+		{name: "replication-0-to-1", desc: "a row written on site 0 appears on site 1; lag measured", run: run(replicationScenario(0, 1))},
+		{name: "replication-1-to-0", desc: "a row written on site 1 appears on site 0; lag measured", run: run(replicationScenario(1, 0))},
+		{name: "direct-site-0", desc: "a client configured directly to site 0 connects and writes there", run: run(directScenario(0))},
+		{name: "direct-site-1", desc: "a client configured directly to site 1 connects and writes there", run: run(directScenario(1))},
+		{name: "ha-distribution", desc: "HA clients connect to live sites with the DNS names' shares (bound at alpha 1e-6)", run: run(distributionScenario)},
+		{name: "concurrent-update", desc: "the same row updated on both sites at once converges per the conflict strategy", run: run(concurrentUpdateScenario)},
+		{name: "partition", desc: "WAN cut while clients write on both sites; heal; converge; no acknowledged write lost", run: run(partitionScenario), timeout: 3 * time.Minute},
+		{name: "kill-site-failover", desc: "kill the site an HA client uses: it fails over; RTO and RPO measured", run: run(killFailoverScenario)},
+		{name: "site-return", desc: "the killed site returns: outage writes reach it and both sites hold the same rows", needs: needSiteKilled, run: run(siteReturnScenario), timeout: 3 * time.Minute},
+		{name: "long-outage", desc: "a site down over 15 s: replication resumes after its return without a hand-run bucardo restart", run: run(longOutageScenario), timeout: 4 * time.Minute},
+		{name: "bucardo-kill", desc: "the Bucardo site's replication service killed: writes keep working on every site; replication resumes and converges; pause measured", run: run(siteFaultScenario("bucardo-kill", 0)), timeout: 3 * time.Minute},
+		{name: "bucardo-stop", desc: "the Bucardo site's replication service stopped and started: writes keep working; replication resumes and converges", run: run(siteFaultScenario("bucardo-stop", 0)), timeout: 3 * time.Minute},
+		{name: "bucardo-pause", desc: "the Bucardo site's replication service frozen (pause): writes keep working; replication resumes after the thaw and converges", run: run(siteFaultScenario("bucardo-pause", 0)), timeout: 3 * time.Minute},
+		{name: "bucardo-partition", desc: "the Bucardo site cut off the WAN: writes keep working on every site; after healing replication resumes and converges", run: run(siteFaultScenario("bucardo-partition", 0)), timeout: 3 * time.Minute},
+		{name: "postgres-kill-site-0", desc: "site 0's postgres processes killed: writes keep working on site 1; site 0 recovers; replication converges", run: run(siteFaultScenario("postgres-kill", 0)), timeout: 3 * time.Minute},
+		{name: "postgres-kill-site-1", desc: "site 1's postgres processes killed: writes keep working on site 0; site 1 recovers; replication converges", run: run(siteFaultScenario("postgres-kill", 1)), timeout: 3 * time.Minute},
+		{name: "monitoring", desc: "bucardo status reads Good in steady state and not Good while the peer is down", needs: needOutageSeen, run: run(monitoringScenario), timeout: 3 * time.Minute},
 	}
 }
 
-func notYet(context.Context, *cluster, *Metrics, *[]string) error {
-	return skip("not implemented in this version of hagen verify")
+func (bs *bucardoSuite) prepare(ctx context.Context, n need, notes *[]string) error {
+	switch n {
+	case needSiteKilled:
+		if bs.killed != nil && bs.c != nil {
+			if bad, err := bs.c.stoppedOrPaused(ctx, bs.killed.site); err == nil && len(bad) > 0 {
+				return nil
+			}
+		}
+		bs.killed = nil
+		if err := bs.steady(ctx, notes); err != nil {
+			return err
+		}
+		return bs.setup(ctx, "kill-site-failover", killFailoverScenario, notes, func() bool { return bs.killed != nil })
+	case needOutageSeen:
+		if bs.outage != nil && bs.c != nil {
+			return bs.steady(ctx, notes)
+		}
+		if err := bs.steady(ctx, notes); err != nil {
+			return err
+		}
+		return bs.setup(ctx, "long-outage", longOutageScenario, notes, func() bool { return bs.outage != nil })
+	}
+	return bs.steady(ctx, notes)
+}
+
+// setup runs another scenario to make the state a scenario needs; its
+// notes are kept, marked.
+func (bs *bucardoSuite) setup(ctx context.Context, name string, f func(context.Context, *bucardoSuite, *Metrics, *[]string) error, notes *[]string, ok func() bool) error {
+	var m Metrics
+	var setup []string
+	err := f(ctx, bs, &m, &setup)
+	for _, s := range setup {
+		*notes = append(*notes, "setup ("+name+"): "+s)
+	}
+	if err == nil && !ok() {
+		err = fmt.Errorf("%s did not leave the state", name)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// steady gets the steady state: the first bring-up, a reset, or a fresh
+// bring-up when the reset fails.
+func (bs *bucardoSuite) steady(ctx context.Context, notes *[]string) error {
+	if bs.c == nil {
+		return bs.fresh(ctx, notes)
+	}
+	t0 := time.Now()
+	changed, err := bs.reset(ctx)
+	if err == nil {
+		if changed {
+			*notes = append(*notes, fmt.Sprintf("reset to the steady state in %s", time.Since(t0).Round(time.Millisecond)))
+		}
+		return nil
+	}
+	*notes = append(*notes, fmt.Sprintf("the reset to the steady state failed (%v); a fresh bring-up", err))
+	bs.h.progress("reset failed: %v; bringing up a fresh deployment", err)
+	return bs.fresh(ctx, notes)
+}
+
+func (bs *bucardoSuite) fresh(ctx context.Context, notes *[]string) error {
+	bs.killed, bs.outage = nil, nil
+	t0 := time.Now()
+	c, err := bs.h.fresh(ctx, nil)
+	bs.c = c
+	if err != nil {
+		return err
+	}
+	*notes = append(*notes, fmt.Sprintf("a fresh deployment (bring-up %s)", time.Since(t0).Round(time.Millisecond)))
+	return nil
+}
+
+// reset brings every site back (thawed, powered on, healed), then waits
+// for the databases, every sync Good and the sites' rows equal.
+func (bs *bucardoSuite) reset(ctx context.Context) (bool, error) {
+	c := bs.c
+	t := c.timers()
+	rctx, cancel := context.WithTimeout(ctx, t.healthy+t.rejoin)
+	defer cancel()
+	changed := false
+	for _, s := range c.sites {
+		ch, err := c.resetSite(rctx, s)
+		if err != nil {
+			return true, fmt.Errorf("site %s: %w", s.Inv.Name, err)
+		}
+		if ch && bs.killed != nil && bs.killed.site == s {
+			bs.killed = nil
+		}
+		changed = changed || ch
+	}
+	if bs.killed != nil {
+		return true, errors.New("the killed site is still down")
+	}
+	for _, s := range c.sites {
+		if err := c.e.waitHealthy(rctx, s.Containers[c.inv.Database.Service], s.Inv.Name+"/"+c.inv.Database.Service); err != nil {
+			return true, err
+		}
+	}
+	if err := c.waitBucardoGood(rctx); err != nil {
+		return true, err
+	}
+	if _, _, err := waitConverged(rctx, c, "", nil); err != nil {
+		return true, err
+	}
+	return changed, nil
+}
+
+func (bs *bucardoSuite) logs(ctx context.Context) []string {
+	if bs.c == nil {
+		return nil
+	}
+	out := bs.c.containerStates(ctx, true)
+	return append(out, bs.c.serviceLogs(ctx, 12, bs.c.inv.Database.BucardoService, bs.c.inv.Database.Service)...)
 }
 
 func randomID(prefix string) string {
@@ -41,8 +196,9 @@ func randomID(prefix string) string {
 
 // replicationScenario writes a row on site from and measures until it is
 // readable on site to.
-func replicationScenario(from, to int) func(context.Context, *cluster, *Metrics, *[]string) error {
-	return func(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+func replicationScenario(from, to int) func(context.Context, *bucardoSuite, *Metrics, *[]string) error {
+	return func(ctx context.Context, bs *bucardoSuite, m *Metrics, notes *[]string) error {
+		c := bs.c
 		if from >= len(c.sites) || to >= len(c.sites) {
 			return skip("the topology has %d sites", len(c.sites))
 		}
@@ -129,8 +285,9 @@ func waitConverged(ctx context.Context, c *cluster, client string, acked []strin
 	return time.Since(t0), missing, err
 }
 
-func directScenario(n int) func(context.Context, *cluster, *Metrics, *[]string) error {
-	return func(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+func directScenario(n int) func(context.Context, *bucardoSuite, *Metrics, *[]string) error {
+	return func(ctx context.Context, bs *bucardoSuite, m *Metrics, notes *[]string) error {
+		c := bs.c
 		if n >= len(c.inv.Clients.Names) {
 			return skip("the spec has %d client names", len(c.inv.Clients.Names))
 		}
@@ -163,7 +320,8 @@ func directScenario(n int) func(context.Context, *cluster, *Metrics, *[]string) 
 	}
 }
 
-func distributionScenario(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+func distributionScenario(ctx context.Context, bs *bucardoSuite, m *Metrics, notes *[]string) error {
+	c := bs.c
 	const sessions, alpha = 300, 1e-6
 	evs, err := c.runClient(ctx, clientRun{Mode: "distribution", Sessions: sessions, Duration: 90 * time.Second, ID: randomID("dist")})
 	if err != nil {
@@ -198,7 +356,8 @@ func distributionScenario(ctx context.Context, c *cluster, m *Metrics, notes *[]
 	return nil
 }
 
-func concurrentUpdateScenario(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+func concurrentUpdateScenario(ctx context.Context, bs *bucardoSuite, m *Metrics, notes *[]string) error {
+	c := bs.c
 	if len(c.sites) < 2 {
 		return skip("needs two sites")
 	}
@@ -266,7 +425,8 @@ func (c *cluster) peerOfBucardo() *site {
 	return nil
 }
 
-func partitionScenario(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+func partitionScenario(ctx context.Context, bs *bucardoSuite, m *Metrics, notes *[]string) error {
+	c := bs.c
 	victim := c.peerOfBucardo()
 	if victim == nil || len(c.inv.Clients.Names) < 2 {
 		return skip("needs two sites")
@@ -279,16 +439,34 @@ func partitionScenario(ctx context.Context, c *cluster, m *Metrics, notes *[]str
 	res := make(chan out, len(c.inv.Clients.Names))
 	for i := range c.inv.Clients.Names {
 		go func() {
-			evs, err := c.runClient(ctx, clientRun{Mode: "direct", ServerIndex: i, Duration: 12 * time.Second, Interval: 100 * time.Millisecond, ID: fmt.Sprintf("%s-%d", prefix, i)})
+			evs, err := c.runClient(ctx, clientRun{Mode: "direct", ServerIndex: i, Duration: faultHold + 14*time.Second, Interval: 100 * time.Millisecond, ID: fmt.Sprintf("%s-%d", prefix, i)})
 			res <- out{evs, err}
 		}()
 	}
-	time.Sleep(2 * time.Second) // let the clients write before the cut
+	// Every client writes before the cut.
+	if err := poll(ctx, "five writes of every client", func() error {
+		for i, name := range c.inv.Clients.Sites {
+			n, err := c.psql(ctx, c.siteByName(name), fmt.Sprintf(`SELECT count(*) FROM hagen_probe WHERE client = '%s-%d'`, prefix, i))
+			if err != nil {
+				return err
+			}
+			if atoi(n) < 5 {
+				return fmt.Errorf("client %d: %s writes on %s", i, n, name)
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
 	if err := c.partition(ctx, victim); err != nil {
 		return err
 	}
 	held := time.Now()
-	time.Sleep(6 * time.Second)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(faultHold): // the cut's duration, a parameter of the test
+	}
 	if err := c.heal(ctx, victim); err != nil {
 		return err
 	}
@@ -312,7 +490,8 @@ func partitionScenario(ctx context.Context, c *cluster, m *Metrics, notes *[]str
 }
 
 // killFailoverScenario kills the site an HA client is writing to.
-func killFailoverScenario(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+func killFailoverScenario(ctx context.Context, bs *bucardoSuite, m *Metrics, notes *[]string) error {
+	c := bs.c
 	id := randomID("ha")
 	type out struct {
 		evs []probe.Event
@@ -323,35 +502,36 @@ func killFailoverScenario(ctx context.Context, c *cluster, m *Metrics, notes *[]
 		evs, err := c.runClient(ctx, clientRun{Mode: "ha", Duration: 16 * time.Second, ID: id})
 		res <- out{evs, err}
 	}()
+	// The client writes to one site for a while before the fault: ten of
+	// its rows there (a condition, not a sleep).
 	var used *site
-	if err := poll(ctx, "the client's first write", func() error {
+	if err := poll(ctx, "ten of the client's writes", func() error {
 		for _, s := range c.sites {
-			out, err := c.psql(ctx, s, fmt.Sprintf(`SELECT site FROM hagen_probe WHERE client = '%s' LIMIT 1`, id))
+			out, err := c.psql(ctx, s, fmt.Sprintf(`SELECT site || ' ' || count(*) FROM hagen_probe WHERE client = '%s' GROUP BY site ORDER BY count(*) DESC LIMIT 1`, id))
 			if err != nil {
 				return err
 			}
-			if out != "" {
-				used = c.siteByName(out)
+			if name, n, ok := strings.Cut(out, " "); ok && atoi(n) >= 10 {
+				used = c.siteByName(name)
 				return nil
 			}
 		}
-		return fmt.Errorf("no write yet")
+		return fmt.Errorf("fewer than ten writes yet")
 	}); err != nil {
 		return err
 	}
-	time.Sleep(time.Second)
 	faultAt := time.Now()
 	if err := c.killSite(ctx, used); err != nil {
 		return err
 	}
-	c.killed = used
+	bs.killed = &killedSite{site: used, client: id}
 	*notes = append(*notes, "the client wrote to "+used.Inv.Name+", which was killed (SIGKILL to every container, site host included)")
 	o := <-res
 	if o.err != nil {
 		return o.err
 	}
 	acked := probe.Acked(o.evs)
-	c.killedAcked, c.killedClient = acked, id
+	bs.killed.acked = acked
 	m.WritesAcked = len(acked)
 	rto, ok := probe.RTO(o.evs, faultAt)
 	if !ok {
@@ -376,24 +556,26 @@ func killFailoverScenario(ctx context.Context, c *cluster, m *Metrics, notes *[]
 	return nil
 }
 
-func siteReturnScenario(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
-	if c.killed == nil {
-		return skip("needs kill-site-failover to have killed a site")
+func siteReturnScenario(ctx context.Context, bs *bucardoSuite, m *Metrics, notes *[]string) error {
+	c := bs.c
+	k := bs.killed
+	if k == nil {
+		return fmt.Errorf("%w: no killed site in the suite state", errSetup)
 	}
-	s := c.killed
+	s := k.site
 	t0 := time.Now()
+	bs.killed = nil // restarted from here on, converged or not
 	if err := c.restartSite(ctx, s); err != nil {
 		return err
 	}
-	c.killed = nil
 	restarted := time.Since(t0)
 	if s.Inv.Name == c.inv.Database.BucardoSite {
 		if err := c.waitBucardoGood(ctx); err != nil {
 			return err
 		}
 	}
-	m.WritesAcked = len(c.killedAcked)
-	d, missing, err := waitConverged(ctx, c, c.killedClient, c.killedAcked)
+	m.WritesAcked = len(k.acked)
+	d, missing, err := waitConverged(ctx, c, k.client, k.acked)
 	m.WritesLost = len(missing)
 	if err != nil {
 		return fmt.Errorf("expected the outage writes on %s and equal checksums: %w", s.Inv.Name, err)
@@ -404,26 +586,30 @@ func siteReturnScenario(ctx context.Context, c *cluster, m *Metrics, notes *[]st
 
 // longOutageScenario keeps the peer of the Bucardo site down for more
 // than 15 s while the Bucardo site takes writes, then brings it back.
-func longOutageScenario(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+func longOutageScenario(ctx context.Context, bs *bucardoSuite, m *Metrics, notes *[]string) error {
+	c := bs.c
 	victim := c.peerOfBucardo()
-	bs := c.siteByName(c.inv.Database.BucardoSite)
-	if victim == nil || bs == nil {
+	bsite := c.siteByName(c.inv.Database.BucardoSite)
+	if victim == nil || bsite == nil {
 		return skip("needs a site besides the Bucardo site")
 	}
 	if err := c.killSite(ctx, victim); err != nil {
 		return err
 	}
-	c.outageDone = true
+	seen := &outageSeen{}
+	bs.outage = seen
 	down := time.Now()
 	prefix := randomID("outage")
 	var acked []string
 	// Down for at least 20 s, and until the runbook's alert fires (state
 	// not Good, or Last good older than the watchdog's limit), at most
-	// the limit plus 30 s.
+	// the limit plus 30 s. One write a second on the Bucardo site.
 	limit := c.stallAfter()
-	for n := 0; time.Since(down) < 20*time.Second || (c.notGoodSeen == "" && time.Since(down) < limit+30*time.Second); n++ {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for n := 0; time.Since(down) < 20*time.Second || (seen.notGood == "" && time.Since(down) < limit+30*time.Second); n++ {
 		id := fmt.Sprintf("%s-%d", prefix, n)
-		if _, err := c.psql(ctx, bs, fmt.Sprintf(`INSERT INTO hagen_probe (id, site, client) VALUES ('%s', '%s', '%s')`, id, bs.Inv.Name, prefix)); err != nil {
+		if _, err := c.psql(ctx, bsite, fmt.Sprintf(`INSERT INTO hagen_probe (id, site, client) VALUES ('%s', '%s', '%s')`, id, bsite.Inv.Name, prefix)); err != nil {
 			return err
 		}
 		acked = append(acked, id)
@@ -432,20 +618,24 @@ func longOutageScenario(ctx context.Context, c *cluster, m *Metrics, notes *[]st
 				*notes = append(*notes, fmt.Sprintf("bucardo status %s after the fault: %s", time.Since(down).Round(time.Second), strings.Join(strings.Fields(lastLines(raw, 1)), " ")))
 			}
 			for name, st := range states {
-				if c.notGoodSeen != "" {
+				if seen.notGood != "" {
 					break
 				}
 				if !strings.HasPrefix(st.State, "Good") {
-					c.notGoodSeen = fmt.Sprintf("sync %s state %q %s after %s went down", name, st.State, time.Since(down).Round(time.Second), victim.Inv.Name)
+					seen.notGood = fmt.Sprintf("sync %s state %q %s after %s went down", name, st.State, time.Since(down).Round(time.Second), victim.Inv.Name)
 				} else if st.Age > limit {
-					c.notGoodSeen = fmt.Sprintf("sync %s Good but last good %s ago (alert limit %s) %s after %s went down", name, st.Age, limit, time.Since(down).Round(time.Second), victim.Inv.Name)
+					seen.notGood = fmt.Sprintf("sync %s Good but last good %s ago (alert limit %s) %s after %s went down", name, st.Age, limit, time.Since(down).Round(time.Second), victim.Inv.Name)
 				}
-				if c.notGoodSeen != "" {
-					c.alertAfter = time.Since(down)
+				if seen.notGood != "" {
+					seen.after = time.Since(down)
 				}
 			}
 		}
-		time.Sleep(time.Second)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
 	}
 	if err := c.restartSite(ctx, victim); err != nil {
 		return err
@@ -453,14 +643,13 @@ func longOutageScenario(ctx context.Context, c *cluster, m *Metrics, notes *[]st
 	*notes = append(*notes, fmt.Sprintf("%s was down for %s", victim.Inv.Name, time.Since(down).Round(100*time.Millisecond)))
 	back := time.Now()
 	m.WritesAcked = len(acked)
-	d, missing, err := waitConverged(ctx, c, prefix, acked)
+	_, missing, err := waitConverged(ctx, c, prefix, acked)
 	m.WritesLost = len(missing)
 	if err != nil {
 		return fmt.Errorf("expected replication to resume after %s returned, without a hand-run bucardo restart: %w", victim.Inv.Name, err)
 	}
 	m.Extra = map[string]float64{"resumeAfterReturnMs": float64(time.Since(back).Milliseconds())}
-	_ = d
-	bsID := bs.Containers[c.inv.Database.BucardoService]
+	bsID := bsite.Containers[c.inv.Database.BucardoService]
 	if log := c.e.tail(ctx, bsID, 40); strings.Contains(log, "watchdog") {
 		*notes = append(*notes, "the rendered watchdog acted: "+lastLines(grepLines(log, "watchdog"), 2))
 	}
@@ -477,21 +666,181 @@ func grepLines(s, sub string) string {
 	return strings.Join(out, "\n")
 }
 
-func monitoringScenario(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
-	if !c.outageDone {
-		if err := longOutageScenario(ctx, c, &Metrics{}, notes); err != nil {
-			return err
-		}
+func monitoringScenario(ctx context.Context, bs *bucardoSuite, m *Metrics, notes *[]string) error {
+	c := bs.c
+	seen := bs.outage
+	if seen == nil {
+		return fmt.Errorf("%w: no long outage in the suite state", errSetup)
 	}
-	if c.notGoodSeen == "" {
+	if seen.notGood == "" {
 		return fmt.Errorf("expected the runbook's alert (state not Good, or Last good older than %s) while the peer was down (long-outage); bucardo status read Good with a recent Last good throughout", c.stallAfter())
 	}
-	*notes = append(*notes, "peer down: "+c.notGoodSeen)
+	*notes = append(*notes, "peer down: "+seen.notGood)
 	*notes = append(*notes, "the State column alone kept reading Good while the peer was down; only the age of Last good (the Time column) shows the stall")
 	t0 := time.Now()
 	if err := c.waitBucardoGood(ctx); err != nil {
 		return fmt.Errorf("expected bucardo status Good in steady state: %w", err)
 	}
-	m.Extra = map[string]float64{"goodAfterMs": float64(time.Since(t0).Milliseconds()), "alertAfterMs": float64(c.alertAfter.Milliseconds())}
+	m.Extra = map[string]float64{"goodAfterMs": float64(time.Since(t0).Milliseconds()), "alertAfterMs": float64(seen.after.Milliseconds())}
 	return nil
+}
+
+func atoi(s string) int {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// faultHold is how long the multi-master fault scenarios keep a fault in
+// place: a parameter of the test (long enough for several writes of
+// every client during it, under the ~15 s after which upstream Bucardo
+// may need a restart, which long-outage covers), not a wait.
+const faultHold = 6 * time.Second
+
+// siteFaultScenario faults the Bucardo site's replication service (kill,
+// stop, pause, or a WAN partition of the Bucardo site) or a site's
+// postgres processes, while a direct client writes on every site.
+// Writes keep working on every site the fault does not take the database
+// of, and after the fault replication resumes and every acknowledged
+// write reaches every site; the report says how long replication was
+// paused (from the fault to both sites holding every write).
+func siteFaultScenario(fault string, siteIndex int) func(context.Context, *bucardoSuite, *Metrics, *[]string) error {
+	return func(ctx context.Context, bs *bucardoSuite, m *Metrics, notes *[]string) error {
+		c := bs.c
+		bsite := c.siteByName(c.inv.Database.BucardoSite)
+		if bsite == nil || len(c.sites) < 2 || len(c.inv.Clients.Names) < len(c.sites) {
+			return skip("needs two sites with a client name each")
+		}
+		target := bsite
+		if fault == "postgres-kill" {
+			if siteIndex >= len(c.sites) {
+				return skip("the topology has %d sites", len(c.sites))
+			}
+			target = c.sites[siteIndex]
+		}
+		repl := bsite.Containers[c.inv.Database.BucardoService]
+		prefix := randomID(fault)
+		type out struct {
+			evs []probe.Event
+			err error
+		}
+		res := make(chan out, len(c.inv.Clients.Names))
+		for i := range c.inv.Clients.Names {
+			go func() {
+				evs, err := c.runClient(ctx, clientRun{Mode: "direct", ServerIndex: i, Duration: faultHold + 14*time.Second, Interval: 100 * time.Millisecond, ID: fmt.Sprintf("%s-%d", prefix, i)})
+				res <- out{evs, err}
+			}()
+		}
+		// Every client writes before the fault.
+		if err := poll(ctx, "five writes of every client", func() error {
+			for i, name := range c.inv.Clients.Sites {
+				n, err := c.psql(ctx, c.siteByName(name), fmt.Sprintf(`SELECT count(*) FROM hagen_probe WHERE client = '%s-%d'`, prefix, i))
+				if err != nil {
+					return err
+				}
+				if atoi(n) < 5 {
+					return fmt.Errorf("client %d: %s writes on %s", i, n, name)
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		faultAt := time.Now()
+		var err error
+		switch fault {
+		case "bucardo-kill":
+			err = c.e.kill(ctx, repl, "KILL")
+		case "bucardo-stop":
+			_, err = c.e.cli.ContainerStop(ctx, repl, client.ContainerStopOptions{})
+		case "bucardo-pause":
+			_, err = c.e.cli.ContainerPause(ctx, repl, client.ContainerPauseOptions{})
+		case "bucardo-partition":
+			err = c.partition(ctx, bsite)
+		case "postgres-kill":
+			// Every postgres process but the postmaster, the container's
+			// main process, which a signal from inside cannot kill: the
+			// postmaster sees its children crash and recovers, as after a
+			// backend's crash.
+			_, err = c.e.mustExec(ctx, target.Containers[c.inv.Database.Service], nil, "pkill", "-KILL", "-x", "postgres")
+		default:
+			err = fmt.Errorf("unknown fault %s", fault)
+		}
+		if err != nil {
+			return fmt.Errorf("%s on %s: %w", fault, target.Inv.Name, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(faultHold):
+		}
+		switch fault {
+		case "bucardo-kill", "bucardo-stop":
+			st, err := c.e.state(ctx, repl)
+			if err != nil {
+				return err
+			}
+			if st.Running {
+				*notes = append(*notes, "Docker's restart policy (restart: always) had already restarted the replication service")
+			} else if err := c.start(ctx, repl); err != nil {
+				return err
+			}
+		case "bucardo-pause":
+			_, err = c.e.cli.ContainerUnpause(ctx, repl, client.ContainerUnpauseOptions{})
+		case "bucardo-partition":
+			err = c.heal(ctx, bsite)
+		case "postgres-kill":
+			// The postmaster recovers by itself; the health check says when.
+			err = c.e.waitHealthy(ctx, target.Containers[c.inv.Database.Service], target.Inv.Name+"/"+c.inv.Database.Service)
+		}
+		if err != nil {
+			return fmt.Errorf("recovery from %s on %s: %w", fault, target.Inv.Name, err)
+		}
+		recovered := time.Now()
+		var acked []string
+		var problems []string
+		for range c.inv.Clients.Names {
+			o := <-res
+			if o.err != nil {
+				return o.err
+			}
+			acked = append(acked, probe.Acked(o.evs)...)
+		}
+		// Which client wrote during the fault, and which after it, by the
+		// rows' commit times on their sites.
+		during, after := map[string]int{}, map[string]int{}
+		for i, name := range c.inv.Clients.Sites {
+			cl := fmt.Sprintf("%s-%d", prefix, i)
+			rows, err := c.psql(ctx, c.siteByName(name), fmt.Sprintf(`SELECT count(*) FILTER (WHERE at >= '%s' AND at < '%s') || ' ' || count(*) FILTER (WHERE at >= '%s') FROM hagen_probe WHERE client = '%s'`,
+				faultAt.UTC().Format(time.RFC3339Nano), recovered.UTC().Format(time.RFC3339Nano), recovered.UTC().Format(time.RFC3339Nano), cl))
+			if err != nil {
+				return err
+			}
+			d, a, _ := strings.Cut(rows, " ")
+			during[name], after[name] = atoi(d), atoi(a)
+			faulted := fault == "postgres-kill" && name == target.Inv.Name
+			if !faulted && during[name] == 0 {
+				problems = append(problems, fmt.Sprintf("no write on %s during the %s", name, fault))
+			}
+			if after[name] == 0 {
+				problems = append(problems, fmt.Sprintf("no write on %s after the %s ended", name, fault))
+			}
+			*notes = append(*notes, fmt.Sprintf("%s: %d writes during the %s, %d after", name, during[name], fault, after[name]))
+		}
+		m.WritesAcked = len(acked)
+		_, missing, err := waitConverged(ctx, c, prefix, acked)
+		m.WritesLost = len(missing)
+		if err != nil {
+			return fmt.Errorf("expected replication to resume after the %s on %s and every acknowledged write on every site: %w", fault, target.Inv.Name, err)
+		}
+		paused := time.Since(faultAt)
+		m.Extra = map[string]float64{"faultMs": float64(recovered.Sub(faultAt).Milliseconds()), "replicationPausedMs": float64(paused.Milliseconds()), "convergedAfterRecoveryMs": float64(time.Since(recovered).Milliseconds())}
+		*notes = append(*notes, fmt.Sprintf("%s on %s for %s: replication paused %s (from the fault until both sites held every acknowledged write), %s after the fault ended", fault, target.Inv.Name, recovered.Sub(faultAt).Round(100*time.Millisecond), paused.Round(100*time.Millisecond), time.Since(recovered).Round(100*time.Millisecond)))
+		if len(problems) > 0 {
+			return errors.New(strings.Join(problems, "; "))
+		}
+		return nil
+	}
 }

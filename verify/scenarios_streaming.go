@@ -13,30 +13,197 @@ import (
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
 
+	"github.com/hagen-ha/hagen/contract"
 	"github.com/hagen-ha/hagen/internal/probe"
 )
 
-// The primary-standby matrix (issue 4). Scenarios run in this order and
-// hand the deployment on: every fault scenario ends with the old primary
-// rejoined as the synchronous standby (by the rendered role hook), or
-// fails saying why. The order puts each fault on the node with the higher
-// priority at least once: the pause then freezes db0, which thaws with
-// the higher priority next to the newer primary db1.
-func streamingScenarios() []scenario {
-	return []scenario{
-		{name: "replication", desc: "a table created on the primary appears on the standby", run: psReplication, timeout: 5 * time.Minute},
-		{name: "standby-read-only", desc: "a write on the standby fails with PostgreSQL's read-only error", run: psStandbyReadOnly},
-		{name: "steady-state", desc: "the VIP is bound on the primary only; HAProxy sends traffic to the primary", run: psSteadyState},
-		{name: "health-url", desc: "each node's agent answers /primary 200 only on the writable primary", run: psHealthURL},
-		{name: "standby-down", desc: "standby down: the spec's onStandbyDown holds (writes block, or fall back to async)", run: psStandbyDown},
-		{name: "failover-kill", desc: "kill the primary's node while clients write through the VIP and HAProxy: promotion, VIP move, RTO, zero loss", run: psFault("kill"), timeout: 4 * time.Minute},
-		{name: "proxy-switch", desc: "HAProxy active/backup: with the active server killed the backup takes traffic; switch time vs interval × fall", run: psProxySwitch},
-		{name: "rejoin", desc: "the old primary rejoins as the synchronous standby (pg_rewind or a fresh clone); no divergent rows", run: psRejoin, timeout: 3 * time.Minute},
-		{name: "zero-loss-stop", desc: "graceful stop of the primary's node: zero acknowledged writes lost, the old primary rejoins", run: psFault("stop"), timeout: 4 * time.Minute},
-		{name: "zero-loss-postgres-kill", desc: "the primary's database process killed inside its running container: zero loss, rejoin", run: psFault("postgres-kill"), timeout: 4 * time.Minute},
-		{name: "zero-loss-pause", desc: "the primary's node frozen (pause): zero acknowledged writes lost; the old primary rejoins after the thaw", run: psFault("pause"), timeout: 4 * time.Minute},
-		{name: "partition-witness", desc: "the primary cut off from its peer and the witness: never two writable primaries; one primary after healing", run: psPartition, timeout: 4 * time.Minute},
+// The primary-standby matrix (issue 4). Each scenario starts from the
+// state it names: the steady state (one writable primary, the standby
+// streaming as the spec replicates, the VIP on the primary only), or the
+// primary's node killed and still down (needPrimaryKilled: failover-kill
+// leaves it so; run alone, the suite kills it first). Every fault
+// scenario but the kill ends with the old primary rejoined, or fails
+// saying why; the suite's reset brings a deployment a scenario left
+// elsewhere back to the steady state, or brings up a fresh one. The order
+// puts each fault on the node with the higher priority at least once.
+type streamingSuite struct {
+	h *harness
+	// c is the deployment the scenarios run on (nil before the first
+	// bring-up).
+	c *cluster
+	// kill is what the last kill of the primary's node measured, while
+	// that node is still down; nil otherwise.
+	kill *faultRun
+}
+
+func (st *streamingSuite) scenarios() []scenario {
+	run := func(f func(context.Context, *streamingSuite, *Metrics, *[]string) error) func(context.Context, *Metrics, *[]string) error {
+		return func(ctx context.Context, m *Metrics, notes *[]string) error { return f(ctx, st, m, notes) }
 	}
+	return []scenario{
+		{name: "replication", desc: "a table created on the primary appears on the standby", run: run(psReplication)},
+		{name: "standby-read-only", desc: "a write on the standby fails with PostgreSQL's read-only error", run: run(psStandbyReadOnly)},
+		{name: "steady-state", desc: "the VIP is bound on the primary only; HAProxy sends traffic to the primary", run: run(psSteadyState)},
+		{name: "health-url", desc: "each node's agent answers /primary 200 only on the writable primary", run: run(psHealthURL)},
+		{name: "standby-down", desc: "standby down: the spec's onStandbyDown holds (writes block, or fall back to async)", run: run(psStandbyDown)},
+		{name: "failover-kill", desc: "kill the primary's node while clients write through the VIP and HAProxy: promotion, VIP move, RTO, zero loss", run: run(psFault("kill")), timeout: killTimeout},
+		{name: "proxy-switch", desc: "HAProxy active/backup: with the active server killed the backup takes traffic; switch time vs interval × fall", needs: needPrimaryKilled, run: run(psProxySwitch), applies: needsDBProxy},
+		{name: "rejoin", desc: "the old primary rejoins as the standby (synchronous when the spec says so) (pg_rewind or a fresh clone); no divergent rows", needs: needPrimaryKilled, run: run(psRejoin), timeout: 6 * time.Minute},
+		{name: "zero-loss-stop", desc: "graceful stop of the primary's node: zero acknowledged writes lost, the old primary rejoins", run: run(psFault("stop")), timeout: 6 * time.Minute},
+		{name: "zero-loss-postgres-kill", desc: "the primary's database process killed inside its running container: zero loss, rejoin", run: run(psFault("postgres-kill")), timeout: 6 * time.Minute},
+		{name: "zero-loss-pause", desc: "the primary's node frozen (pause): zero acknowledged writes lost; the old primary rejoins after the thaw", run: run(psFault("pause")), timeout: 6 * time.Minute},
+		{name: "partition-witness", desc: "the primary cut off from its peer and the witness: never two writable primaries; one primary after healing", run: run(psPartition), timeout: 6 * time.Minute},
+	}
+}
+
+// killTimeout bounds the kill of the primary's node, as a scenario or as
+// the setup of one.
+const killTimeout = 4 * time.Minute
+
+// needsDBProxy: the scenario measures HAProxy in front of the database.
+func needsDBProxy(inv *contract.Inventory) string {
+	if inv.Proxy == nil {
+		return "the spec has no HAProxy"
+	}
+	if inv.Proxy.Fronts != "database" {
+		return fmt.Sprintf("HAProxy fronts the %s, not the database", inv.Proxy.Fronts)
+	}
+	return ""
+}
+
+func (st *streamingSuite) prepare(ctx context.Context, n need, notes *[]string) error {
+	if n == needPrimaryKilled {
+		if st.kill != nil && st.c != nil {
+			if bad, err := st.c.stoppedOrPaused(ctx, st.kill.old); err == nil && len(bad) > 0 {
+				return nil
+			}
+		}
+		st.kill = nil
+		if err := st.steady(ctx, notes); err != nil {
+			return err
+		}
+		var m Metrics
+		var setup []string
+		kctx, cancel := context.WithTimeout(ctx, killTimeout)
+		err := psFault("kill")(kctx, st, &m, &setup)
+		cancel()
+		for _, s := range setup {
+			*notes = append(*notes, "setup (failover-kill): "+s)
+		}
+		if err == nil && st.kill == nil {
+			err = errors.New("the kill of the primary's node did not leave a killed primary")
+		}
+		if err != nil {
+			return fmt.Errorf("kill the primary's node: %w", err)
+		}
+		return nil
+	}
+	return st.steady(ctx, notes)
+}
+
+// steady gets the steady state: the first bring-up, a reset, or a fresh
+// bring-up when the reset fails.
+func (st *streamingSuite) steady(ctx context.Context, notes *[]string) error {
+	if st.c == nil {
+		return st.fresh(ctx, notes)
+	}
+	t0 := time.Now()
+	changed, err := st.reset(ctx)
+	if err == nil {
+		if changed {
+			*notes = append(*notes, fmt.Sprintf("reset to the steady state in %s", time.Since(t0).Round(time.Millisecond)))
+		}
+		return nil
+	}
+	*notes = append(*notes, fmt.Sprintf("the reset to the steady state failed (%v); a fresh bring-up", err))
+	st.h.progress("reset failed: %v; bringing up a fresh deployment", err)
+	return st.fresh(ctx, notes)
+}
+
+func (st *streamingSuite) fresh(ctx context.Context, notes *[]string) error {
+	st.kill = nil
+	t0 := time.Now()
+	c, err := st.h.fresh(ctx, (*cluster).upStreaming)
+	st.c = c
+	if err != nil {
+		return err
+	}
+	*notes = append(*notes, fmt.Sprintf("a fresh deployment (bring-up %s)", time.Since(t0).Round(time.Millisecond)))
+	return nil
+}
+
+// reset brings the deployment back to the steady state: every container
+// running, no partition, one writable primary whose standby streams as
+// the spec replicates, the VIP on the primary only. A node that was down
+// rejoins at its start through the rendered role hook; a fenced old
+// primary (read-only, not streaming) gets the RUNBOOK's restart.
+func (st *streamingSuite) reset(ctx context.Context) (bool, error) {
+	c := st.c
+	t := c.timers()
+	rctx, cancel := context.WithTimeout(ctx, t.rejoin+t.writes)
+	defer cancel()
+	changed := false
+	for _, s := range c.sites {
+		ch, err := c.resetSite(rctx, s)
+		if err != nil {
+			return true, fmt.Errorf("site %s: %w", s.Inv.Name, err)
+		}
+		if ch && st.kill != nil && st.kill.old == s {
+			st.kill = nil
+		}
+		changed = changed || ch
+	}
+	if st.kill != nil {
+		return true, errors.New("the killed primary's node is still down")
+	}
+	var p *site
+	if err := poll(rctx, "one writable primary", func() (err error) {
+		p, err = c.currentPrimary(rctx)
+		return err
+	}); err != nil {
+		return true, err
+	}
+	sb := c.other(p)
+	// A node that was down rejoins as it starts (a pg_rewind or a clone):
+	// the rejoin's deadline; in place, streaming is there or not.
+	first := t.rejoin
+	if !changed {
+		first = withMargin(t.proxyCheck)
+	}
+	if err := c.waitSync(rctx, p, first); err != nil {
+		// Not streaming: a fenced old primary, which the RUNBOOK restarts
+		// (the role hook rejoins it).
+		changed = true
+		if _, err := c.e.cli.ContainerRestart(rctx, sb.Containers[c.inv.Database.Service], client.ContainerRestartOptions{}); err != nil {
+			return true, err
+		}
+		if err := c.waitSync(rctx, p, t.rejoin); err != nil {
+			return true, err
+		}
+	}
+	if err := poll(rctx, "the VIP on the primary "+p.Inv.Name+" only", func() error {
+		for _, s := range c.sites {
+			on, err := c.vipOn(rctx, s)
+			if err != nil {
+				return err
+			}
+			if on != (s == p) {
+				return fmt.Errorf("VIP on %s: %v", s.Inv.Name, on)
+			}
+		}
+		return nil
+	}); err != nil {
+		return true, err
+	}
+	return changed, nil
+}
+
+func (st *streamingSuite) logs(ctx context.Context) []string {
+	if st.c == nil {
+		return nil
+	}
+	out := st.c.containerStates(ctx, true)
+	return append(out, st.c.serviceLogs(ctx, 12, "keepalived", st.c.inv.Database.Service, "hagen-agent")...)
 }
 
 // currentPrimary finds the site whose agent reports the writable primary.
@@ -53,17 +220,9 @@ func (c *cluster) currentPrimary(ctx context.Context) (*site, error) {
 	return found[0], nil
 }
 
-// readyPrimary waits until the pair streams as rendered and returns the
-// site holding the writable primary: every scenario starts from there.
-func (c *cluster) readyPrimary(ctx context.Context, notes *[]string) (*site, error) {
-	if _, err := c.streamingReady(ctx, notes); err != nil {
-		return nil, err
-	}
-	return c.currentPrimary(ctx)
-}
-
-func psReplication(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
-	p, err := c.readyPrimary(ctx, notes)
+func psReplication(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]string) error {
+	c := st.c
+	p, err := c.currentPrimary(ctx)
 	if err != nil {
 		return err
 	}
@@ -74,6 +233,22 @@ func psReplication(ctx context.Context, c *cluster, m *Metrics, notes *[]string)
 		return err
 	}
 	committed := time.Since(t0)
+	if !c.inv.Database.Synchronous {
+		// Asynchronous: the standby replays it a moment later.
+		if err := poll(ctx, "the table on "+sb.Inv.Name, func() error {
+			out, err := c.psql(ctx, sb, "SELECT count(*) FROM "+table)
+			if err == nil && out != "1" {
+				err = fmt.Errorf("count %q", out)
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+		m.LagMillis = max(time.Since(t0).Milliseconds(), 1)
+		*notes = append(*notes, fmt.Sprintf("table %s created on %s was readable on %s %s after the statement started (asynchronous)", table, p.Inv.Name, sb.Inv.Name, time.Since(t0).Round(time.Millisecond)))
+		_, _ = c.psql(ctx, p, "DROP TABLE "+table)
+		return nil
+	}
 	out, err := c.psql(ctx, sb, "SELECT count(*) FROM "+table)
 	if err != nil || out != "1" {
 		return fmt.Errorf("right after the commit on %s (synchronous: remote_apply is not required, so retrying): %q, %v", p.Inv.Name, out, err)
@@ -84,8 +259,9 @@ func psReplication(ctx context.Context, c *cluster, m *Metrics, notes *[]string)
 	return nil
 }
 
-func psStandbyReadOnly(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
-	p, err := c.readyPrimary(ctx, notes)
+func psStandbyReadOnly(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]string) error {
+	c := st.c
+	p, err := c.currentPrimary(ctx)
 	if err != nil {
 		return err
 	}
@@ -101,8 +277,9 @@ func psStandbyReadOnly(ctx context.Context, c *cluster, m *Metrics, notes *[]str
 	return nil
 }
 
-func psSteadyState(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
-	p, err := c.readyPrimary(ctx, notes)
+func psSteadyState(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]string) error {
+	c := st.c
+	p, err := c.currentPrimary(ctx)
 	if err != nil {
 		return err
 	}
@@ -116,21 +293,27 @@ func psSteadyState(ctx context.Context, c *cluster, m *Metrics, notes *[]string)
 		}
 	}
 	// Every HAProxy (on each node and at the VIP) leads to the primary.
+	px, ok := c.dbProxyPort()
+	if !ok {
+		*notes = append(*notes, fmt.Sprintf("VIP on %s only; no HAProxy in front of the database", p.Inv.Name))
+		return nil
+	}
 	for _, addr := range []string{c.inv.VIP.Address, c.sites[0].Inv.Address, c.sites[1].Inv.Address} {
-		got, err := c.sqlAt(ctx, addr, c.inv.Proxy.Port, "SELECT current_setting('cluster_name') || ' ' || pg_is_in_recovery()::text")
+		got, err := c.sqlAt(ctx, addr, px, "SELECT current_setting('cluster_name') || ' ' || pg_is_in_recovery()::text")
 		if err != nil {
-			return fmt.Errorf("through HAProxy at %s:%d: %v", addr, c.inv.Proxy.Port, err)
+			return fmt.Errorf("through HAProxy at %s:%d: %v", addr, px, err)
 		}
 		if got != p.Inv.Name+" false" {
-			return fmt.Errorf("HAProxy at %s:%d leads to %q, expected the primary %s", addr, c.inv.Proxy.Port, got, p.Inv.Name)
+			return fmt.Errorf("HAProxy at %s:%d leads to %q, expected the primary %s", addr, px, got, p.Inv.Name)
 		}
 	}
 	*notes = append(*notes, fmt.Sprintf("VIP on %s only; HAProxy at the VIP and on both nodes leads to %s", p.Inv.Name, p.Inv.Name))
 	return nil
 }
 
-func psHealthURL(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
-	p, err := c.readyPrimary(ctx, notes)
+func psHealthURL(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]string) error {
+	c := st.c
+	p, err := c.currentPrimary(ctx)
 	if err != nil {
 		return err
 	}
@@ -155,8 +338,9 @@ func psHealthURL(ctx context.Context, c *cluster, m *Metrics, notes *[]string) e
 
 // psStandbyDown stops the standby's database while a client writes and
 // checks the spec's onStandbyDown.
-func psStandbyDown(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
-	p, err := c.readyPrimary(ctx, notes)
+func psStandbyDown(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]string) error {
+	c := st.c
+	p, err := c.currentPrimary(ctx)
 	if err != nil {
 		return err
 	}
@@ -179,11 +363,16 @@ func psStandbyDown(ctx context.Context, c *cluster, m *Metrics, notes *[]string)
 	if err := c.e.start(ctx, sb.Containers[db]); err != nil {
 		return err
 	}
-	if err := c.waitSync(ctx, p, time.Minute); err != nil {
+	if err := c.waitSync(ctx, p, c.timers().rejoin); err != nil {
 		return fmt.Errorf("after the standby returned: %w", err)
 	}
-	switch policy {
-	case "block":
+	switch {
+	case !c.inv.Database.Synchronous:
+		// Asynchronous replication never waits for the standby.
+		if blocked {
+			return fmt.Errorf("replication is asynchronous, but a commit on the primary blocked with the standby down: %v", werr)
+		}
+	case policy == "block":
 		if !blocked {
 			return fmt.Errorf("onStandbyDown is block, but a commit was acknowledged with the standby down")
 		}
@@ -221,30 +410,30 @@ type faultRun struct {
 	activeDown, backupUp time.Duration
 }
 
-var (
-	lastFaultMu sync.Mutex
-	lastFaults  = map[*cluster]*faultRun{}
-)
-
 // psFault runs one fault kind against the current primary with clients
 // writing through the VIP (direct and HAProxy) and the surviving node's
 // HAProxy, then checks zero loss and the old primary's rejoin.
-func psFault(kind string) func(context.Context, *cluster, *Metrics, *[]string) error {
-	return func(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
-		old, err := c.readyPrimary(ctx, notes)
+func psFault(kind string) func(context.Context, *streamingSuite, *Metrics, *[]string) error {
+	return func(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]string) error {
+		c := st.c
+		old, err := c.currentPrimary(ctx)
 		if err != nil {
 			return err
 		}
 		survivor := c.other(old)
-		if err := c.waitSync(ctx, old, 30*time.Second); err != nil {
+		if err := c.waitSync(ctx, old, c.timers().rejoin); err != nil {
 			return fmt.Errorf("before the fault: %w", err)
 		}
-		vip, pub, px := c.inv.VIP.Address, c.inv.Database.PublishedPort, c.inv.Proxy.Port
+		vip, pub := c.inv.VIP.Address, c.inv.Database.PublishedPort
 		tag := randomID(kind)
 		ws := []writer{
 			{Name: tag + "-vip-a", Addr: vip, Port: pub}, {Name: tag + "-vip-b", Addr: vip, Port: pub},
-			{Name: tag + "-haproxy-vip", Addr: vip, Port: px},
-			{Name: tag + "-haproxy-" + survivor.Inv.Name, Addr: survivor.Inv.Address, Port: px},
+		}
+		px, proxied := c.dbProxyPort()
+		if proxied {
+			ws = append(ws,
+				writer{Name: tag + "-haproxy-vip", Addr: vip, Port: px},
+				writer{Name: tag + "-haproxy-" + survivor.Inv.Name, Addr: survivor.Inv.Address, Port: px})
 		}
 		wctx, stopWriters := context.WithCancel(ctx)
 		defer stopWriters()
@@ -263,7 +452,10 @@ func psFault(kind string) func(context.Context, *cluster, *Metrics, *[]string) e
 		}); err != nil {
 			return err
 		}
-		fr := &faultRun{kind: kind, old: old, new: survivor, interval: time.Duration(c.inv.Proxy.Interval) * time.Millisecond, fall: c.inv.Proxy.Fall}
+		fr := &faultRun{kind: kind, old: old, new: survivor}
+		if proxied {
+			fr.interval, fr.fall = time.Duration(c.inv.Proxy.Interval)*time.Millisecond, c.inv.Proxy.Fall
+		}
 		c.progress("fault %s on %s", kind, old.Inv.Name)
 		fr.at = time.Now()
 		if err := c.injectFault(ctx, kind, old); err != nil {
@@ -293,7 +485,7 @@ func psFault(kind string) func(context.Context, *cluster, *Metrics, *[]string) e
 				}
 			}
 		}()
-		rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		rctx, cancel := context.WithTimeout(ctx, c.timers().writes)
 		err = poll(rctx, "writes through every path after the fault", func() error {
 			evs := rec.snapshot()
 			for _, w := range ws {
@@ -311,13 +503,42 @@ func psFault(kind string) func(context.Context, *cluster, *Metrics, *[]string) e
 		}
 		if kind == "postgres-kill" {
 			// A crashed postmaster child: the postmaster recovers in place,
-			// or keepalived fails over. Let it settle either way.
-			time.Sleep(5 * time.Second)
-		} else {
-			time.Sleep(time.Second)
+			// or keepalived fails over, which the rendered check decides
+			// within its budget (vip/database-check-fails): wait it out
+			// from the end of the fault. The absence of a failover cannot
+			// be awaited otherwise.
+			if b := c.inv.Budget(contract.BudgetPathVIP, contract.BudgetFaultDatabaseCheck); b != nil {
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Until(faultDone.Add(time.Duration(b.Budget) * time.Millisecond))):
+				}
+			}
 		}
+		// Settled: one writable primary and the VIP on it.
+		vctx, cancelV := context.WithTimeout(ctx, c.timers().vip)
+		err = poll(vctx, "one writable primary holding the VIP", func() error {
+			p, err := c.currentPrimary(vctx)
+			if err != nil {
+				return err
+			}
+			if on, err := c.vipOn(vctx, p); err != nil || !on {
+				return fmt.Errorf("the VIP is not on the writable primary %s (%v)", p.Inv.Name, err)
+			}
+			if p != old {
+				// The sampler sees the same within its period.
+				select {
+				case <-sampled:
+				case <-vctx.Done():
+				}
+			}
+			return nil
+		})
+		cancelV()
 		stopSampling()
 		<-sampled
+		if err != nil {
+			return fmt.Errorf("after the %s of %s: %w; %s", kind, old.Inv.Name, err, c.streamingLogs(ctx))
+		}
 		stopWriters()
 		<-done
 		current, err := c.currentPrimary(ctx)
@@ -338,14 +559,16 @@ func psFault(kind string) func(context.Context, *cluster, *Metrics, *[]string) e
 		}
 		evs := rec.snapshot()
 		fr.events = evs
-		if d, ok := firstStartedAfter(filterServer(evs, ws[3].Name), faultDone); ok {
-			fr.switchAt = faultDone.Add(d).Sub(fr.at)
+		if proxied {
+			if d, ok := firstStartedAfter(filterServer(evs, ws[3].Name), faultDone); ok {
+				fr.switchAt = faultDone.Add(d).Sub(fr.at)
+			}
 		}
 		gap, _ := writeGap(evs, faultDone)
 		rto, _ := firstStartedAfter(evs, faultDone)
 		rto += faultDone.Sub(fr.at)
 		var worst time.Duration
-		for _, w := range ws[:3] {
+		for _, w := range ws[:min(3, len(ws))] {
 			if g, ok := writeGap(filterServer(evs, w.Name), faultDone); ok && g > worst {
 				worst = g
 			}
@@ -354,7 +577,9 @@ func psFault(kind string) func(context.Context, *cluster, *Metrics, *[]string) e
 		m.RTOMillis = rto.Milliseconds()
 		m.WriteGapMillis = max(gap, worst).Milliseconds()
 		m.SwitchMillis = fr.vipMove.Milliseconds()
-		m.Extra["firstWriteThroughSurvivorHAProxyMs"] = float64(fr.switchAt.Milliseconds())
+		if proxied {
+			m.Extra["firstWriteThroughSurvivorHAProxyMs"] = float64(fr.switchAt.Milliseconds())
+		}
 		if failedOver {
 			m.Extra["vipMoveMs"] = float64(fr.vipMove.Milliseconds())
 			m.Extra["promotedMs"] = float64(fr.promotedAt.Milliseconds())
@@ -383,14 +608,24 @@ func psFault(kind string) func(context.Context, *cluster, *Metrics, *[]string) e
 		}
 		*notes = append(*notes, fmt.Sprintf("%s of %s at %s: %s; write gap %s (worst per-client), first write after %s; %d acknowledged, %d lost, %d rows unacknowledged but present (in flight at the fault)",
 			kind, old.Inv.Name, fr.at.Format("15:04:05.000"), moved, max(gap, worst).Round(time.Millisecond), rto.Round(time.Millisecond), len(acked), len(lost), m.Unexpected))
-		lastFaultMu.Lock()
-		lastFaults[c] = fr
-		lastFaultMu.Unlock()
+		if kind == "kill" && failedOver {
+			// The killed node stays down for the scenarios that need it
+			// (proxy-switch, rejoin); the next steady state restarts it.
+			st.kill = fr
+		}
 		if len(acked) < 1000 {
 			return fmt.Errorf("only %d acknowledged writes; the check needs at least 1000", len(acked))
 		}
 		if len(lost) > 0 {
-			return fmt.Errorf("%d of %d acknowledged writes missing on the primary %s (first: %s)", len(lost), len(acked), current.Inv.Name, strings.Join(lost[:min(5, len(lost))], ", "))
+			if !c.inv.Database.Synchronous && kind != "stop" && failedOver {
+				// The spec replicates asynchronously (and accepts the
+				// risk): a commit returns before the standby has it, so
+				// a failover loses what had not been sent. A graceful
+				// stop sends everything first, and is held to zero.
+				*notes = append(*notes, fmt.Sprintf("expected under asynchronous replication: %d of %d acknowledged writes were not on the standby when it was promoted (the spec's accepted RPO)", len(lost), len(acked)))
+			} else {
+				return fmt.Errorf("%d of %d acknowledged writes missing on the primary %s (first: %s)", len(lost), len(acked), current.Inv.Name, strings.Join(lost[:min(5, len(lost))], ", "))
+			}
 		}
 		if kind == "kill" {
 			if !failedOver {
@@ -400,7 +635,6 @@ func psFault(kind string) func(context.Context, *cluster, *Metrics, *[]string) e
 			return nil
 		}
 		if failedOver && (kind == "pause" || kind == "postgres-kill") {
-			c.deviate("after a pause, a partition or a database crash that failed over, verify restarts the fenced old primary's database container: the RUNBOOK's restart (step 10), which the rendered role hook turns into a rejoin")
 			*notes = append(*notes, "the old primary "+old.Inv.Name+" kept running and fenced itself; restarting its database (the runbook's step) rejoins it through the role hook")
 		}
 		if err := c.recoverFault(ctx, kind, old, failedOver); err != nil {
@@ -507,7 +741,7 @@ func (c *cluster) recoverFault(ctx context.Context, kind string, s *site, failed
 		// The thawed old primary finds a newer primary and fences itself
 		// (notify.sh BACKUP/FAULT, check.sh); it rejoins at its next start:
 		// the runbook's restart, which the role hook turns into a rejoin.
-		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		wctx, cancel := context.WithTimeout(ctx, c.timers().vip)
 		defer cancel()
 		if err := poll(wctx, "the thawed "+s.Inv.Name+" fenced", func() error {
 			if c.writable(wctx, s) {
@@ -534,8 +768,8 @@ func (c *cluster) recoverFault(ctx context.Context, kind string, s *site, failed
 // standby and both hold the same rows.
 func (c *cluster) checkRejoined(ctx context.Context, primary, old *site, notes *[]string) error {
 	t0 := time.Now()
-	if err := c.waitSync(ctx, primary, 2*time.Minute); err != nil {
-		return fmt.Errorf("%s did not rejoin as the synchronous standby of %s: %w; %s log: %s", old.Inv.Name, primary.Inv.Name, err, old.Inv.Name, c.e.tail(ctx, old.Containers[c.inv.Database.Service], 6))
+	if err := c.waitSync(ctx, primary, c.timers().rejoin); err != nil {
+		return fmt.Errorf("%s did not rejoin as the %s standby of %s: %w; %s log: %s", old.Inv.Name, c.replicationWord(), primary.Inv.Name, err, old.Inv.Name, c.e.tail(ctx, old.Containers[c.inv.Database.Service], 6))
 	}
 	p, err := c.currentPrimary(ctx)
 	if err != nil {
@@ -545,7 +779,7 @@ func (c *cluster) checkRejoined(ctx context.Context, primary, old *site, notes *
 		return fmt.Errorf("after the rejoin %s is the writable primary, expected %s", p.Inv.Name, primary.Inv.Name)
 	}
 	// Steady state again: the VIP on the primary only.
-	vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	vctx, cancel := context.WithTimeout(ctx, c.timers().vip)
 	err = poll(vctx, "the VIP on the primary "+primary.Inv.Name+" only", func() error {
 		for _, s := range c.sites {
 			on, err := c.vipOn(vctx, s)
@@ -593,16 +827,15 @@ func (c *cluster) checkRejoined(ctx context.Context, primary, old *site, notes *
 		slices.Sort(divergent)
 		return fmt.Errorf("%d rows on %s that the primary %s lacks (divergent): %s", len(divergent), old.Inv.Name, primary.Inv.Name, strings.Join(divergent[:min(5, len(divergent))], ", "))
 	}
-	*notes = append(*notes, fmt.Sprintf("%s rejoined as the synchronous standby of %s after %s; both hold the same %d rows", old.Inv.Name, primary.Inv.Name, time.Since(t0).Round(time.Millisecond), len(a)))
+	*notes = append(*notes, fmt.Sprintf("%s rejoined as the %s standby of %s after %s; both hold the same %d rows", old.Inv.Name, c.replicationWord(), primary.Inv.Name, time.Since(t0).Round(time.Millisecond), len(a)))
 	return nil
 }
 
-func psProxySwitch(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
-	lastFaultMu.Lock()
-	fr := lastFaults[c]
-	lastFaultMu.Unlock()
-	if fr == nil || fr.kind != "kill" {
-		return skip("needs the failover-kill scenario's run")
+func psProxySwitch(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]string) error {
+	c := st.c
+	fr := st.kill
+	if fr == nil {
+		return fmt.Errorf("%w: no killed primary in the suite state", errSetup)
 	}
 	if fr.switchAt == 0 {
 		return fmt.Errorf("no write went through %s's HAProxy after the kill", fr.new.Inv.Name)
@@ -612,11 +845,11 @@ func psProxySwitch(ctx context.Context, c *cluster, m *Metrics, notes *[]string)
 	}
 	inter, rise := fr.interval, time.Duration(c.inv.Proxy.Rise)
 	bound := inter * time.Duration(fr.fall)
-	// A dead server's check fails by the check timeout (haproxy.cfg:
-	// timeout check 2s) or sooner, and the next one starts an interval
-	// later: fall failures within fall × (interval + timeout) of the end
-	// of the kill.
-	const checkTimeout = 2 * time.Second
+	// A dead server's check fails by the check timeout (haproxy.cfg's
+	// timeout check, from inventory.json) or sooner, and the next one
+	// starts an interval later: fall failures within fall × (interval +
+	// timeout) of the end of the kill.
+	checkTimeout := time.Duration(c.inv.Proxy.CheckTimeout) * time.Millisecond
 	downBound := fr.faultTook + time.Duration(fr.fall)*(inter+checkTimeout)
 	m.SwitchMillis = fr.switchAt.Milliseconds()
 	m.Extra = map[string]float64{
@@ -624,10 +857,10 @@ func psProxySwitch(ctx context.Context, c *cluster, m *Metrics, notes *[]string)
 		"activeDownMs": float64(fr.activeDown.Milliseconds()), "backupUpMs": float64(fr.backupUp.Milliseconds()),
 		"promotedMs": float64(fr.promotedAt.Milliseconds()), "firstWriteMs": float64(fr.switchAt.Milliseconds()),
 	}
-	*notes = append(*notes, fmt.Sprintf("HAProxy on %s: active %s marked DOWN %s after the kill (interval × fall = %s; with the 2 s check timeout and the %s the kill took: at most %s), backup %s marked UP %s after the kill, %s after its promotion (interval × rise = %s); first write through it %s after the kill",
-		fr.new.Inv.Name, fr.old.Inv.Name, fr.activeDown.Round(time.Millisecond), bound, fr.faultTook.Round(time.Millisecond), downBound.Round(time.Millisecond), fr.new.Inv.Name, fr.backupUp.Round(time.Millisecond), (fr.backupUp-fr.promotedAt).Round(time.Millisecond), inter*rise, fr.switchAt.Round(time.Millisecond)))
+	*notes = append(*notes, fmt.Sprintf("HAProxy on %s: active %s marked DOWN %s after the kill (interval × fall = %s; with the %s check timeout and the %s the kill took: at most %s), backup %s marked UP %s after the kill, %s after its promotion (interval × rise = %s); first write through it %s after the kill",
+		fr.new.Inv.Name, fr.old.Inv.Name, fr.activeDown.Round(time.Millisecond), bound, checkTimeout, fr.faultTook.Round(time.Millisecond), downBound.Round(time.Millisecond), fr.new.Inv.Name, fr.backupUp.Round(time.Millisecond), (fr.backupUp-fr.promotedAt).Round(time.Millisecond), inter*rise, fr.switchAt.Round(time.Millisecond)))
 	if fr.activeDown > downBound {
-		return fmt.Errorf("HAProxy marked the killed active server down after %s; the checks (interval %s, fall %d, timeout 2 s) allow %s", fr.activeDown.Round(time.Millisecond), inter, fr.fall, downBound.Round(time.Millisecond))
+		return fmt.Errorf("HAProxy marked the killed active server down after %s; the checks (interval %s, fall %d, timeout %s) allow %s", fr.activeDown.Round(time.Millisecond), inter, fr.fall, checkTimeout, downBound.Round(time.Millisecond))
 	}
 	// The backup is checked on /primary: it is marked up by the first
 	// passing check after the promotion, within rise intervals (plus one
@@ -672,14 +905,14 @@ func (c *cluster) haproxyMarks(ctx context.Context, s, down *site, t0 time.Time)
 	return downAt, upAt
 }
 
-func psRejoin(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
-	lastFaultMu.Lock()
-	fr := lastFaults[c]
-	lastFaultMu.Unlock()
-	if fr == nil || fr.kind != "kill" {
-		return skip("needs the failover-kill scenario's run")
+func psRejoin(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]string) error {
+	c := st.c
+	fr := st.kill
+	if fr == nil {
+		return fmt.Errorf("%w: no killed primary in the suite state", errSetup)
 	}
 	t0 := time.Now()
+	st.kill = nil // restarted from here on, rejoined or not
 	if err := c.restartSite(ctx, fr.old); err != nil {
 		return err
 	}
@@ -694,10 +927,8 @@ func psRejoin(ctx context.Context, c *cluster, m *Metrics, notes *[]string) erro
 // in its host's network namespace; the test clients on the Docker host
 // still reach it) and samples every 100 ms which nodes' agents report a
 // writable primary.
-func psPartition(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
-	if _, err := c.streamingReady(ctx, notes); err != nil {
-		return err
-	}
+func psPartition(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]string) error {
+	c := st.c
 	if c.inv.Database.Witness == "" {
 		return skip("the spec configures no witness")
 	}
@@ -706,13 +937,15 @@ func psPartition(ctx context.Context, c *cluster, m *Metrics, notes *[]string) e
 		return err
 	}
 	peer := c.other(old)
-	if err := c.waitSync(ctx, old, 30*time.Second); err != nil {
+	if err := c.waitSync(ctx, old, c.timers().rejoin); err != nil {
 		return fmt.Errorf("before the partition: %w", err)
 	}
 	tag := randomID("partition")
 	ws := []writer{
 		{Name: tag + "-vip", Addr: c.inv.VIP.Address, Port: c.inv.Database.PublishedPort},
-		{Name: tag + "-haproxy-vip", Addr: c.inv.VIP.Address, Port: c.inv.Proxy.Port},
+	}
+	if px, ok := c.dbProxyPort(); ok {
+		ws = append(ws, writer{Name: tag + "-haproxy-vip", Addr: c.inv.VIP.Address, Port: px})
 	}
 	wctx, stopWriters := context.WithCancel(ctx)
 	defer stopWriters()
@@ -758,7 +991,7 @@ func psPartition(ctx context.Context, c *cluster, m *Metrics, notes *[]string) e
 		}
 		return wo, wp
 	}
-	pctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	pctx, cancel := context.WithTimeout(ctx, c.timers().writes)
 	err = poll(pctx, peer.Inv.Name+" promoted and the VIP on it", func() error {
 		wo, wp := sample(pctx)
 		if !wo && fencedAt == 0 {
@@ -822,12 +1055,14 @@ func psPartition(ctx context.Context, c *cluster, m *Metrics, notes *[]string) e
 		return fmt.Errorf("%d of %d samples saw two writable primaries", both, samples)
 	}
 	if len(lost) > 0 {
-		return fmt.Errorf("%d acknowledged writes lost", len(lost))
+		if c.inv.Database.Synchronous {
+			return fmt.Errorf("%d acknowledged writes lost", len(lost))
+		}
+		*notes = append(*notes, fmt.Sprintf("expected under asynchronous replication: %d acknowledged writes were not on the standby when it was promoted (the spec's accepted RPO)", len(lost)))
 	}
 	// The fenced old primary stays read-only until it is restarted; the
 	// runbook's step, which the role hook turns into a rejoin.
 	*notes = append(*notes, "after healing "+old.Inv.Name+" stays fenced (read-only); restarting its database (the runbook's step) rejoins it through the role hook")
-	c.deviate("after a pause, a partition or a database crash that failed over, verify restarts the fenced old primary's database container: the RUNBOOK's restart (step 10), which the rendered role hook turns into a rejoin")
 	if _, err := c.e.cli.ContainerRestart(ctx, old.Containers[c.inv.Database.Service], client.ContainerRestartOptions{}); err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"net/netip"
 	"path/filepath"
@@ -21,58 +20,9 @@ import (
 
 // Bring-up of a primary-standby deployment, in the rendered RUNBOOK's
 // order: the databases (started by upServices, the standby cloning the
-// primary), synchronous replication confirmed, the agents, keepalived,
-// HAProxy and the app tier.
-//
-// verify.Run brings up only what every mode shares; the rest happens once,
-// on the first scenario of the matrix (streamingReady), so that the
-// matrix runs without a change to the shared harness.
-
-// streamingState is the per-run state of the primary-standby matrix, kept
-// by cluster (a run's cluster lives as long as its Run call).
-type streamingState struct {
-	once sync.Once
-	err  error
-	took time.Duration
-	// primary is the site running the writable primary, as last observed.
-	primary *site
-}
-
-var (
-	streamingMu     sync.Mutex
-	streamingStates = map[*cluster]*streamingState{}
-)
-
-func streamingOf(c *cluster) *streamingState {
-	streamingMu.Lock()
-	defer streamingMu.Unlock()
-	st := streamingStates[c]
-	if st == nil {
-		st = &streamingState{}
-		streamingStates[c] = st
-	}
-	return st
-}
-
-// streamingReady runs the primary-standby bring-up once per run and
-// returns its error to every scenario.
-func (c *cluster) streamingReady(ctx context.Context, notes *[]string) (*streamingState, error) {
-	st := streamingOf(c)
-	first := false
-	st.once.Do(func() {
-		first = true
-		t0 := time.Now()
-		st.err = c.upStreaming(ctx, st)
-		st.took = time.Since(t0)
-	})
-	if first && st.err == nil {
-		*notes = append(*notes, fmt.Sprintf("primary-standby bring-up (sync replication, agents, keepalived, HAProxy, app): %s", st.took.Round(time.Millisecond)))
-	}
-	if st.err != nil {
-		return st, fmt.Errorf("primary-standby bring-up: %w", st.err)
-	}
-	return st, nil
-}
+// primary), replication confirmed, the agents, keepalived, HAProxy and
+// the app tier. The streaming suite runs it through the harness for every
+// fresh deployment.
 
 func (c *cluster) siteByRole(role string) *site {
 	for _, s := range c.sites {
@@ -92,14 +42,13 @@ func (c *cluster) other(s *site) *site {
 	return nil
 }
 
-func (c *cluster) upStreaming(ctx context.Context, st *streamingState) error {
+func (c *cluster) upStreaming(ctx context.Context) error {
 	primary, standby := c.siteByRole("primary"), c.siteByRole("standby")
 	if primary == nil || standby == nil || len(c.sites) != 2 {
 		return fmt.Errorf("the matrix needs one primary and one standby site (inventory has %d sites)", len(c.sites))
 	}
-	st.primary = primary
-	c.progress("waiting for pg_stat_replication on %s to show %s as sync", primary.Inv.Name, standby.Inv.Name)
-	if err := c.waitSync(ctx, primary, 2*time.Minute); err != nil {
+	c.progress("waiting for pg_stat_replication on %s to show %s %s", primary.Inv.Name, standby.Inv.Name, c.replicationWord())
+	if err := c.waitSync(ctx, primary, c.timers().rejoin); err != nil {
 		return err
 	}
 	// The compose files mount ${HAGEN_BINARY:-/usr/local/bin/hagen} into
@@ -108,10 +57,12 @@ func (c *cluster) upStreaming(ctx context.Context, st *streamingState) error {
 	if err != nil || c.hagenBin == "" {
 		return fmt.Errorf("no hagen binary for the agents (Options.HagenBinary)")
 	}
-	env := secrets{}
-	maps.Copy(env, c.secrets)
-	env["HAGEN_BINARY"] = bin
 	for _, s := range c.sites {
+		env, err := c.siteEnv(s)
+		if err != nil {
+			return err
+		}
+		env["HAGEN_BINARY"] = bin
 		p, err := loadCompose(ctx, filepath.Join(c.dir, s.Inv.Compose), c.inv.Name+"-"+s.Inv.Name, env)
 		if err != nil {
 			return err
@@ -142,7 +93,7 @@ func (c *cluster) upStreaming(ctx context.Context, st *streamingState) error {
 			return err
 		}
 		if s == primary {
-			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			wctx, cancel := context.WithTimeout(ctx, c.timers().vip)
 			err := poll(wctx, "VIP on "+s.Inv.Name, func() error {
 				on, err := c.vipOn(wctx, s)
 				if err == nil && !on {
@@ -157,14 +108,21 @@ func (c *cluster) upStreaming(ctx context.Context, st *streamingState) error {
 		}
 	}
 	for _, s := range c.sites {
+		if _, ok := s.Project.Services["haproxy"]; !ok {
+			continue
+		}
 		if _, err := c.startService(ctx, s, "haproxy", nil); err != nil {
 			return err
 		}
 	}
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	wctx, cancel := context.WithTimeout(ctx, c.timers().writes)
 	defer cancel()
-	if err := poll(wctx, "a write through HAProxy at the VIP", func() error {
-		_, err := c.sqlAt(wctx, c.inv.VIP.Address, c.inv.Proxy.Port, "SELECT 1")
+	port, what := c.inv.Database.PublishedPort, "the database at the VIP"
+	if px, ok := c.dbProxyPort(); ok {
+		port, what = px, "HAProxy at the VIP"
+	}
+	if err := poll(wctx, "a query through "+what, func() error {
+		_, err := c.sqlAt(wctx, c.inv.VIP.Address, port, "SELECT 1")
 		return err
 	}); err != nil {
 		return err
@@ -175,52 +133,83 @@ func (c *cluster) upStreaming(ctx context.Context, st *streamingState) error {
 	return c.startStreamingApps(ctx)
 }
 
-// waitSync waits until the primary at s reports every standby as sync.
+// dbProxyPort is HAProxy's port when it fronts the database.
+func (c *cluster) dbProxyPort() (int, bool) {
+	if c.inv.Proxy == nil || c.inv.Proxy.Fronts != "database" {
+		return 0, false
+	}
+	return c.inv.Proxy.Port, true
+}
+
+// replicationWord is how the spec's standby replicates: "sync" (a
+// synchronous standby; "quorum" with method any) or "async".
+func (c *cluster) replicationWord() string {
+	if !c.inv.Database.Synchronous {
+		return "async"
+	}
+	if c.inv.Database.SynchronousMethod == "any" {
+		return "quorum"
+	}
+	return "sync"
+}
+
+// waitSync waits until the primary at s reports a standby streaming as
+// the spec replicates: synchronous when it asks for it, else
+// asynchronous.
 func (c *cluster) waitSync(ctx context.Context, s *site, d time.Duration) error {
 	wctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	return poll(wctx, "synchronous replication on "+s.Inv.Name, func() error {
-		out, err := c.psql(wctx, s, "SELECT coalesce(string_agg(application_name || ':' || sync_state, ','), '') FROM pg_stat_replication")
+	want := ":streaming:" + c.replicationWord()
+	return poll(wctx, c.replicationWord()+" replication on "+s.Inv.Name, func() error {
+		out, err := c.psql(wctx, s, "SELECT coalesce(string_agg(application_name || ':' || state || ':' || sync_state, ','), '') FROM pg_stat_replication")
 		if err != nil {
 			return err
 		}
-		if !strings.Contains(out, ":sync") {
-			return fmt.Errorf("pg_stat_replication: %q", out)
+		if !strings.Contains(out, want) {
+			return fmt.Errorf("pg_stat_replication: %q, expected a standby %q", out, want)
 		}
 		return nil
 	})
 }
 
-// ensureWitness makes the spec's witness address answer: in the test
-// network the WAN router usually holds it (it is the router in
-// production); otherwise a small container stands there.
+// ensureWitness starts each witness of the spec as its own container at
+// its address (in production often the LAN's router; planLANs keeps the
+// bridge gateway and the WAN router off these addresses). It answers
+// ping, which is all the rendered checks ask of it.
 func (c *cluster) ensureWitness(ctx context.Context) error {
-	if c.inv.Database.Witness == "" {
-		return nil
-	}
-	w, err := netip.ParseAddr(c.inv.Database.Witness)
-	if err != nil {
-		return fmt.Errorf("witness %q: %w", c.inv.Database.Witness, err)
-	}
-	for _, l := range c.lans {
-		if l.Router == w {
-			c.deviate("the witness %s is the test network's router container (in production: the LAN's router)", w)
-			return nil
+	seen := map[string]bool{}
+	for i, addr := range append([]string{c.inv.Database.Witness}, c.inv.Database.Witnesses...) {
+		if addr == "" || seen[addr] {
+			continue
+		}
+		seen[addr] = true
+		w, err := netip.ParseAddr(addr)
+		if err != nil {
+			return fmt.Errorf("witness %q: %w", addr, err)
+		}
+		l := c.lanOf(w)
+		if l == nil {
+			return fmt.Errorf("the witness %s is on no simulated network", w)
+		}
+		id, err := c.create(ctx, node{
+			Name: c.name("witness", strconv.Itoa(i)), Image: c.image, Entrypoint: sleeper, Init: true,
+			CapAdd: []string{"NET_ADMIN"},
+			LAN:    l, IP: w, Labels: map[string]string{labelRole: "witness"},
+		})
+		if err != nil {
+			return err
+		}
+		if c.witnessID == "" {
+			c.witnessID = id
+		}
+		if err := c.start(ctx, id); err != nil {
+			return err
+		}
+		if err := c.routes(ctx, id, l); err != nil {
+			return err
 		}
 	}
-	l := c.lanOf(w)
-	if l == nil {
-		return fmt.Errorf("the witness %s is on no simulated network", w)
-	}
-	id, err := c.create(ctx, node{
-		Name: c.name("witness"), Image: c.image, Entrypoint: sleeper, Init: true,
-		LAN: l, IP: w, Labels: map[string]string{labelRole: "witness"},
-	})
-	if err != nil {
-		return err
-	}
-	c.deviate("the witness %s is a container that answers ping", w)
-	return c.e.start(ctx, id)
+	return nil
 }
 
 // startStreamingApps starts each site's app services as `hagen probe
@@ -238,15 +227,18 @@ func (c *cluster) startStreamingApps(ctx context.Context) error {
 				continue
 			}
 			port := int(svc.Ports[0].Target)
-			host, dbPort := c.inv.VIP.Address, c.inv.Proxy.Port
+			host, dbPort := c.inv.VIP.Address, c.inv.Database.PublishedPort
+			if px, ok := c.dbProxyPort(); ok {
+				dbPort = px
+			}
 			for k, v := range svc.Environment {
 				if v == nil {
 					continue
 				}
 				switch {
-				case strings.HasSuffix(k, "_DB_HOST"):
+				case strings.HasSuffix(k, "_DB_HOST"), strings.HasSuffix(k, "_DATABASE_HOST"):
 					host = *v
-				case strings.HasSuffix(k, "_DB_PORT"):
+				case strings.HasSuffix(k, "_DB_PORT"), strings.HasSuffix(k, "_DATABASE_PORT"):
 					dbPort, _ = strconv.Atoi(*v)
 				}
 			}
@@ -263,7 +255,7 @@ func (c *cluster) startStreamingApps(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			wctx, cancel := context.WithTimeout(ctx, c.timers().service)
 			err = poll(wctx, "app "+app.Service+" on "+s.Inv.Name, func() error {
 				if st, err := c.e.state(wctx, id); err == nil && !st.Running {
 					return fmt.Errorf("app exited %d: %s", st.ExitCode, c.e.tail(wctx, id, 5))

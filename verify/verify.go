@@ -30,7 +30,8 @@ import (
 type Options struct {
 	// Spec is the path of the CUE spec.
 	Spec string
-	// Scenario runs only the scenario of this name; empty runs all.
+	// Scenario runs only the scenario of this name (or these,
+	// comma-separated), each from the state it needs; empty runs all.
 	Scenario string
 	// Keep leaves the containers, networks and volumes up for debugging.
 	Keep bool
@@ -145,13 +146,19 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 		return rep, err
 	}
 	defer unlock() // after the cleanup below (defers run last-in first-out)
-	c := &cluster{
-		e: &engine{cli: cli, runID: runID, keep: opts.Keep}, inv: inv, dir: dir, image: built.Tag,
-		hagenBin: opts.HagenBinary, secrets: secrets{}, vols: map[string]bool{},
-		progress: progress,
+	devs := &[]string{}
+	h := &harness{
+		progress: progress, phase: phase,
+		mk: func() *cluster {
+			return &cluster{
+				e: &engine{cli: cli, runID: runID, keep: opts.Keep}, inv: inv, dir: dir, image: built.Tag,
+				hagenBin: opts.HagenBinary, secrets: secrets{}, vols: map[string]bool{},
+				progress: progress, devs: devs,
+			}
+		},
 	}
 	defer func() {
-		rep.Deviations = append(rep.Deviations, c.devs...)
+		rep.Deviations = append(rep.Deviations, *devs...)
 		if opts.Keep {
 			progress("--keep: the deployment stays up (rendered tree %s); remove it with:", dir)
 			for _, cmd := range CleanupCommands(runID) {
@@ -163,25 +170,26 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		t0 := time.Now()
-		if cerr := c.down(cctx); cerr != nil {
+		if cerr := h.down(cctx); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("cleanup of run %s: %w", runID, cerr))
 		}
 		phase("cleanup", t0)
 	}()
 
-	t0 = time.Now()
-	if err := c.up(ctx); err != nil {
-		return rep, fmt.Errorf("bring-up: %w", err)
+	su := suiteFor(inv.Mode, h)
+	todo, err := selectScenarios(su, inv.Mode, opts.Scenario)
+	if err != nil {
+		return rep, err
 	}
-	phase("bring-up", t0)
-
-	for _, sc := range scenariosFor(inv.Mode) {
-		if opts.Scenario != "" && sc.name != opts.Scenario {
+	for _, sc := range todo {
+		if ctx.Err() != nil {
+			// Interrupted (Ctrl-C, --timeout): listed, not run.
+			rep.Scenarios = append(rep.Scenarios, Scenario{Name: sc.name, Description: sc.desc, Status: NotRun, Failure: "not run: " + ctx.Err().Error()})
 			continue
 		}
 		current = sc.name
 		progress("scenario %s: %s", sc.name, sc.desc)
-		res := runScenario(ctx, c, sc)
+		res := runScenario(ctx, su, sc, &inv)
 		if ctx.Err() != nil {
 			// Interrupted (Ctrl-C, --timeout): not a verdict on the deployment.
 			res.Status, res.Failure = Skipped, "interrupted: "+ctx.Err().Error()
@@ -189,14 +197,8 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 		rep.Scenarios = append(rep.Scenarios, res)
 		progress("scenario %s: %s (%s)%s", sc.name, res.Status, res.Duration.Round(time.Millisecond), failureSuffix(res))
 		current = ""
-		if ctx.Err() != nil {
-			return rep, ctx.Err()
-		}
 	}
-	if opts.Scenario != "" && len(rep.Scenarios) == 0 {
-		return rep, fmt.Errorf("no scenario %q for mode %s (have: %s)", opts.Scenario, inv.Mode, strings.Join(ScenarioNames(inv.Mode), ", "))
-	}
-	return rep, nil
+	return rep, ctx.Err()
 }
 
 func failureSuffix(s Scenario) string {
@@ -236,10 +238,18 @@ func (c *cluster) upInfra(ctx context.Context) error {
 		if err := c.secrets.fill(names); err != nil {
 			return err
 		}
+		// The operator's step: hagen.env next to the compose file.
+		if err := writeEnvFile(filepath.Join(c.dir, is.Dir, "hagen.env"), names, c.secrets); err != nil {
+			return fmt.Errorf("site %s hagen.env: %w", is.Name, err)
+		}
 		c.sites = append(c.sites, s)
 	}
 	for _, s := range c.sites {
-		p, err := loadCompose(ctx, filepath.Join(c.dir, s.Inv.Compose), c.inv.Name+"-"+s.Inv.Name, c.secrets)
+		env, err := c.siteEnv(s)
+		if err != nil {
+			return err
+		}
+		p, err := loadCompose(ctx, filepath.Join(c.dir, s.Inv.Compose), c.inv.Name+"-"+s.Inv.Name, env)
 		if err != nil {
 			return err
 		}
@@ -250,7 +260,6 @@ func (c *cluster) upInfra(ctx context.Context) error {
 	c.deviate("published ports are iptables REDIRECT rules inside the site host, not Docker port publishing; nothing is published on the real host")
 	c.deviate("compose service names resolve to 127.0.0.1 through the site host's /etc/hosts")
 	c.deviate("the WAN is a router container between the site LANs and the clients network")
-	c.deviate("secrets are fresh random values passed as container environment (hagen.env is not written)")
 
 	c.progress("networks: %d, router, name server %s", len(c.lans), c.inv.Nameserver)
 	if err := c.createNetworks(ctx); err != nil {
@@ -267,6 +276,16 @@ func (c *cluster) upInfra(ctx context.Context) error {
 	return c.startDNS(ctx)
 }
 
+// siteEnv is the interpolation environment of a site's compose file:
+// its hagen.env, as `docker compose --env-file hagen.env` reads it.
+func (c *cluster) siteEnv(s *site) (secrets, error) {
+	env, err := readEnvFile(filepath.Join(c.dir, s.Inv.Dir, "hagen.env"))
+	if err != nil {
+		return nil, fmt.Errorf("site %s: %w", s.Inv.Name, err)
+	}
+	return env, nil
+}
+
 // upServices starts the databases, replication and the app tier.
 func (c *cluster) upServices(ctx context.Context) error {
 	db := c.inv.Database.Service
@@ -277,7 +296,7 @@ func (c *cluster) upServices(ctx context.Context) error {
 		}
 	}
 	for _, s := range c.sites {
-		wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+		wctx, cancel := context.WithTimeout(ctx, c.timers().healthy)
 		err := c.e.waitHealthy(wctx, s.Containers[db], s.Inv.Name+"/"+db)
 		cancel()
 		if err != nil {
@@ -330,7 +349,7 @@ func poll(ctx context.Context, what string, f func() error) error {
 // ScenarioNames lists the scenarios verify runs for a database mode.
 func ScenarioNames(mode string) []string {
 	var out []string
-	for _, s := range scenariosFor(mode) {
+	for _, s := range scenarioList(mode) {
 		out = append(out, s.name)
 	}
 	return slices.Clip(out)

@@ -41,6 +41,11 @@ by label, only of runs whose process is gone, never a --keep run's.
 Exit codes: 0 every scenario passed (or was skipped), 4 a scenario failed,
 2 the harness could not run (spec, render, Docker), 1 usage.
 
+Each scenario starts from the state it needs (the steady state, or the
+fault another scenario leaves): verify brings it about, resets the
+deployment between scenarios and brings up a fresh one when a reset
+fails, so any scenario runs alone and a failed one does not fail the next.
+
 Scenarios (--scenario NAME), by database mode:
 ` + scenarioList() + `
 Examples:
@@ -53,7 +58,7 @@ Examples:
 
 func runVerify(c *command, e *env, args []string) int {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	scenario := fs.String("scenario", "", "run only the scenario `NAME`")
+	scenario := fs.String("scenario", "", "run only the scenario `NAME` (or NAME,NAME,...), each from the state it needs")
 	junit := fs.String("junit", "", "write a JUnit XML report to `FILE`")
 	jsonOut := fs.String("json", "", "write a JSON report to `FILE`")
 	keep := fs.Bool("keep", false, "leave containers, networks and volumes up for debugging")
