@@ -9,11 +9,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/moby/moby/api/types/mount"
 
 	"github.com/hagen-ha/hagen/internal/probe"
+	"github.com/hagen-ha/hagen/verify/history"
 )
 
 const hagenInContainer = "/usr/local/bin/hagen"
@@ -171,8 +174,97 @@ func (c *cluster) runClient(ctx context.Context, r clientRun) ([]probe.Event, er
 		return nil, err
 	}
 	evs, perr := probe.ParseEvents(bytes.NewBufferString(res.Stdout))
+	c.recordProbe(r, evs)
 	if res.Code != 0 {
 		return evs, fmt.Errorf("probe client exited %d: %s", res.Code, lastLines(res.Stderr, 3))
 	}
 	return evs, perr
+}
+
+// recordProbe adds a probe client's writes to the scenario's history:
+// each write through the DNS name it used, served by the site the app
+// said it serves. The client runs in a container that shares the host's
+// wall clock; its times are converted to the history's clock.
+func (c *cluster) recordProbe(r clientRun, evs []probe.Event) {
+	rec := c.hist()
+	var ops []history.Op
+	for _, e := range evs {
+		if e.Op != probe.OpWrite {
+			continue
+		}
+		end := rec.Offset(e.Time())
+		o := history.Op{Client: "probe-" + r.ID, Kind: history.Write, Key: e.ID, Value: e.ID,
+			Invoke: end - time.Duration(e.LatencyNs), Complete: end,
+			Path: history.Path{Via: history.ViaDNS, Target: e.Server}}
+		if e.Session > 0 {
+			o.Client = fmt.Sprintf("probe-%s-%d", r.ID, e.Session)
+		}
+		switch {
+		case e.OK:
+			o.Outcome, o.Server = history.OK, history.AppSite(e.Site)
+		case probeNeverSent(e.Err):
+			o.Outcome, o.Error = history.Failed, e.Err
+		default:
+			o.Outcome, o.Error = history.Unknown, e.Err
+		}
+		ops = append(ops, o)
+	}
+	if len(ops) > 0 {
+		rec.Add(ops...)
+		c.histTable("hagen_probe", "id", "id", r.ID+"-")
+	}
+}
+
+// probeNeverSent reports whether a probe client's error means the request
+// never reached an app (the name did not resolve, the connection was
+// refused): the write certainly did not happen. Any other error (a
+// timeout, an error answer from an app whose database connection broke)
+// leaves the outcome unknown.
+func probeNeverSent(err string) bool {
+	// Go's HTTP client: "dial tcp: lookup …: no such host", "dial tcp
+	// 10.0.0.10:8001: connect: connection refused", or a connect timeout.
+	return strings.Contains(err, "dial tcp")
+}
+
+// pathOf is the route of a client that dials addr:port: the VIP straight
+// to PostgreSQL, an HAProxy front (at the VIP or on a node), or a node's
+// own address.
+func (c *cluster) pathOf(addr string, port int) history.Path {
+	target := fmt.Sprintf("%s:%d", addr, port)
+	if port == c.inv.Proxy.Port {
+		return history.Path{Via: history.ViaHAProxy, Target: target}
+	}
+	if addr == c.inv.VIP.Address {
+		return history.Path{Via: history.ViaVIP, Target: target}
+	}
+	for _, s := range c.sites {
+		if s.Inv.Address == addr {
+			return history.Path{Via: history.ViaDirect, Target: target, Node: s.Inv.Name}
+		}
+	}
+	return history.Path{Via: history.ViaDirect, Target: target}
+}
+
+// writeSQL inserts one row and returns who committed it: the node's
+// cluster_name, the address the connection arrived at, whether it was in
+// recovery and its timeline (the epoch that tells a node's terms as
+// primary apart).
+const writeSQL = `INSERT INTO hagen_writes (id, client) VALUES ($1, $2)
+RETURNING current_setting('cluster_name'), coalesce(host(inet_server_addr()), ''), pg_is_in_recovery(),
+	CASE WHEN pg_is_in_recovery() THEN '' ELSE substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END`
+
+// recordedWrite runs writeSQL on conn as one operation of client hc in
+// the scenario's history and returns the error.
+func recordedWrite(ctx context.Context, conn *pgx.Conn, hc *history.Client, id, client string) error {
+	op := hc.Invoke(history.Write, id, id)
+	var s history.Server
+	var inRecovery bool
+	err := conn.QueryRow(ctx, writeSQL, id, client).Scan(&s.Node, &s.Addr, &inRecovery, &s.Epoch)
+	if err != nil {
+		op.End(err, nil)
+		return err
+	}
+	s.InRecovery = &inRecovery
+	op.OK(&s)
+	return nil
 }

@@ -56,13 +56,13 @@ func TestWriteJSONExtras(t *testing.T) {
 	if doc.DurationMs != 83400 || doc.DurationNs != 83_400_000_000 {
 		t.Errorf("duration %d ms, %d ns; want 83400 ms", doc.DurationMs, doc.DurationNs)
 	}
-	if s := doc.Summary; s.Passed != 2 || s.Failed != 1 || s.Skipped != 1 || s.OK {
-		t.Errorf("summary %+v, want 2 passed, 1 failed, 1 skipped, not ok", s)
+	if s := doc.Summary; s.Passed != 3 || s.Failed != 1 || s.Skipped != 1 || s.OK {
+		t.Errorf("summary %+v, want 3 passed, 1 failed, 1 skipped, not ok", s)
 	}
 	if len(doc.Phases) != 2 || doc.Phases[1].Name != "bring-up" || doc.Phases[1].DurationMs != 42300 {
 		t.Errorf("phases %+v", doc.Phases)
 	}
-	if len(doc.Scenarios) != 4 || doc.Scenarios[1].DurationMs != 35000 || doc.Scenarios[1].Metrics.RTO != 5210 {
+	if len(doc.Scenarios) != 5 || doc.Scenarios[1].DurationMs != 35000 || doc.Scenarios[1].Metrics.RTO != 5210 {
 		t.Errorf("scenarios %+v", doc.Scenarios)
 	}
 	// writesLost is always present: zero lost writes is a result.

@@ -43,6 +43,7 @@ func runScenario(ctx context.Context, c *cluster, sc scenario) Scenario {
 	}
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	c.beginEvidence(sc.name)
 	err := sc.run(sctx, c, &res.Metrics, &res.Notes)
 	res.Duration = time.Since(t0)
 	switch {
@@ -55,5 +56,6 @@ func runScenario(ctx context.Context, c *cluster, sc scenario) Scenario {
 		res.Status = Failed
 		res.Failure = err.Error()
 	}
+	c.endEvidence(ctx, &res)
 	return res
 }

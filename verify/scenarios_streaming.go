@@ -14,6 +14,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/hagen-ha/hagen/internal/probe"
+	"github.com/hagen-ha/hagen/verify/history"
 )
 
 // The primary-standby matrix (issue 4). Scenarios run in this order and
@@ -333,6 +334,11 @@ func psFault(kind string) func(context.Context, *cluster, *Metrics, *[]string) e
 			*notes = append(*notes, fmt.Sprintf("no failover: %s recovered in place and stayed the primary", old.Inv.Name))
 		}
 		fr.new = current
+		if failedOver {
+			rec := c.hist()
+			rec.EventAt(rec.Offset(fr.at.Add(fr.vipMove)), history.VIPHolder, current.Inv.Name, "VIP bound")
+			rec.EventAt(rec.Offset(fr.at.Add(fr.promotedAt)), history.Promotion, current.Inv.Name, "agent /primary 200")
+		}
 		if kind == "kill" && failedOver {
 			fr.activeDown, fr.backupUp = c.haproxyMarks(ctx, current, old, fr.at)
 		}
@@ -481,6 +487,7 @@ func (c *cluster) injectFault(ctx context.Context, kind string, s *site) error {
 	case "pause":
 		return c.pauseSite(ctx, s)
 	case "postgres-kill":
+		defer c.faultBegins(s.Inv.Name, kind)()
 		// Every PostgreSQL server process of the running container but the
 		// postmaster (its PID 1, which a signal from inside the container
 		// cannot kill): the postmaster sees its children crash and runs
@@ -736,10 +743,12 @@ func psPartition(ctx context.Context, c *cluster, m *Metrics, notes *[]string) e
 	}
 	c.deviate("a partition of two database nodes is iptables DROP rules in the cut-off node's host namespace against its peer and the witness; the Docker host (the test clients) still reaches it")
 	// One exec: the cut is complete within milliseconds.
+	inEffect := c.faultBegins(old.Inv.Name, "partition")
 	if _, err := c.e.mustExec(ctx, old.HostID, nil, "sh", "-ec", strings.Join(rules, "\n")); err != nil {
 		return fmt.Errorf("partition %s: %w", old.Inv.Name, err)
 	}
 	at := time.Now()
+	inEffect()
 	defer func() { _ = c.heal(context.Background(), old) }()
 	c.progress("partitioned %s from %s and the witness", old.Inv.Name, peer.Inv.Name)
 	var fencedAt, promotedAt time.Duration

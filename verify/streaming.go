@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hagen-ha/hagen/internal/probe"
+	"github.com/hagen-ha/hagen/verify/history"
 )
 
 // Bring-up of a primary-standby deployment, in the rendered RUNBOOK's
@@ -378,6 +379,8 @@ func (c *cluster) write(ctx context.Context, w writer, interval time.Duration, r
 			conn.Close(context.Background())
 		}
 	}()
+	hc := c.hist().Client(w.Name, c.pathOf(w.Addr, w.Port))
+	c.histTable("hagen_writes", "id", "id", w.Name+"-")
 	for seq := 1; ctx.Err() == nil; seq++ {
 		id := fmt.Sprintf("%s-%d", w.Name, seq)
 		t0 := time.Now()
@@ -387,9 +390,12 @@ func (c *cluster) write(ctx context.Context, w writer, interval time.Duration, r
 			conn, err = c.connect(cctx, w.Addr, w.Port)
 			cancel()
 		}
-		if err == nil {
+		if err != nil {
+			// The connection could not be opened: the write was never sent.
+			hc.Invoke(history.Write, id, id).Fail(err)
+		} else {
 			wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			_, err = conn.Exec(wctx, "INSERT INTO hagen_writes (id, client) VALUES ($1, $2)", id, w.Name)
+			err = recordedWrite(wctx, conn, hc, id, w.Name)
 			cancel()
 			if err != nil {
 				conn.Close(context.Background())
