@@ -90,3 +90,27 @@ func TestWriteJSONEmpty(t *testing.T) {
 		t.Errorf("summary %v, want ok", doc["summary"])
 	}
 }
+
+// The timeline writers take the report's evidence: the page names every
+// scenario and the Markdown row of the scenario with a history shows its
+// checks and its RTO against the budget.
+func TestWriteTimeline(t *testing.T) {
+	var html, md bytes.Buffer
+	if err := WriteHTML(&html, sampleReport()); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteMarkdown(&md, sampleReport()); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sampleReport().Scenarios {
+		if !bytes.Contains(html.Bytes(), []byte(s.Name)) {
+			t.Errorf("the page lacks scenario %s", s.Name)
+		}
+		if !bytes.Contains(md.Bytes(), []byte(s.Name)) {
+			t.Errorf("the summary lacks scenario %s", s.Name)
+		}
+	}
+	if !bytes.Contains(md.Bytes(), []byte("5.082s / 5.5s")) {
+		t.Errorf("the summary lacks kill-site0's measured RTO:\n%s", md.String())
+	}
+}
