@@ -3,6 +3,7 @@ package verify
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/moby/moby/api/types/mount"
 
 	"github.com/hagen-ha/hagen/internal/probe"
@@ -261,7 +263,17 @@ func recordedWrite(ctx context.Context, conn *pgx.Conn, hc *history.Client, id, 
 	var inRecovery bool
 	err := conn.QueryRow(ctx, writeSQL, id, client).Scan(&s.Node, &s.Addr, &inRecovery, &s.Epoch)
 	if err != nil {
-		op.End(err, nil)
+		// The connection was open and the statement sent: only the
+		// server's own answer (an SQLSTATE that rolls it back) proves the
+		// write failed. pgx may report a connection that broke while the
+		// statement was on its way as safe to retry ("conn closed"), and
+		// such a write was seen committed (failover-kill through HAProxy).
+		var pe *pgconn.PgError
+		if out := history.Classify(err); out == history.Failed && !errors.As(err, &pe) {
+			op.Unknown(err)
+		} else {
+			op.End(err, nil)
+		}
 		return err
 	}
 	s.InRecovery = &inRecovery
