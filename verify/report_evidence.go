@@ -26,6 +26,7 @@ var legend = [][2]string{
 	{"DIVERGED", "rows (of this scenario's keys) and whole-table checksums that differ between the nodes that could be read after the scenario"},
 	{"CONFLICTS", "multi-master: acknowledged writes the conflict strategy discarded; - in primary-standby"},
 	{"LINEAR", "linearizable: porcupine's verdict on the keyed writes (and final reads) as registers: yes, no, ? (timed out), - (nothing to check)"},
+	{"PGBENCH", "PostgreSQL's pgbench through the VIP and HAProxy (kill and stop scenarios): failed transactions (+ unknown: in flight when its client aborted) and its longest gap between two commits, the path with the longest gap; its writes are in the history and checked for loss too"},
 	{"DURATION", "the scenario's wall time"},
 }
 
@@ -174,6 +175,27 @@ func cellLinear(s Scenario) string {
 		return "no"
 	}
 	return "?"
+}
+
+func cellPGBench(s Scenario) string {
+	var worst *PGBenchResult
+	for i := range s.PGBench {
+		p := &s.PGBench[i]
+		if p.Error != "" {
+			return "error"
+		}
+		if worst == nil || p.Summary.LongestGap > worst.Summary.LongestGap {
+			worst = p
+		}
+	}
+	if worst == nil {
+		return "-"
+	}
+	failed := fmt.Sprint(worst.Summary.Failed)
+	if worst.Summary.Unknown > 0 {
+		failed += fmt.Sprintf("+%d", worst.Summary.Unknown)
+	}
+	return fmt.Sprintf("%s failed, gap %s", failed, fmtMillis(worst.Summary.LongestGap.Milliseconds()))
 }
 
 // evidenceDetails are the lines the details section adds for a

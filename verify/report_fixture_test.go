@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/hagen-ha/hagen/verify/history"
+	"github.com/hagen-ha/hagen/verify/pgbench"
 )
 
 // sampleReport has one scenario of each status and every kind of figure.
@@ -82,6 +83,8 @@ func sampleEvidenceScenario() Scenario {
 		Name: "kill-site0", Description: "kill site0 while clients write through both names",
 		Status: Passed, Duration: 9 * time.Second,
 		History: &h, Checks: &checks,
+		PGBench: []PGBenchResult{{Path: history.Path{Via: history.ViaVIP, Target: "10.0.0.100:5444"},
+			Summary: pgbench.Summary{Runs: 2, OK: 812, Failed: 1, Unknown: 2, LongestGap: 5210 * time.Millisecond, GapFrom: ms(30), GapTo: ms(5240)}}},
 		Final: []FinalNode{{Node: "site0", Error: "container not running"}, {Node: "site1", Rows: 6}},
 		RTO: []RTOCheck{{Path: "client", Fault: "site-lost", Via: history.ViaDNS, MeasuredMillis: 5082, BudgetMillis: 5500,
 			Formula: "client failover (5s × 1) + 500ms", From: ms(38), To: ms(5120)}},

@@ -127,6 +127,7 @@ func TestWriteJUnit(t *testing.T) {
 		{"check.stale", "0"}, {"check.stale.verdict", "not-checked"}, {"check.split_brain_ms", "5"}, {"check.split_brain.verdict", "allowed"},
 		{"check.divergent_rows", "0"}, {"check.divergence.verdict", "not-checked"}, {"check.conflicts_discarded", "0"}, {"check.conflicts.verdict", "pass"},
 		{"rto.client_ms", "5082"}, {"rto_budget.client_ms", "5500"},
+		{"pgbench.vip.committed", "812"}, {"pgbench.vip.failed", "1"}, {"pgbench.vip.unknown", "2"}, {"pgbench.vip.longest_gap_ms", "5210"},
 	}
 	if diff := cmp.Diff(wantEv, ev.Properties); diff != "" {
 		t.Errorf("evidence case properties (-want +got):\n%s", diff)

@@ -45,12 +45,12 @@ func WriteSummary(w io.Writer, r *Report) error {
 
 	if len(r.Scenarios) > 0 {
 		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, joinCells("SCENARIO", "RESULT", "RTO/BUDGET", "GAP", "LAG", "SWITCH", "ACKED", "LOST", "UNKNOWN", "STALE", "SPLIT-BRAIN", "DIVERGED", "CONFLICTS", "LINEAR", "DURATION"))
+		fmt.Fprintln(tw, joinCells("SCENARIO", "RESULT", "RTO/BUDGET", "GAP", "LAG", "SWITCH", "ACKED", "LOST", "UNKNOWN", "STALE", "SPLIT-BRAIN", "DIVERGED", "CONFLICTS", "LINEAR", "PGBENCH", "DURATION"))
 		for _, s := range r.Scenarios {
 			m := s.Metrics
 			fmt.Fprintln(tw, joinCells(s.Name, string(s.Status),
 				cellRTO(s), fmtMillis(m.WriteGapMillis), fmtMillis(m.LagMillis), fmtMillis(m.SwitchMillis),
-				cellAcked(s), cellLost(s), cellUnknown(s), cellStale(s), cellSplitBrain(s), cellDiverged(s), cellConflicts(s), cellLinear(s),
+				cellAcked(s), cellLost(s), cellUnknown(s), cellStale(s), cellSplitBrain(s), cellDiverged(s), cellConflicts(s), cellLinear(s), cellPGBench(s),
 				fmtMillis(s.Duration.Milliseconds())))
 		}
 		tw.Flush()

@@ -16,12 +16,12 @@ func TestWriteSummary(t *testing.T) {
 	}
 	want := `hagen verify: dual-site-bucardo (multi-master-async) from examples/dual-site.cue
 
-SCENARIO             RESULT   RTO/BUDGET    GAP    LAG    SWITCH  ACKED  LOST  UNKNOWN  STALE  SPLIT-BRAIN  DIVERGED  CONFLICTS  LINEAR  DURATION
-replication-0-to-1   passed   -             -      120ms  -       -      -     -        -      -            -         -          -       1.20s
-failover-kill-site0  failed   5.21s/5.00s!  5.25s  -      -       412    2     -        -      -            -         -          -       35.0s
-kill-site0           passed   5.08s/5.50s   -      -      -       5      0     1 (1)    -      5ms allowed  -         0          -       9.00s
-distribution         passed   -             -      -      -       -      -     -        -      -            -         -          -       4.10s
-partition            skipped  -             -      -      -       -      -     -        -      -            -         -          -       -
+SCENARIO             RESULT   RTO/BUDGET    GAP    LAG    SWITCH  ACKED  LOST  UNKNOWN  STALE  SPLIT-BRAIN  DIVERGED  CONFLICTS  LINEAR  PGBENCH                DURATION
+replication-0-to-1   passed   -             -      120ms  -       -      -     -        -      -            -         -          -       -                      1.20s
+failover-kill-site0  failed   5.21s/5.00s!  5.25s  -      -       412    2     -        -      -            -         -          -       -                      35.0s
+kill-site0           passed   5.08s/5.50s   -      -      -       5      0     1 (1)    -      5ms allowed  -         0          -       1+2 failed, gap 5.21s  9.00s
+distribution         passed   -             -      -      -       -      -     -        -      -            -         -          -       -                      4.10s
+partition            skipped  -             -      -      -       -      -     -        -      -            -         -          -       -                      -
 
 Columns:
   RESULT       passed, failed or skipped; a checker violation or an RTO over its budget fails a scenario
@@ -37,6 +37,7 @@ Columns:
   DIVERGED     rows (of this scenario's keys) and whole-table checksums that differ between the nodes that could be read after the scenario
   CONFLICTS    multi-master: acknowledged writes the conflict strategy discarded; - in primary-standby
   LINEAR       linearizable: porcupine's verdict on the keyed writes (and final reads) as registers: yes, no, ? (timed out), - (nothing to check)
+  PGBENCH      PostgreSQL's pgbench through the VIP and HAProxy (kill and stop scenarios): failed transactions (+ unknown: in flight when its client aborted) and its longest gap between two commits, the path with the longest gap; its writes are in the history and checked for loss too
   DURATION     the scenario's wall time
   "-" means not measured in that scenario.
 
@@ -56,6 +57,7 @@ Details:
     check divergence: 1 node read, nothing to compare; not read: site0 [not-checked]
     check conflicts: 0 discarded (0 keys contended, bucardo_latest) [pass]
     RTO client after site-lost (writes via dns): 5.08s; budget 5.50s = client failover (5s × 1) + 500ms
+    pgbench via vip 10.0.0.100:5444: 2 runs, 812 committed, 1 failed, 2 unknown, 0 connection failures; longest gap between commits 5.21s
     history: 6 operations, 1 events (raw in the JSON report)
   distribution (passed):
     share: site0 51.2%, site1 48.8%

@@ -255,6 +255,10 @@ func psFault(kind string) func(context.Context, *cluster, *Metrics, *[]string) e
 			defer close(done)
 			rec.add(c.runWritersLive(wctx, ws, 5*time.Millisecond, rec))
 		}()
+		waitPGBench := func() {}
+		if kind == "kill" || kind == "stop" {
+			waitPGBench = c.startPGBench(ctx, 20*time.Second)
+		}
 		// At least 1,000 acknowledged writes before the fault.
 		if err := poll(ctx, "1000 acknowledged writes", func() error {
 			if n := rec.acked(); n < 1000 {
@@ -321,6 +325,7 @@ func psFault(kind string) func(context.Context, *cluster, *Metrics, *[]string) e
 		<-sampled
 		stopWriters()
 		<-done
+		waitPGBench()
 		current, err := c.currentPrimary(ctx)
 		if err != nil {
 			return fmt.Errorf("after the %s of %s: %w", kind, old.Inv.Name, err)
