@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/hagen-ha/hagen/verify/history"
 )
 
 // Reading the JSON back into a Report restores every field.
@@ -112,5 +115,36 @@ func TestWriteTimeline(t *testing.T) {
 	}
 	if !bytes.Contains(md.Bytes(), []byte("5.082s / 5.5s")) {
 		t.Errorf("the summary lacks kill-site0's measured RTO:\n%s", md.String())
+	}
+}
+
+// A multi-master write acknowledged by a site that is down when the
+// scenario ends is "lost" on the survivor only until the site returns:
+// expected under asynchronous replication, and the table says so. A
+// write the survivor itself acknowledged and lost stays a violation.
+func TestExpectLostOnDownSites(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	p := history.Path{Via: history.ViaDNS, Target: "0.ha.test:8001"}
+	h := history.History{Ops: []history.Op{
+		{Client: "a", Kind: history.Write, Key: "a-1", Value: "a-1", Invoke: ms(0), Complete: ms(10), Outcome: history.OK, Path: p, Server: history.AppSite("site0")},
+		{Client: "b", Kind: history.Write, Key: "b-1", Value: "b-1", Invoke: ms(0), Complete: ms(10), Outcome: history.OK, Path: p, Server: history.AppSite("site1")},
+	}}
+	h.Normalize()
+	check := func(rows map[string]string) history.Results {
+		final := history.FinalState{Nodes: []history.NodeState{{Node: "site0", Error: "down"}, {Node: "site1", Rows: rows}}}
+		r, err := history.Check(h, final, history.Options{Mode: history.MultiMaster})
+		if err != nil {
+			t.Fatal(err)
+		}
+		expectLostOnDownSites(&r)
+		return r
+	}
+	r := check(map[string]string{"b-1": "b-1"})
+	if r.Lost.Verdict() != history.Allowed || cellLost(Scenario{Checks: &r}) != "1 expected" {
+		t.Errorf("site0's write missing on site1 while site0 is down: %s [%s], cell %q", r.Lost.Summary(), r.Lost.Verdict(), cellLost(Scenario{Checks: &r}))
+	}
+	r = check(map[string]string{"a-1": "a-1"})
+	if r.Lost.Verdict() != history.Violation {
+		t.Errorf("site1's own write missing on site1: %s [%s], want a violation", r.Lost.Summary(), r.Lost.Verdict())
 	}
 }
