@@ -258,10 +258,20 @@ RETURNING current_setting('cluster_name'), coalesce(host(inet_server_addr()), ''
 // recordedWrite runs writeSQL on conn as one operation of client hc in
 // the scenario's history and returns the error.
 func recordedWrite(ctx context.Context, conn *pgx.Conn, hc *history.Client, id, client string) error {
-	op := hc.Invoke(history.Write, id, id)
+	return recordedSQL(ctx, conn, hc, writeSQL, id, id, client)
+}
+
+// recordedSQL runs a write statement (writeSQL, registerSQL: $1 the key,
+// $2 the value or client, RETURNING who committed it) as one write of key
+// with value.
+func recordedSQL(ctx context.Context, conn *pgx.Conn, hc *history.Client, sql, key, value string, args ...any) error {
+	op := hc.Invoke(history.Write, key, value)
 	var s history.Server
 	var inRecovery bool
-	err := conn.QueryRow(ctx, writeSQL, id, client).Scan(&s.Node, &s.Addr, &inRecovery, &s.Epoch)
+	if len(args) == 0 {
+		args = []any{value}
+	}
+	err := conn.QueryRow(ctx, sql, append([]any{key}, args...)...).Scan(&s.Node, &s.Addr, &inRecovery, &s.Epoch)
 	if err != nil {
 		// The connection was open and the statement sent: only the
 		// server's own answer (an SQLSTATE that rolls it back) proves the
@@ -279,4 +289,122 @@ func recordedWrite(ctx context.Context, conn *pgx.Conn, hc *history.Client, id, 
 	s.InRecovery = &inRecovery
 	op.OK(&s)
 	return nil
+}
+
+// The register workload: next to the insert-only writers, clients that
+// overwrite a few keys with unique values and read them back through the
+// same routes, so that the checker has keyed reads and writes for stale
+// reads and linearizability (porcupine's register model).
+
+// registerDDL creates the register table (idempotent).
+const registerDDL = `CREATE TABLE IF NOT EXISTS hagen_register (k text PRIMARY KEY, v text NOT NULL)`
+
+// registerKeys is how many keys a scenario's register clients share.
+const registerKeys = 8
+
+// registerSQL overwrites a key and returns who committed it.
+const registerSQL = `INSERT INTO hagen_register (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v
+RETURNING current_setting('cluster_name'), coalesce(host(inet_server_addr()), ''), pg_is_in_recovery(),
+	CASE WHEN pg_is_in_recovery() THEN '' ELSE substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END`
+
+// readSQL reads a key (NULL when absent) and says who served it.
+const readSQL = `SELECT r.v, current_setting('cluster_name'), coalesce(host(inet_server_addr()), ''), pg_is_in_recovery()
+FROM (SELECT 1) AS one LEFT JOIN hagen_register AS r ON r.k = $1`
+
+// register runs one register client through addr:port until ctx ends:
+// it alternates a write of a fresh value to one of the scenario's keys
+// and a read of another, every interval.
+func (c *cluster) register(ctx context.Context, name, addr string, port int, interval time.Duration) {
+	e := c.ev()
+	if e == nil {
+		return
+	}
+	prefix := e.registerPrefix()
+	c.histTable("hagen_register", "k", "v", prefix)
+	hc := c.hist().Client(name, c.pathOf(addr, port))
+	var conn *pgx.Conn
+	defer func() {
+		if conn != nil {
+			conn.Close(context.Background())
+		}
+	}()
+	for seq := 1; ctx.Err() == nil; seq++ {
+		key := fmt.Sprintf("%sk%d", prefix, (seq/2*7+len(name))%registerKeys)
+		kind := history.Write
+		if seq%2 == 0 {
+			kind = history.Read
+		}
+		var err error
+		if conn == nil {
+			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			conn, err = c.connect(cctx, addr, port)
+			cancel()
+			if err == nil {
+				_, err = conn.Exec(ctx, registerDDL)
+			}
+			if err != nil {
+				if conn != nil {
+					conn.Close(context.Background())
+					conn = nil
+				}
+				if ctx.Err() == nil {
+					hc.Invoke(kind, key, "").Fail(err)
+				}
+				sleepCtx(ctx, 100*time.Millisecond)
+				continue
+			}
+		}
+		wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		if kind == history.Write {
+			value := fmt.Sprintf("%s-%d", name, seq)
+			err = recordedSQL(wctx, conn, hc, registerSQL, key, value)
+		} else {
+			err = recordedRead(wctx, conn, hc, key)
+		}
+		cancel()
+		if err != nil {
+			conn.Close(context.Background())
+			conn = nil
+			sleepCtx(ctx, 100*time.Millisecond)
+			continue
+		}
+		sleepCtx(ctx, interval)
+	}
+}
+
+// registerPrefix is the scenario's register key prefix, made once.
+func (e *evidence) registerPrefix() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.regPrefix == "" {
+		e.regPrefix = randomID("reg") + "-"
+	}
+	return e.regPrefix
+}
+
+// recordedRead reads key through conn as one operation of hc.
+func recordedRead(ctx context.Context, conn *pgx.Conn, hc *history.Client, key string) error {
+	op := hc.Invoke(history.Read, key, "")
+	var v *string
+	var s history.Server
+	var inRecovery bool
+	if err := conn.QueryRow(ctx, readSQL, key).Scan(&v, &s.Node, &s.Addr, &inRecovery); err != nil {
+		// A read that got no answer tells nothing; it is not an effect.
+		op.Fail(err)
+		return err
+	}
+	s.InRecovery = &inRecovery
+	if v == nil {
+		op.ReadOK(&s, "", false)
+	} else {
+		op.ReadOK(&s, *v, true)
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
 }

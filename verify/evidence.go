@@ -32,6 +32,8 @@ type evidence struct {
 	faults []faultMark
 	// pgbench are the independent client's runs.
 	pgbench []PGBenchResult
+	// regPrefix is the key prefix of the register workload.
+	regPrefix string
 }
 
 // histTable is a table a client writes, and the prefix of the keys this

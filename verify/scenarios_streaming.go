@@ -24,7 +24,7 @@ import (
 // priority at least once: the pause then freezes db0, which thaws with
 // the higher priority next to the newer primary db1.
 func streamingScenarios() []scenario {
-	return []scenario{
+	return append([]scenario{
 		{name: "replication", desc: "a table created on the primary appears on the standby", run: psReplication, timeout: 5 * time.Minute},
 		{name: "standby-read-only", desc: "a write on the standby fails with PostgreSQL's read-only error", run: psStandbyReadOnly},
 		{name: "steady-state", desc: "the VIP is bound on the primary only; HAProxy sends traffic to the primary", run: psSteadyState},
@@ -37,7 +37,7 @@ func streamingScenarios() []scenario {
 		{name: "zero-loss-postgres-kill", desc: "the primary's database process killed inside its running container: zero loss, rejoin", run: psFault("postgres-kill"), timeout: 4 * time.Minute},
 		{name: "zero-loss-pause", desc: "the primary's node frozen (pause): zero acknowledged writes lost; the old primary rejoins after the thaw", run: psFault("pause"), timeout: 4 * time.Minute},
 		{name: "partition-witness", desc: "the primary cut off from its peer and the witness: never two writable primaries; one primary after healing", run: psPartition, timeout: 4 * time.Minute},
-	}
+	}, partialScenarios()...)
 }
 
 // currentPrimary finds the site whose agent reports the writable primary.

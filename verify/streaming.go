@@ -362,10 +362,14 @@ type writer struct {
 func (c *cluster) runWritersLive(ctx context.Context, ws []writer, interval time.Duration, rec *recorder) []probe.Event {
 	var wg sync.WaitGroup
 	for _, w := range ws {
-		wg.Add(1)
+		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			c.write(ctx, w, interval, rec.record)
+		}()
+		go func() {
+			defer wg.Done()
+			c.register(ctx, w.Name+"-reg", w.Addr, w.Port, 20*time.Millisecond)
 		}()
 	}
 	wg.Wait()
