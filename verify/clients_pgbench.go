@@ -23,7 +23,8 @@ type pgbenchRun struct {
 }
 
 // startPGBench runs PostgreSQL's pgbench (a client nobody here wrote)
-// for d through the VIP and through HAProxy at the VIP, each a loop of
+// for d through the VIP and through HAProxy at the VIP at 100
+// transactions a second (about the rate of one of hagen's writers), each a loop of
 // pgbench.Command with its per-transaction log on, in the client
 // container on the clients network. The returned function waits for the
 // loops to end, reads their logs and adds them to the scenario's
@@ -57,7 +58,7 @@ func (c *cluster) startPGBench(ctx context.Context, d time.Duration) (wait func(
 		tag := strings.ReplaceAll(randomID("pgb"+t.name), "-", "")
 		dir := "/tmp/" + tag
 		o := pgbench.Options{Host: c.inv.VIP.Address, Port: t.port, User: c.inv.Database.Superuser, Database: c.inv.Database.Name,
-			Duration: d, Clients: 2, Dir: dir, Script: dir + "/script.sql", Tag: tag}
+			Duration: d, Clients: 2, Rate: 100, Dir: dir, Script: dir + "/script.sql", Tag: tag}
 		argv, err := pgbench.Command(o)
 		if err != nil {
 			return fail(err)
