@@ -38,16 +38,17 @@ func timelineRun(r *Report) timeline.Run {
 			}
 			ts.RTO = &timeline.RTO{Budget: b, Measured: time.Duration(rto.MeasuredMillis) * time.Millisecond, From: rto.From, To: rto.To}
 		}
-		for _, p := range s.PGBench {
-			if p.Error != "" {
-				continue
+		var worst *PGBenchResult
+		for i, p := range s.PGBench {
+			if p.Error == "" && (worst == nil || p.Summary.LongestGap > worst.Summary.LongestGap) {
+				worst = &s.PGBench[i]
 			}
-			if ts.PGBench == nil {
-				sum := p.Summary
-				ts.PGBench = &sum
-			}
-			if p.Summary.LongestGap > 0 {
-				ts.Marks = append(ts.Marks, timeline.Mark{Label: "pgbench longest gap via " + p.Path.String(), From: p.Summary.GapFrom, To: p.Summary.GapTo})
+		}
+		if worst != nil {
+			sum := worst.Summary
+			ts.PGBench = &sum
+			if sum.LongestGap > 0 {
+				ts.Marks = append(ts.Marks, timeline.Mark{Label: "pgbench's longest gap (" + worst.Path.String() + ")", From: sum.GapFrom, To: sum.GapTo})
 			}
 		}
 		run.Scenarios = append(run.Scenarios, ts)

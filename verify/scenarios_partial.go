@@ -150,6 +150,7 @@ func psPartial(f partialFault) func(context.Context, *cluster, *Metrics, *[]stri
 			}
 			return errors.Join(errs...)
 		}
+		c.hist().Event(history.VIPHolder, old.Inv.Name, "VIP bound before the fault")
 		inEffect := c.faultBegins(old.Inv.Name, f.name)
 		for id, rs := range rules {
 			var cmds []string

@@ -268,6 +268,7 @@ func psFault(kind string) func(context.Context, *cluster, *Metrics, *[]string) e
 		}); err != nil {
 			return err
 		}
+		c.hist().Event(history.VIPHolder, old.Inv.Name, "VIP bound before the fault")
 		fr := &faultRun{kind: kind, old: old, new: survivor, interval: time.Duration(c.inv.Proxy.Interval) * time.Millisecond, fall: c.inv.Proxy.Fall}
 		c.progress("fault %s on %s", kind, old.Inv.Name)
 		fr.at = time.Now()
