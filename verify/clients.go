@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -407,4 +408,23 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-time.After(d):
 	}
+}
+
+// directWriters write to each node's own address (its published
+// database port) until ctx ends, into the scenario's history only: the
+// route a client bound to one node takes. A standby refuses them
+// (read-only), a promoted one takes them; they are not part of the
+// scenario's own figures.
+func (c *cluster) directWriters(ctx context.Context) {
+	tag := randomID("direct")
+	var wg sync.WaitGroup
+	for _, s := range c.sites {
+		w := writer{Name: tag + "-" + s.Inv.Name, Addr: s.Inv.Address, Port: c.inv.Database.PublishedPort}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.write(ctx, w, 50*time.Millisecond, func(probe.Event) {})
+		}()
+	}
+	wg.Wait()
 }

@@ -361,6 +361,11 @@ type writer struct {
 // in rec as it happens.
 func (c *cluster) runWritersLive(ctx context.Context, ws []writer, interval time.Duration, rec *recorder) []probe.Event {
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.directWriters(ctx)
+	}()
 	for _, w := range ws {
 		wg.Add(2)
 		go func() {
