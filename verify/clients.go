@@ -234,10 +234,10 @@ func probeNeverSent(err string) bool {
 // own address.
 func (c *cluster) pathOf(addr string, port int) history.Path {
 	target := fmt.Sprintf("%s:%d", addr, port)
-	if port == c.inv.Proxy.Port {
+	if c.inv.Proxy != nil && port == c.inv.Proxy.Port {
 		return history.Path{Via: history.ViaHAProxy, Target: target}
 	}
-	if addr == c.inv.VIP.Address {
+	if c.inv.VIP != nil && addr == c.inv.VIP.Address {
 		return history.Path{Via: history.ViaVIP, Target: target}
 	}
 	for _, s := range c.sites {
