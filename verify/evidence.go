@@ -141,6 +141,9 @@ func (c *cluster) endEvidence(ctx context.Context, res *Scenario) {
 	if res.Status == Skipped || len(h.Ops) == 0 {
 		return
 	}
+	if c.progress != nil {
+		c.progress("checking the history: %d operations, the final state of %d nodes", len(h.Ops), len(c.sites))
+	}
 	var problems []string
 	final := c.finalState(context.WithoutCancel(ctx), tables)
 	opt := history.Options{Mode: c.histMode(), MaxListed: 200}
