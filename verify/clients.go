@@ -331,9 +331,9 @@ func (c *cluster) register(ctx context.Context, name, addr string, port int, int
 	}()
 	for seq := 1; ctx.Err() == nil; seq++ {
 		key := fmt.Sprintf("%sk%d", prefix, (seq/2*7+len(name))%registerKeys)
-		kind := history.Write
+		kind, value := history.Write, fmt.Sprintf("%s-%d", name, seq)
 		if seq%2 == 0 {
-			kind = history.Read
+			kind, value = history.Read, ""
 		}
 		var err error
 		if conn == nil {
@@ -349,7 +349,7 @@ func (c *cluster) register(ctx context.Context, name, addr string, port int, int
 					conn = nil
 				}
 				if ctx.Err() == nil {
-					hc.Invoke(kind, key, "").Fail(err)
+					hc.Invoke(kind, key, value).Fail(err)
 				}
 				sleepCtx(ctx, 100*time.Millisecond)
 				continue
@@ -357,7 +357,6 @@ func (c *cluster) register(ctx context.Context, name, addr string, port int, int
 		}
 		wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		if kind == history.Write {
-			value := fmt.Sprintf("%s-%d", name, seq)
 			err = recordedSQL(wctx, conn, hc, registerSQL, key, value)
 		} else {
 			err = recordedRead(wctx, conn, hc, key)
