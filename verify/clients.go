@@ -300,6 +300,8 @@ func recordedSQL(ctx context.Context, conn *pgx.Conn, hc *history.Client, sql, k
 // registerDDL creates the register table (idempotent).
 const registerDDL = `CREATE TABLE IF NOT EXISTS hagen_register (k text PRIMARY KEY, v text NOT NULL)`
 
+var registerDDLMu sync.Mutex
+
 // registerKeys is how many keys a scenario's register clients share.
 const registerKeys = 8
 
@@ -341,7 +343,11 @@ func (c *cluster) register(ctx context.Context, name, addr string, port int, int
 			conn, err = c.connect(cctx, addr, port)
 			cancel()
 			if err == nil {
+				// Concurrent CREATE TABLE IF NOT EXISTS can collide in
+				// pg_type: one client at a time.
+				registerDDLMu.Lock()
 				_, err = conn.Exec(ctx, registerDDL)
+				registerDDLMu.Unlock()
 			}
 			if err != nil {
 				if conn != nil {
