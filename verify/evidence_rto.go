@@ -61,7 +61,7 @@ func (c *cluster) measureRTO(h history.History, faults []faultMark) []RTOCheck {
 func (c *cluster) budgetFault(what string) string {
 	multi := c.inv.Mode == "multi-master-async"
 	switch what {
-	case "kill", "stop", "pause", "partition":
+	case "kill", "stop", "pause", "partition", "partition-one-way", "partition-db-only":
 		if multi {
 			return contract.BudgetFaultSiteLost
 		}
