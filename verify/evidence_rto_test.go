@@ -51,3 +51,32 @@ func TestMeasureRTO(t *testing.T) {
 		t.Errorf("table cell %q", cellRTO(Scenario{RTO: got}))
 	}
 }
+
+// The write outage of a partial fault is the longest time without an
+// acknowledged write through the VIP or HAProxy, from the last one
+// before the fault took effect to the first after the heal; writes that
+// failed while it held are counted, direct writes are not.
+func TestWriteOutage(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	vip := history.Path{Via: history.ViaVIP}
+	direct := history.Path{Via: history.ViaDirect}
+	w := func(p history.Path, inv, done int, out history.Outcome) history.Op {
+		return history.Op{Kind: history.Write, Path: p, Invoke: ms(inv), Complete: ms(done), Outcome: out}
+	}
+	h := history.History{Ops: []history.Op{
+		w(vip, 900, 950, history.OK),
+		w(vip, 1000, 1050, history.OK), // the last before the fault took effect at 1100
+		w(vip, 1200, 1300, history.Failed),
+		w(vip, 1300, 4300, history.Unknown),
+		w(direct, 1500, 1600, history.OK), // not a client route through the VIP or HAProxy
+		w(direct, 1600, 1700, history.Failed),
+		w(vip, 4400, 4450, history.OK),
+		w(vip, 9000, 9100, history.Failed),
+		w(vip, 9500, 9700, history.OK), // after the heal at 9200: ends the outage
+		w(vip, 9800, 9900, history.OK),
+	}}
+	outage, errs := writeOutage(h, ms(1100), ms(9200))
+	if outage != ms(9700-4450) || errs != 3 {
+		t.Errorf("outage %s with %d errors; want 5.25s and 3", outage, errs)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +31,9 @@ type partialFault struct {
 	rules    func(c *cluster, old, peer *site) (map[string][][]string, error)
 	// why explains the expectation in the failure message.
 	why string
+	// noErrors: no write through the VIP or HAProxy may fail while the
+	// fault holds (nothing that clients need is broken).
+	noErrors bool
 }
 
 func drop(dir, addr string) []string {
@@ -59,8 +63,8 @@ var partialFaults = []partialFault{
 		},
 	},
 	{
-		name: "witness-down", failover: new(bool),
-		why: "the witness stops answering while both nodes run: nothing fails over, the primary keeps taking writes",
+		name: "witness-down", failover: new(bool), noErrors: true,
+		why: "the witness stops answering while both nodes run: nothing fails over, the primary keeps taking writes (no write through the VIP or HAProxy fails)",
 		rules: func(c *cluster, old, peer *site) (map[string][][]string, error) {
 			ws := c.witnesses()
 			if len(ws) == 0 {
@@ -163,6 +167,7 @@ func psPartial(f partialFault) func(context.Context, *cluster, *Metrics, *[]stri
 			}
 		}
 		inEffect()
+		inEffectAt := c.hist().Now()
 		healed := false
 		defer func() {
 			if !healed {
@@ -195,6 +200,7 @@ func psPartial(f partialFault) func(context.Context, *cluster, *Metrics, *[]stri
 			time.Sleep(100 * time.Millisecond)
 		}
 		healed = true
+		healAt := c.hist().Now()
 		if err := heal(ctx); err != nil {
 			return fmt.Errorf("heal %s: %w", f.name, err)
 		}
@@ -220,12 +226,10 @@ func psPartial(f partialFault) func(context.Context, *cluster, *Metrics, *[]stri
 		cancel()
 		stopWriters()
 		<-done
-		evs := rec.snapshot()
 		m.WritesAcked = rec.acked()
-		if gap, ok := writeGap(evs, at); ok {
-			m.WriteGapMillis = gap.Milliseconds()
-		}
-		m.Extra = map[string]float64{"samples": float64(samples), "samplesBothWritable": float64(both)}
+		outage, errs := writeOutage(c.hist().History(), inEffectAt, healAt)
+		m.WriteGapMillis = outage.Milliseconds()
+		m.Extra = map[string]float64{"samples": float64(samples), "samplesBothWritable": float64(both), "writeErrorsDuringFault": float64(errs)}
 		if err != nil {
 			return fmt.Errorf("after the heal: %w; %s", err, c.streamingLogs(ctx))
 		}
@@ -233,6 +237,9 @@ func psPartial(f partialFault) func(context.Context, *cluster, *Metrics, *[]stri
 		var problems []string
 		if both > 0 {
 			problems = append(problems, fmt.Sprintf("%d of %d samples saw both nodes writable", both, samples))
+		}
+		if f.noErrors && errs > 0 {
+			problems = append(problems, fmt.Sprintf("%d writes through the VIP and HAProxy failed or went unanswered while the fault held; the longest time without an acknowledged write was %s", errs, outage.Round(time.Millisecond)))
 		}
 		if f.failover != nil && failedOver != *f.failover {
 			problems = append(problems, fmt.Sprintf("expected %s, but %s is the primary after the heal", map[bool]string{true: "a failover", false: "no failover"}[*f.failover], current.Inv.Name))
@@ -258,4 +265,41 @@ func fmtDurationOr(d time.Duration, none string) string {
 		return none
 	}
 	return d.Round(time.Millisecond).String()
+}
+
+// writeOutage is, over the writes through the VIP and HAProxy, the
+// longest time without an acknowledgement from the fault's taking effect
+// (from the last acknowledgement before it) to the first acknowledgement
+// after the heal, and how many of them were not acknowledged while the
+// fault held (invoked between from and to).
+func writeOutage(h history.History, from, to time.Duration) (time.Duration, int) {
+	var acks []time.Duration
+	errs := 0
+	for _, o := range h.Ops {
+		if o.Kind != history.Write || (o.Path.Via != history.ViaVIP && o.Path.Via != history.ViaHAProxy) {
+			continue
+		}
+		if o.Outcome == history.OK {
+			acks = append(acks, o.Complete)
+		} else if o.Invoke >= from && o.Invoke < to {
+			errs++
+		}
+	}
+	slices.Sort(acks)
+	var longest time.Duration
+	last := time.Duration(-1)
+	for _, a := range acks {
+		if a <= from {
+			last = a
+			continue
+		}
+		if last >= 0 {
+			longest = max(longest, a-last)
+		}
+		last = a
+		if a > to {
+			break
+		}
+	}
+	return longest, errs
 }
