@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -52,7 +53,12 @@ type site struct {
 
 // cluster is a running test deployment.
 type cluster struct {
-	e        *engine
+	e *engine
+	// evidence is the open record of the scenario that is running (nil
+	// between scenarios); evMu guards it, the clients write from their
+	// own goroutines.
+	evMu     sync.Mutex
+	evidence *evidence
 	inv      contract.Inventory
 	dir      string // the rendered tree
 	image    string

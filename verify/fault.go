@@ -15,6 +15,7 @@ import (
 // killSite is a power loss: SIGKILL to every container of the site, its
 // services and then the site host.
 func (c *cluster) killSite(ctx context.Context, s *site) error {
+	defer c.faultBegins(s.Inv.Name, "kill")()
 	var errs []error
 	for _, name := range slices.Backward(s.Started) {
 		if err := c.e.kill(ctx, s.Containers[name], "KILL"); err != nil && !notRunning(err) {
@@ -29,6 +30,7 @@ func (c *cluster) killSite(ctx context.Context, s *site) error {
 
 // stopSite shuts the site down gracefully (SIGTERM, then the grace period).
 func (c *cluster) stopSite(ctx context.Context, s *site) error {
+	defer c.faultBegins(s.Inv.Name, "stop")()
 	var errs []error
 	for _, name := range slices.Backward(s.Started) {
 		if _, err := c.e.cli.ContainerStop(ctx, s.Containers[name], client.ContainerStopOptions{}); err != nil {
@@ -43,6 +45,7 @@ func (c *cluster) stopSite(ctx context.Context, s *site) error {
 
 // pauseSite freezes every container of the site; unpauseSite thaws them.
 func (c *cluster) pauseSite(ctx context.Context, s *site) error {
+	defer c.faultBegins(s.Inv.Name, "pause")()
 	for _, name := range s.Started {
 		if _, err := c.e.cli.ContainerPause(ctx, s.Containers[name], client.ContainerPauseOptions{}); err != nil {
 			return err
@@ -52,6 +55,7 @@ func (c *cluster) pauseSite(ctx context.Context, s *site) error {
 }
 
 func (c *cluster) unpauseSite(ctx context.Context, s *site) error {
+	c.faultEnds(s.Inv.Name, "unpause")
 	for _, name := range s.Started {
 		if _, err := c.e.cli.ContainerUnpause(ctx, s.Containers[name], client.ContainerUnpauseOptions{}); err != nil {
 			return err
@@ -71,6 +75,7 @@ func (c *cluster) killProcess(ctx context.Context, s *site, service, name, signa
 // with its routes and redirects, then its services in the order they
 // were started, the database healthy before the rest.
 func (c *cluster) restartSite(ctx context.Context, s *site) error {
+	c.faultEnds(s.Inv.Name, "restart")
 	if err := c.bootSiteHost(ctx, s); err != nil {
 		return fmt.Errorf("restart %s host: %w", s.Inv.Name, err)
 	}
@@ -95,6 +100,7 @@ func (c *cluster) restartSite(ctx context.Context, s *site) error {
 // namespace against every other site's LAN (both directions), so that the
 // site's services keep running and its clients network stays reachable.
 func (c *cluster) partition(ctx context.Context, s *site) error {
+	defer c.faultBegins(s.Inv.Name, "partition")()
 	for _, o := range c.sites {
 		if o.LAN == s.LAN {
 			continue
@@ -114,6 +120,7 @@ func (c *cluster) partition(ctx context.Context, s *site) error {
 // heal removes the partition rules (the filter table only; the nat
 // redirects stay).
 func (c *cluster) heal(ctx context.Context, s *site) error {
+	c.faultEnds(s.Inv.Name, "heal")
 	_, err := c.e.mustExec(ctx, s.HostID, nil, "iptables", "-F")
 	return err
 }

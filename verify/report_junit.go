@@ -48,7 +48,7 @@ func WriteJUnit(w io.Writer, r *Report) error {
 			Classname:  "hagen.verify." + name,
 			Name:       s.Name,
 			Time:       junitSeconds(s.Duration),
-			Properties: junitMetricProps(s.Metrics),
+			Properties: junitMetricProps(s),
 			SystemOut:  junitCaseOut(s, r.Deviations),
 		}
 		switch s.Status {
@@ -158,7 +158,8 @@ func junitProps(list ...junitProperty) *junitProperties {
 
 // junitMetricProps are the figures a scenario measured; unmeasured (zero)
 // ones are left out, except writes_lost when writes were counted.
-func junitMetricProps(m Metrics) *junitProperties {
+func junitMetricProps(s Scenario) *junitProperties {
+	m := s.Metrics
 	ms := func(name string, v int64) junitProperty {
 		if v == 0 {
 			return junitProperty{}
@@ -182,13 +183,51 @@ func junitMetricProps(m Metrics) *junitProperties {
 	for _, k := range sortedReportKeys(m.Extra) {
 		list = append(list, junitProp(k, strconv.FormatFloat(m.Extra[k], 'f', -1, 64)))
 	}
+	list = append(list, junitEvidenceProps(s)...)
 	return junitProps(list...)
+}
+
+// junitEvidenceProps are the checker's figures (check.<name> with its
+// verdict as check.<name>.verdict) and each RTO path against its budget.
+func junitEvidenceProps(s Scenario) []junitProperty {
+	var list []junitProperty
+	num := func(name string, v int64) junitProperty { return junitProp(name, strconv.FormatInt(v, 10)) }
+	if c := s.Checks; c != nil {
+		list = append(list,
+			num("check.lost", int64(c.Lost.Lost)), junitProp("check.lost.verdict", string(c.Lost.Verdict())),
+			num("check.unknown", int64(c.Unknown.Unknown)), num("check.unknown_committed", int64(c.Unknown.Committed)),
+			num("check.stale", int64(c.Stale.Stale+c.Stale.Phantom+c.Stale.Aborted)), junitProp("check.stale.verdict", string(c.Stale.Verdict())),
+			num("check.split_brain_ms", c.SplitBrain.WindowMillis), junitProp("check.split_brain.verdict", string(c.SplitBrain.Verdict())),
+			num("check.divergent_rows", int64(c.Divergence.Rows.DifferingKeys)), junitProp("check.divergence.verdict", string(c.Divergence.Verdict())),
+		)
+		if c.Conflicts != nil {
+			list = append(list, num("check.conflicts_discarded", int64(c.Conflicts.Discarded)), junitProp("check.conflicts.verdict", string(c.Conflicts.Verdict())))
+		}
+		if l := c.Linearizability; l != nil {
+			list = append(list, junitProp("check.linearizable", l.Result), junitProp("check.linearizable.verdict", string(l.Verdict())))
+		}
+	}
+	for _, r := range s.RTO {
+		list = append(list, num("rto."+r.Path+"_ms", r.MeasuredMillis))
+		if r.BudgetMillis > 0 {
+			list = append(list, num("rto_budget."+r.Path+"_ms", r.BudgetMillis))
+		}
+	}
+	for _, p := range s.PGBench {
+		via := string(p.Path.Via)
+		list = append(list, num("pgbench."+via+".committed", int64(p.Summary.OK)), num("pgbench."+via+".failed", int64(p.Summary.Failed)),
+			num("pgbench."+via+".unknown", int64(p.Summary.Unknown)), num("pgbench."+via+".longest_gap_ms", p.Summary.LongestGap.Milliseconds()))
+	}
+	return list
 }
 
 func junitCaseOut(s Scenario, deviations []string) string {
 	var b strings.Builder
 	if s.Description != "" {
 		fmt.Fprintf(&b, "%s\n", s.Description)
+	}
+	for _, l := range evidenceDetails(s) {
+		fmt.Fprintf(&b, "%s\n", l)
 	}
 	for _, n := range s.Notes {
 		fmt.Fprintf(&b, "note: %s\n", n)

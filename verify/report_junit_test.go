@@ -65,11 +65,11 @@ func TestWriteJUnit(t *testing.T) {
 	if !strings.HasPrefix(raw, `<?xml version="1.0" encoding="UTF-8"?>`) {
 		t.Errorf("no XML declaration:\n%s", raw)
 	}
-	if doc.Tests != 4 || doc.Failures != 1 || doc.Skipped != 1 || len(doc.Suites) != 1 {
+	if doc.Tests != 5 || doc.Failures != 1 || doc.Skipped != 1 || len(doc.Suites) != 1 {
 		t.Fatalf("testsuites: %d tests, %d failures, %d skipped, %d suites", doc.Tests, doc.Failures, doc.Skipped, len(doc.Suites))
 	}
 	s := doc.Suites[0]
-	if s.Name != "dual-site-bucardo" || s.Tests != 4 || s.Failures != 1 || s.Errors != 0 || s.Skipped != 1 || s.Time != "83.400" || s.Timestamp != "2026-03-20T09:30:00" {
+	if s.Name != "dual-site-bucardo" || s.Tests != 5 || s.Failures != 1 || s.Errors != 0 || s.Skipped != 1 || s.Time != "83.400" || s.Timestamp != "2026-03-20T09:30:00" {
 		t.Errorf("suite %s: tests %d failures %d errors %d skipped %d time %s timestamp %s", s.Name, s.Tests, s.Failures, s.Errors, s.Skipped, s.Time, s.Timestamp)
 	}
 	wantSuiteProps := []readProp{
@@ -83,8 +83,8 @@ func TestWriteJUnit(t *testing.T) {
 		t.Errorf("suite system-out lacks the deviations:\n%s", s.SystemOut)
 	}
 
-	if len(s.Cases) != 4 {
-		t.Fatalf("%d test cases, want 4", len(s.Cases))
+	if len(s.Cases) != 5 {
+		t.Fatalf("%d test cases, want 5", len(s.Cases))
 	}
 	for _, c := range s.Cases {
 		if c.Classname != "hagen.verify.dual-site-bucardo" {
@@ -112,7 +112,7 @@ func TestWriteJUnit(t *testing.T) {
 	}
 	wantProps := []readProp{
 		{"rto_ms", "5210"}, {"write_gap_ms", "5250"}, {"writes_acked", "412"}, {"unexpected_rows", "1"},
-		{"writes_lost", "2"}, {"bucardo_recovery_s", "12.5"},
+		{"writes_lost", "2"}, {"bucardo_recovery_s", "12.5"}, {"rto.client_ms", "5210"}, {"rto_budget.client_ms", "5000"},
 	}
 	if diff := cmp.Diff(wantProps, fail.Properties); diff != "" {
 		t.Errorf("failed case properties (-want +got):\n%s", diff)
@@ -121,12 +121,27 @@ func TestWriteJUnit(t *testing.T) {
 		t.Errorf("failed case system-out lacks the note:\n%s", fail.SystemOut)
 	}
 
-	dist := s.Cases[2]
+	ev := s.Cases[2]
+	wantEv := []readProp{
+		{"check.lost", "0"}, {"check.lost.verdict", "pass"}, {"check.unknown", "1"}, {"check.unknown_committed", "1"},
+		{"check.stale", "0"}, {"check.stale.verdict", "not-checked"}, {"check.split_brain_ms", "5"}, {"check.split_brain.verdict", "allowed"},
+		{"check.divergent_rows", "0"}, {"check.divergence.verdict", "not-checked"}, {"check.conflicts_discarded", "0"}, {"check.conflicts.verdict", "pass"},
+		{"rto.client_ms", "5082"}, {"rto_budget.client_ms", "5500"},
+		{"pgbench.vip.committed", "812"}, {"pgbench.vip.failed", "1"}, {"pgbench.vip.unknown", "2"}, {"pgbench.vip.longest_gap_ms", "5210"},
+	}
+	if diff := cmp.Diff(wantEv, ev.Properties); diff != "" {
+		t.Errorf("evidence case properties (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(ev.SystemOut, "check split-brain: 5ms in 1 interval (site0, site1) [allowed]") {
+		t.Errorf("evidence case system-out lacks the checks:\n%s", ev.SystemOut)
+	}
+
+	dist := s.Cases[3]
 	if diff := cmp.Diff([]readProp{{"share.site0", "0.5125"}, {"share.site1", "0.4875"}}, dist.Properties); diff != "" {
 		t.Errorf("distribution properties (-want +got):\n%s", diff)
 	}
 
-	skip := s.Cases[3]
+	skip := s.Cases[4]
 	if skip.Skipped == nil || skip.Skipped.Message != "needs a witness; this topology has none" || skip.Failure != nil {
 		t.Errorf("skipped case: skipped %+v failure %+v", skip.Skipped, skip.Failure)
 	}

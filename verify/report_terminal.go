@@ -46,14 +46,16 @@ func WriteSummary(w io.Writer, r *Report) error {
 
 	if len(r.Scenarios) > 0 {
 		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "SCENARIO\tRESULT\tRTO\tWRITE GAP\tLAG\tSWITCH\tACKED/LOST\tDURATION")
+		fmt.Fprintln(tw, joinCells("SCENARIO", "RESULT", "RTO/BUDGET", "GAP", "LAG", "SWITCH", "ACKED", "LOST", "UNKNOWN", "STALE", "SPLIT-BRAIN", "DIVERGED", "CONFLICTS", "LINEAR", "PGBENCH", "DURATION"))
 		for _, s := range r.Scenarios {
 			m := s.Metrics
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Status,
-				fmtMillis(m.RTOMillis), fmtMillis(m.WriteGapMillis), fmtMillis(m.LagMillis), fmtMillis(m.SwitchMillis),
-				fmtAckedLost(m), fmtMillis(s.Duration.Milliseconds()))
+			fmt.Fprintln(tw, joinCells(s.Name, string(s.Status),
+				cellRTO(s), fmtMillis(m.WriteGapMillis), fmtMillis(m.LagMillis), fmtMillis(m.SwitchMillis),
+				cellAcked(s), cellLost(s), cellUnknown(s), cellStale(s), cellSplitBrain(s), cellDiverged(s), cellConflicts(s), cellLinear(s), cellPGBench(s),
+				fmtMillis(s.Duration.Milliseconds())))
 		}
 		tw.Flush()
+		writeLegend(ew)
 	}
 
 	var details []string
@@ -71,6 +73,7 @@ func WriteSummary(w io.Writer, r *Report) error {
 		for _, k := range sortedReportKeys(s.Metrics.Extra) {
 			lines = append(lines, fmt.Sprintf("%s: %s", k, fmtNumber(s.Metrics.Extra[k])))
 		}
+		lines = append(lines, evidenceDetails(s)...)
 		lines = append(lines, s.Notes...)
 		if len(lines) > 0 {
 			details = append(details, fmt.Sprintf("  %s (%s):", s.Name, s.Status))
@@ -138,13 +141,6 @@ func fmtDuration(d time.Duration) string {
 		d = d.Round(time.Second)
 		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 	}
-}
-
-func fmtAckedLost(m Metrics) string {
-	if m.WritesAcked == 0 && m.WritesLost == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%d/%d", m.WritesAcked, m.WritesLost)
 }
 
 func fmtShare(share map[string]float64) string {

@@ -1,6 +1,11 @@
 package verify
 
-import "time"
+import (
+	"time"
+
+	"github.com/hagen-ha/hagen/verify/history"
+	"github.com/hagen-ha/hagen/verify/pgbench"
+)
 
 // Status of a scenario.
 type Status string
@@ -47,6 +52,62 @@ type Scenario struct {
 	Metrics Metrics `json:"metrics"`
 	// Notes are findings worth reading even when the scenario passed.
 	Notes []string `json:"notes,omitempty"`
+
+	// The evidence (see evidence.go): History is every client operation
+	// and the events around them, raw, for outside checkers; Checks the
+	// checker's results on it; Final what each node held afterwards; RTO
+	// the measured recovery of each failover path against its rendered
+	// budget; PGBench the independent client's runs. Nil or empty for a
+	// scenario without client operations.
+	History *history.History `json:"history,omitempty"`
+	Checks  *history.Results `json:"checks,omitempty"`
+	Final   []FinalNode      `json:"final,omitempty"`
+	RTO     []RTOCheck       `json:"rto,omitempty"`
+	PGBench []PGBenchResult  `json:"pgbench,omitempty"`
+}
+
+// FinalNode is what one node held after the scenario, read directly.
+type FinalNode struct {
+	Node string `json:"node"`
+	// Error says why it could not be read (a killed node).
+	Error string `json:"error,omitempty"`
+	// Rows counts the scenario's rows on the node.
+	Rows int `json:"rows"`
+	// Tables are the whole tables' checksums and row counts.
+	Tables map[string]history.TableState `json:"tables,omitempty"`
+}
+
+// RTOCheck is one failover path's measured write RTO against the budget
+// rendered into inventory.json (contract.InventoryBudget).
+type RTOCheck struct {
+	// Path and Fault name the budget (contract.BudgetPath…, BudgetFault…);
+	// Via is the clients' route whose writes were measured.
+	Path  string      `json:"path"`
+	Fault string      `json:"fault"`
+	Via   history.Via `json:"via"`
+	// MeasuredMillis: from the fault's start to the acknowledgement of the
+	// first write through Via that was sent after the fault was in effect.
+	MeasuredMillis int64 `json:"measuredMs"`
+	// BudgetMillis is the rendered budget; 0 when the spec renders none
+	// for this path and fault (then nothing is compared).
+	BudgetMillis int64  `json:"budgetMs"`
+	Formula      string `json:"formula,omitempty"`
+	// From and To are the measured interval on the history's clock.
+	From time.Duration `json:"fromNs"`
+	To   time.Duration `json:"toNs"`
+}
+
+// Exceeded reports whether the measured RTO is over its budget.
+func (r RTOCheck) Exceeded() bool { return r.BudgetMillis > 0 && r.MeasuredMillis > r.BudgetMillis }
+
+// PGBenchResult is one pgbench loop of a scenario: where it connected and
+// what its per-transaction log says.
+type PGBenchResult struct {
+	Path    history.Path    `json:"path"`
+	Summary pgbench.Summary `json:"summary"`
+	Runs    []pgbench.Run   `json:"runs"`
+	// Error says why its logs could not be read.
+	Error string `json:"error,omitempty"`
 }
 
 // Metrics are the figures a scenario measured; zero values are omitted.

@@ -65,6 +65,10 @@ type suite interface {
 	prepare(ctx context.Context, n need, notes *[]string) error
 	// logs are the ends of the relevant containers' logs, for a failure.
 	logs(ctx context.Context) []string
+	// deployment is the deployment the scenarios run on now (nil before
+	// the first bring-up or after a failed one); it keeps the evidence of
+	// the scenario that is running.
+	deployment() *cluster
 }
 
 // errSkip marks a scenario as skipped; the wrapped text is the reason.
@@ -114,10 +118,15 @@ func runScenario(ctx context.Context, su suite, sc scenario, inv *contract.Inven
 		res.Status, res.Failure = Skipped, why
 		return res
 	}
+	var c *cluster
 	err := su.prepare(ctx, sc.needs, &res.Notes)
 	if err != nil {
 		err = fmt.Errorf("%w: could not reach the scenario's starting state (%s): %w", errSetup, sc.needs, err)
 	} else {
+		// The history records the scenario itself, not its setup.
+		if c = su.deployment(); c != nil {
+			c.beginEvidence(sc.name)
+		}
 		sctx, cancel := context.WithTimeout(ctx, scenarioTimeout(sc))
 		err = sc.run(sctx, &res.Metrics, &res.Notes)
 		cancel()
@@ -137,6 +146,9 @@ func runScenario(ctx context.Context, su suite, sc scenario, inv *contract.Inven
 				res.Notes = append(res.Notes, "log at the failure: "+l)
 			}
 		}
+	}
+	if c != nil {
+		c.endEvidence(ctx, &res)
 	}
 	return res
 }

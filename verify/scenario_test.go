@@ -17,6 +17,7 @@ type fakeSuite struct {
 }
 
 func (f *fakeSuite) scenarios() []scenario { return nil }
+func (f *fakeSuite) deployment() *cluster  { return nil }
 func (f *fakeSuite) prepare(_ context.Context, n need, notes *[]string) error {
 	f.prepared = append(f.prepared, n)
 	*notes = append(*notes, "prepared "+n.String())

@@ -180,6 +180,8 @@ func (bs *bucardoSuite) reset(ctx context.Context) (bool, error) {
 	return changed, nil
 }
 
+func (bs *bucardoSuite) deployment() *cluster { return bs.c }
+
 func (bs *bucardoSuite) logs(ctx context.Context) []string {
 	if bs.c == nil {
 		return nil

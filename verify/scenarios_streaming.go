@@ -15,6 +15,7 @@ import (
 
 	"github.com/hagen-ha/hagen/contract"
 	"github.com/hagen-ha/hagen/internal/probe"
+	"github.com/hagen-ha/hagen/verify/history"
 )
 
 // The primary-standby matrix (issue 4). Each scenario starts from the
@@ -40,7 +41,7 @@ func (st *streamingSuite) scenarios() []scenario {
 	run := func(f func(context.Context, *streamingSuite, *Metrics, *[]string) error) func(context.Context, *Metrics, *[]string) error {
 		return func(ctx context.Context, m *Metrics, notes *[]string) error { return f(ctx, st, m, notes) }
 	}
-	return []scenario{
+	return append([]scenario{
 		{name: "replication", desc: "a table created on the primary appears on the standby", run: run(psReplication)},
 		{name: "standby-read-only", desc: "a write on the standby fails with PostgreSQL's read-only error", run: run(psStandbyReadOnly)},
 		{name: "steady-state", desc: "the VIP is bound on the primary only; HAProxy sends traffic to the primary", run: run(psSteadyState)},
@@ -53,7 +54,7 @@ func (st *streamingSuite) scenarios() []scenario {
 		{name: "zero-loss-postgres-kill", desc: "the primary's database process killed inside its running container: zero loss, rejoin", run: run(psFault("postgres-kill")), timeout: 6 * time.Minute},
 		{name: "zero-loss-pause", desc: "the primary's node frozen (pause): zero acknowledged writes lost; the old primary rejoins after the thaw", run: run(psFault("pause")), timeout: 6 * time.Minute},
 		{name: "partition-witness", desc: "the primary cut off from its peer and the witness: never two writable primaries; one primary after healing", run: run(psPartition), timeout: 6 * time.Minute},
-	}
+	}, st.partialScenarios()...)
 }
 
 // killTimeout bounds the kill of the primary's node, as a scenario or as
@@ -197,6 +198,8 @@ func (st *streamingSuite) reset(ctx context.Context) (bool, error) {
 	}
 	return changed, nil
 }
+
+func (st *streamingSuite) deployment() *cluster { return st.c }
 
 func (st *streamingSuite) logs(ctx context.Context) []string {
 	if st.c == nil {
@@ -443,6 +446,10 @@ func psFault(kind string) func(context.Context, *streamingSuite, *Metrics, *[]st
 			defer close(done)
 			rec.add(c.runWritersLive(wctx, ws, 5*time.Millisecond, rec))
 		}()
+		waitPGBench := func() {}
+		if kind == "kill" || kind == "stop" {
+			waitPGBench = c.startPGBench(ctx, 20*time.Second)
+		}
 		// At least 1,000 acknowledged writes before the fault.
 		if err := poll(ctx, "1000 acknowledged writes", func() error {
 			if n := rec.acked(); n < 1000 {
@@ -452,6 +459,7 @@ func psFault(kind string) func(context.Context, *streamingSuite, *Metrics, *[]st
 		}); err != nil {
 			return err
 		}
+		c.hist().Event(history.VIPHolder, old.Inv.Name, "VIP bound before the fault")
 		fr := &faultRun{kind: kind, old: old, new: survivor}
 		if proxied {
 			fr.interval, fr.fall = time.Duration(c.inv.Proxy.Interval)*time.Millisecond, c.inv.Proxy.Fall
@@ -541,6 +549,7 @@ func psFault(kind string) func(context.Context, *streamingSuite, *Metrics, *[]st
 		}
 		stopWriters()
 		<-done
+		waitPGBench()
 		current, err := c.currentPrimary(ctx)
 		if err != nil {
 			return fmt.Errorf("after the %s of %s: %w", kind, old.Inv.Name, err)
@@ -554,6 +563,11 @@ func psFault(kind string) func(context.Context, *streamingSuite, *Metrics, *[]st
 			*notes = append(*notes, fmt.Sprintf("no failover: %s recovered in place and stayed the primary", old.Inv.Name))
 		}
 		fr.new = current
+		if failedOver {
+			rec := c.hist()
+			rec.EventAt(rec.Offset(fr.at.Add(fr.vipMove)), history.VIPHolder, current.Inv.Name, "VIP bound")
+			rec.EventAt(rec.Offset(fr.at.Add(fr.promotedAt)), history.Promotion, current.Inv.Name, "agent /primary 200")
+		}
 		if kind == "kill" && failedOver {
 			fr.activeDown, fr.backupUp = c.haproxyMarks(ctx, current, old, fr.at)
 		}
@@ -715,6 +729,7 @@ func (c *cluster) injectFault(ctx context.Context, kind string, s *site) error {
 	case "pause":
 		return c.pauseSite(ctx, s)
 	case "postgres-kill":
+		defer c.faultBegins(s.Inv.Name, kind)()
 		// Every PostgreSQL server process of the running container but the
 		// postmaster (its PID 1, which a signal from inside the container
 		// cannot kill): the postmaster sees its children crash and runs
@@ -969,10 +984,12 @@ func psPartition(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]s
 	}
 	c.deviate("a partition of two database nodes is iptables DROP rules in the cut-off node's host namespace against its peer and the witness; the Docker host (the test clients) still reaches it")
 	// One exec: the cut is complete within milliseconds.
+	inEffect := c.faultBegins(old.Inv.Name, "partition")
 	if _, err := c.e.mustExec(ctx, old.HostID, nil, "sh", "-ec", strings.Join(rules, "\n")); err != nil {
 		return fmt.Errorf("partition %s: %w", old.Inv.Name, err)
 	}
 	at := time.Now()
+	inEffect()
 	defer func() { _ = c.heal(context.Background(), old) }()
 	c.progress("partitioned %s from %s and the witness", old.Inv.Name, peer.Inv.Name)
 	var fencedAt, promotedAt time.Duration

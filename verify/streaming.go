@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hagen-ha/hagen/internal/probe"
+	"github.com/hagen-ha/hagen/verify/history"
 )
 
 // Bring-up of a primary-standby deployment, in the rendered RUNBOOK's
@@ -352,11 +353,20 @@ type writer struct {
 // in rec as it happens.
 func (c *cluster) runWritersLive(ctx context.Context, ws []writer, interval time.Duration, rec *recorder) []probe.Event {
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.directWriters(ctx)
+	}()
 	for _, w := range ws {
-		wg.Add(1)
+		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			c.write(ctx, w, interval, rec.record)
+		}()
+		go func() {
+			defer wg.Done()
+			c.register(ctx, w.Name+"-reg", w.Addr, w.Port, 20*time.Millisecond)
 		}()
 	}
 	wg.Wait()
@@ -370,6 +380,8 @@ func (c *cluster) write(ctx context.Context, w writer, interval time.Duration, r
 			conn.Close(context.Background())
 		}
 	}()
+	hc := c.hist().Client(w.Name, c.pathOf(w.Addr, w.Port))
+	c.histTable("hagen_writes", "id", "id", w.Name+"-")
 	for seq := 1; ctx.Err() == nil; seq++ {
 		id := fmt.Sprintf("%s-%d", w.Name, seq)
 		t0 := time.Now()
@@ -379,9 +391,12 @@ func (c *cluster) write(ctx context.Context, w writer, interval time.Duration, r
 			conn, err = c.connect(cctx, w.Addr, w.Port)
 			cancel()
 		}
-		if err == nil {
+		if err != nil {
+			// The connection could not be opened: the write was never sent.
+			hc.Invoke(history.Write, id, id).Fail(err)
+		} else {
 			wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			_, err = conn.Exec(wctx, "INSERT INTO hagen_writes (id, client) VALUES ($1, $2)", id, w.Name)
+			err = recordedWrite(wctx, conn, hc, id, w.Name)
 			cancel()
 			if err != nil {
 				conn.Close(context.Background())

@@ -20,7 +20,7 @@ func verifyCmd() *command {
 	return &command{
 		name:    "verify",
 		summary: "bring the rendered deployment up in containers and prove failover",
-		usage:   "[--scenario NAME] [--junit FILE] [--json FILE] [--keep] [--timeout 15m] SPEC",
+		usage:   "[--scenario NAME] [--junit FILE] [--json FILE] [--html FILE] [--markdown FILE] [--keep] [--timeout 15m] SPEC",
 		help: `
 Verify renders SPEC into a temporary tree, builds the node image when it is
 missing, and brings the rendered deployment up in Docker: one container per
@@ -31,6 +31,17 @@ matrix (replication both ways, direct and HA clients, failover, return of
 a killed site, partitions, conflicts, monitoring) and prints a summary
 with each scenario's result and figures, and every way the test deployment
 differs from the rendered production files.
+
+Every client operation of a scenario is recorded into a history (invoke,
+completion, outcome ok/failed/unknown, the route taken, the node that
+answered), and checked after the scenario against what each node then
+holds: acknowledged writes lost, writes of unknown outcome (and how many
+committed), stale reads, the split-brain window, divergence between the
+nodes, multi-master conflicts and linearizability (porcupine). A
+violation fails the scenario, and so does a measured write RTO over the
+budget inventory.json renders for its failover path. --json keeps the
+raw histories; --html writes a self-contained page with each scenario's
+timeline, --markdown a summary for a CI job.
 
 Everything verify creates carries the label dev.hagen.run=<id> and is
 removed afterwards, also after a failure, the timeout or Ctrl-C; --keep
@@ -51,7 +62,8 @@ Scenarios (--scenario NAME), by database mode:
 Examples:
   hagen verify examples/dual-site.cue
   hagen verify --scenario replication-0-to-1 --keep examples/dual-site.cue
-  hagen verify --junit verify.xml --json verify.json examples/primary-standby.cue`,
+  hagen verify --junit verify.xml --json verify.json examples/primary-standby.cue
+  hagen verify --html verify.html --markdown "$GITHUB_STEP_SUMMARY" examples/primary-standby.cue`,
 		run: runVerify,
 	}
 }
@@ -60,7 +72,9 @@ func runVerify(c *command, e *env, args []string) int {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	scenario := fs.String("scenario", "", "run only the scenario `NAME` (or NAME,NAME,...), each from the state it needs")
 	junit := fs.String("junit", "", "write a JUnit XML report to `FILE`")
-	jsonOut := fs.String("json", "", "write a JSON report to `FILE`")
+	jsonOut := fs.String("json", "", "write a JSON report (with the raw histories) to `FILE`")
+	htmlOut := fs.String("html", "", "write the scenarios' timelines as one self-contained HTML page to `FILE`")
+	mdOut := fs.String("markdown", "", "write a Markdown summary (for a CI job summary) to `FILE`")
 	keep := fs.Bool("keep", false, "leave containers, networks and volumes up for debugging")
 	timeout := fs.Duration("timeout", 15*time.Minute, "give up after this `duration`")
 	pos, code, ok := parse(e, c, fs, args)
@@ -92,7 +106,7 @@ func runVerify(c *command, e *env, args []string) int {
 		for _, out := range []struct {
 			file  string
 			write func(io.Writer, *verify.Report) error
-		}{{*jsonOut, verify.WriteJSON}, {*junit, verify.WriteJUnit}} {
+		}{{*jsonOut, verify.WriteJSON}, {*junit, verify.WriteJUnit}, {*htmlOut, verify.WriteHTML}, {*mdOut, verify.WriteMarkdown}} {
 			if out.file == "" {
 				continue
 			}

@@ -1,0 +1,307 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/hagen-ha/hagen/verify/history"
+)
+
+// Partial faults of the primary-standby matrix: the network breaks only
+// in part. Each states its expected outcome; where the rendered design
+// cannot meet it the scenario fails and says why. The clients (writers
+// and register clients through the VIP and HAProxy at the VIP) run
+// throughout, so the history's checks (split-brain window, lost,
+// stale reads, linearizability) judge what they saw.
+
+// partialFault is one partial fault: rules returns, per container, the
+// iptables rules (arguments after "iptables") that cut what it cuts.
+type partialFault struct {
+	name string
+	// failover: whether the standby is expected to be promoted; nil when
+	// either outcome is safe.
+	failover *bool
+	rules    func(c *cluster, old, peer *site) (map[string][][]string, error)
+	// why explains the expectation in the failure message.
+	why string
+	// noErrors: no write through the VIP or HAProxy may fail while the
+	// fault holds (nothing that clients need is broken).
+	noErrors bool
+}
+
+func drop(dir, addr string) []string {
+	if dir == "INPUT" {
+		return []string{"INPUT", "-s", addr, "-j", "DROP"}
+	}
+	return []string{"OUTPUT", "-d", addr, "-j", "DROP"}
+}
+
+var partialFaults = []partialFault{
+	{
+		name: "partition-one-way",
+		why:  "the primary hears nothing from its peer and the witness (its own packets still leave): never both nodes writable, one writable primary with the VIP after the heal, no acknowledged write lost",
+		rules: func(c *cluster, old, peer *site) (map[string][][]string, error) {
+			rs := [][]string{drop("INPUT", peer.Inv.Address)}
+			for _, w := range c.witnesses() {
+				rs = append(rs, drop("INPUT", w))
+			}
+			return map[string][][]string{old.HostID: rs}, nil
+		},
+	},
+	{
+		name: "partition-db-only",
+		why:  "the two database nodes lose each other but both still reach the witness and the clients: never both writable (the witness answers both, so it cannot tell them apart; one must be fenced), one writable primary with the VIP after the heal, no acknowledged write lost",
+		rules: func(c *cluster, old, peer *site) (map[string][][]string, error) {
+			return map[string][][]string{old.HostID: {drop("INPUT", peer.Inv.Address), drop("OUTPUT", peer.Inv.Address)}}, nil
+		},
+	},
+	{
+		name: "witness-down", failover: new(bool), noErrors: true,
+		why: "the witness stops answering while both nodes run: nothing fails over, the primary keeps taking writes (no write through the VIP or HAProxy fails)",
+		rules: func(c *cluster, old, peer *site) (map[string][][]string, error) {
+			ws := c.witnesses()
+			if len(ws) == 0 {
+				return nil, skip("the spec configures no witness")
+			}
+			// The witness answers as the router, or as its own container:
+			// either way, its address stops answering on every node.
+			out := map[string][][]string{}
+			for _, s := range []*site{old, peer} {
+				for _, w := range ws {
+					out[s.HostID] = append(out[s.HostID], drop("OUTPUT", w), drop("INPUT", w))
+				}
+			}
+			return out, nil
+		},
+	},
+}
+
+// partialScenarios are the partial faults as scenarios of the matrix.
+func (st *streamingSuite) partialScenarios() []scenario {
+	var out []scenario
+	for _, f := range partialFaults {
+		run := psPartial(f)
+		out = append(out, scenario{name: f.name, desc: f.why, timeout: 6 * time.Minute,
+			run: func(ctx context.Context, m *Metrics, notes *[]string) error { return run(ctx, st.c, m, notes) }})
+	}
+	return out
+}
+
+// witnesses is every witness address of the spec.
+func (c *cluster) witnesses() []string {
+	if len(c.inv.Database.Witnesses) > 0 {
+		return c.inv.Database.Witnesses
+	}
+	if c.inv.Database.Witness != "" {
+		return []string{c.inv.Database.Witness}
+	}
+	return nil
+}
+
+// partialHold is how long a partial fault is held.
+const partialHold = 15 * time.Second
+
+func psPartial(f partialFault) func(context.Context, *cluster, *Metrics, *[]string) error {
+	return func(ctx context.Context, c *cluster, m *Metrics, notes *[]string) error {
+		old, err := c.currentPrimary(ctx)
+		if err != nil {
+			return err
+		}
+		peer := c.other(old)
+		if err := c.waitSync(ctx, old, 30*time.Second); err != nil {
+			return fmt.Errorf("before the fault: %w", err)
+		}
+		rules, err := f.rules(c, old, peer)
+		if err != nil {
+			return err
+		}
+		tag := randomID(strings.ReplaceAll(f.name, "-", ""))
+		ws := []writer{
+			{Name: tag + "-vip", Addr: c.inv.VIP.Address, Port: c.inv.Database.PublishedPort},
+			{Name: tag + "-haproxy-vip", Addr: c.inv.VIP.Address, Port: c.inv.Proxy.Port},
+		}
+		wctx, stopWriters := context.WithCancel(ctx)
+		defer stopWriters()
+		rec := &recorder{}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			c.runWritersLive(wctx, ws, 5*time.Millisecond, rec)
+		}()
+		if err := poll(ctx, "writes before the fault", func() error {
+			if rec.acked() < 200 {
+				return errors.New("fewer than 200 acknowledged")
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		c.deviate("partial faults are iptables DROP rules in the site hosts' network namespaces")
+		heal := func(hctx context.Context) error {
+			var errs []error
+			for id, rs := range rules {
+				for _, r := range rs {
+					args := append([]string{"iptables", "-D"}, r...)
+					if _, err := c.e.mustExec(hctx, id, nil, args...); err != nil {
+						errs = append(errs, err)
+					}
+				}
+			}
+			return errors.Join(errs...)
+		}
+		c.hist().Event(history.VIPHolder, old.Inv.Name, "VIP bound before the fault")
+		inEffect := c.faultBegins(old.Inv.Name, f.name)
+		for id, rs := range rules {
+			var cmds []string
+			for _, r := range rs {
+				cmds = append(cmds, "iptables -I "+strings.Join(r, " "))
+			}
+			if _, err := c.e.mustExec(ctx, id, nil, "sh", "-ec", strings.Join(cmds, "\n")); err != nil {
+				_ = heal(context.WithoutCancel(ctx))
+				return fmt.Errorf("%s: %w", f.name, err)
+			}
+		}
+		inEffect()
+		inEffectAt := c.hist().Now()
+		healed := false
+		defer func() {
+			if !healed {
+				_ = heal(context.WithoutCancel(ctx))
+			}
+		}()
+		c.progress("%s on %s for %s", f.name, old.Inv.Name, partialHold)
+		at := time.Now()
+		samples, both := 0, 0
+		var peerWritableAt, oldFencedAt time.Duration
+		for time.Since(at) < partialHold && ctx.Err() == nil {
+			var wo, wp bool
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() { defer wg.Done(); wo = c.writable(ctx, old) }()
+			go func() { defer wg.Done(); wp = c.writable(ctx, peer) }()
+			wg.Wait()
+			samples++
+			if wo && wp {
+				both++
+			}
+			if wp && peerWritableAt == 0 {
+				peerWritableAt = time.Since(at)
+				c.hist().Event(history.Promotion, peer.Inv.Name, "agent /primary 200")
+			}
+			if !wo && oldFencedAt == 0 {
+				oldFencedAt = time.Since(at)
+				c.hist().Event(history.Demotion, old.Inv.Name, "agent /primary no longer 200")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		healed = true
+		healAt := c.hist().Now()
+		if err := heal(ctx); err != nil {
+			return fmt.Errorf("heal %s: %w", f.name, err)
+		}
+		c.faultEnds(old.Inv.Name, "heal")
+		*notes = append(*notes, fmt.Sprintf("%s held %s: %d samples of the agents (~100 ms apart), %d with both nodes writable; %s writable after %s; %s not writable after %s",
+			f.name, partialHold, samples, both, peer.Inv.Name, fmtDurationOr(peerWritableAt, "never"), old.Inv.Name, fmtDurationOr(oldFencedAt, "never")))
+		// After the heal: one writable primary with the VIP; a fenced old
+		// primary rejoins by the runbook's restart.
+		var current *site
+		pctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		err = poll(pctx, "one writable primary holding the VIP after the heal", func() error {
+			p, err := c.currentPrimary(pctx)
+			if err != nil {
+				return err
+			}
+			on, err := c.vipOn(pctx, p)
+			if err != nil || !on {
+				return fmt.Errorf("the VIP is not on the writable primary %s (%v)", p.Inv.Name, err)
+			}
+			current = p
+			return nil
+		})
+		cancel()
+		stopWriters()
+		<-done
+		m.WritesAcked = rec.acked()
+		outage, errs := writeOutage(c.hist().History(), inEffectAt, healAt)
+		m.WriteGapMillis = outage.Milliseconds()
+		m.Extra = map[string]float64{"samples": float64(samples), "samplesBothWritable": float64(both), "writeErrorsDuringFault": float64(errs)}
+		if err != nil {
+			return fmt.Errorf("after the heal: %w; %s", err, c.streamingLogs(ctx))
+		}
+		failedOver := current != old
+		var problems []string
+		if both > 0 {
+			problems = append(problems, fmt.Sprintf("%d of %d samples saw both nodes writable", both, samples))
+		}
+		if f.noErrors && errs > 0 {
+			problems = append(problems, fmt.Sprintf("%d writes through the VIP and HAProxy failed or went unanswered while the fault held; the longest time without an acknowledged write was %s", errs, outage.Round(time.Millisecond)))
+		}
+		if f.failover != nil && failedOver != *f.failover {
+			problems = append(problems, fmt.Sprintf("expected %s, but %s is the primary after the heal", map[bool]string{true: "a failover", false: "no failover"}[*f.failover], current.Inv.Name))
+		}
+		if failedOver {
+			c.deviate("after a pause, a partition or a database crash that failed over, verify restarts the fenced old primary's database container: the RUNBOOK's restart (step 10), which the rendered role hook turns into a rejoin")
+			if _, err := c.e.cli.ContainerRestart(ctx, old.Containers[c.inv.Database.Service], client.ContainerRestartOptions{}); err != nil {
+				return err
+			}
+		}
+		if err := c.checkRejoined(ctx, current, c.other(current), notes); err != nil {
+			problems = append(problems, err.Error())
+		}
+		if len(problems) > 0 {
+			return fmt.Errorf("%s: expected: %s; seen: %s", f.name, f.why, strings.Join(problems, "; "))
+		}
+		return nil
+	}
+}
+
+func fmtDurationOr(d time.Duration, none string) string {
+	if d == 0 {
+		return none
+	}
+	return d.Round(time.Millisecond).String()
+}
+
+// writeOutage is, over the writes through the VIP and HAProxy, the
+// longest time without an acknowledgement from the fault's taking effect
+// (from the last acknowledgement before it) to the first acknowledgement
+// after the heal, and how many of them were not acknowledged while the
+// fault held (invoked between from and to).
+func writeOutage(h history.History, from, to time.Duration) (time.Duration, int) {
+	var acks []time.Duration
+	errs := 0
+	for _, o := range h.Ops {
+		if o.Kind != history.Write || (o.Path.Via != history.ViaVIP && o.Path.Via != history.ViaHAProxy) {
+			continue
+		}
+		if o.Outcome == history.OK {
+			acks = append(acks, o.Complete)
+		} else if o.Invoke >= from && o.Invoke < to {
+			errs++
+		}
+	}
+	slices.Sort(acks)
+	var longest time.Duration
+	last := time.Duration(-1)
+	for _, a := range acks {
+		if a <= from {
+			last = a
+			continue
+		}
+		if last >= 0 {
+			longest = max(longest, a-last)
+		}
+		last = a
+		if a > to {
+			break
+		}
+	}
+	return longest, errs
+}
