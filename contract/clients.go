@@ -7,6 +7,7 @@ type ClientSettings struct {
 	Servers               int      `json:"servers"`
 	Names                 []string `json:"names"`
 	ReconnectDelaySeconds int      `json:"reconnectDelaySeconds"`
+	RequestTimeoutSeconds int      `json:"requestTimeoutSeconds"`
 	Selection             string   `json:"selection"`
 	Test                  bool     `json:"test"`
 }
@@ -34,6 +35,9 @@ func (c *ClientSettings) Validate() error {
 	}
 	if c.ReconnectDelaySeconds < 1 {
 		p.add("reconnectDelaySeconds %d must be at least 1", c.ReconnectDelaySeconds)
+	}
+	if c.RequestTimeoutSeconds < 1 {
+		p.add("requestTimeoutSeconds %d must be at least 1", c.RequestTimeoutSeconds)
 	}
 	return p.err()
 }

@@ -180,6 +180,7 @@ type InventoryClient struct {
 	Names          []string `json:"names"`
 	Sites          []string `json:"sites"` // Sites[i] is the site Names[i] points at
 	ReconnectDelay int      `json:"reconnectDelay"`
+	RequestTimeout int      `json:"requestTimeout"`
 	Port           int      `json:"port"` // the port in the client URL
 }
 

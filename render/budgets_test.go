@@ -74,7 +74,7 @@ func TestBudgetsFollowTheRenderedTimers(t *testing.T) {
 		{"haproxy", "primary-lost"}: budget.Max("",
 			budget.Sum("", budget.HAProxyDown(inter, hFall, hConnect, hCheck)),
 			budget.Sum("", takeover, promotion, budget.HAProxyUp(inter, hRise, hConnect, hCheck))),
-		{"client", "site-lost"}: budget.Sum("", budget.DNSClientFailover(sec(top.Clients.ReconnectDelay), 1)),
+		{"client", "site-lost"}: budget.Sum("", budget.DNSClientFailover(sec(top.Clients.RequestTimeout), sec(top.Clients.ReconnectDelay), 1)),
 	}
 	if len(inv.Budgets) != len(want) {
 		t.Errorf("inventory.json has %d budgets, want %d: %+v", len(inv.Budgets), len(want), inv.Budgets)
@@ -101,11 +101,11 @@ func TestClientBudgetLongestRun(t *testing.T) {
 		sites []string
 		want  int64
 	}{
-		{[]string{"site0", "site1"}, 5000},
-		{[]string{"site0", "site0", "site1"}, 10000},
+		{[]string{"site0", "site1"}, 5000 + 4000},
+		{[]string{"site0", "site0", "site1"}, 10000 + 4000},
 		// 2, 0 and 1 are site1's in a circle: three waits.
-		{[]string{"site1", "site1", "site0", "site1"}, 15000},
-		{[]string{"site0", "site1", "site0", "site1"}, 5000},
+		{[]string{"site1", "site1", "site0", "site1"}, 15000 + 4000},
+		{[]string{"site0", "site1", "site0", "site1"}, 5000 + 4000},
 	} {
 		top, _, err := schema.Load("../examples/dual-site.cue")
 		if err != nil {

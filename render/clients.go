@@ -97,6 +97,7 @@ func (clientsComponent) tree(d *deployment) {
 		URL:                   t.Clients.URL,
 		Servers:               len(t.Clients.Servers),
 		ReconnectDelaySeconds: t.Clients.ReconnectDelay,
+		RequestTimeoutSeconds: t.Clients.RequestTimeout,
 		Selection:             "randomized round robin with a first choice; on failure wait the reconnect delay and fail over to the next name",
 		Test:                  t.Test,
 	}
@@ -108,6 +109,7 @@ func (clientsComponent) tree(d *deployment) {
 	inv := &d.inv.Clients
 	inv.URL = t.Clients.URL
 	inv.ReconnectDelay = t.Clients.ReconnectDelay
+	inv.RequestTimeout = t.Clients.RequestTimeout
 	inv.Port = urlPort(t.Clients.URL)
 	for _, c := range t.Clients.Servers {
 		inv.Names = append(inv.Names, c.Name)
@@ -163,10 +165,12 @@ func (clientsComponent) budgets(t *schema.Topology) []pathBudget {
 }
 
 // clientFailover is the client library's failover after a site is lost:
-// it waits the reconnect delay before each next name, in order, so a
-// client on the first of a run of names of the lost site waits once per
-// name of that run. The worst case is the longest such run, the list read
-// as a circle.
+// the request in flight fails (at the latest after the request timeout),
+// the client waits the reconnect delay before each next name, in order,
+// so a client on the first of a run of names of the lost site waits once
+// per name of that run, and the request to the live server answers
+// within the request timeout. The worst case is the longest such run, the
+// list read as a circle.
 func clientFailover(t *schema.Topology) budget.Term {
 	names := t.Clients.Servers
 	longest := 1
@@ -177,5 +181,5 @@ func clientFailover(t *schema.Topology) budget.Term {
 		}
 		longest = max(longest, run)
 	}
-	return budget.DNSClientFailover(seconds(t.Clients.ReconnectDelay), longest)
+	return budget.DNSClientFailover(seconds(t.Clients.RequestTimeout), seconds(t.Clients.ReconnectDelay), longest)
 }

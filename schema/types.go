@@ -181,6 +181,7 @@ type Clients struct {
 	Servers        []ClientServer `json:"servers"`
 	URL            string         `json:"url"`
 	ReconnectDelay int            `json:"reconnectDelay"`
+	RequestTimeout int            `json:"requestTimeout"`
 	Nameserver     string         `json:"nameserver"`
 }
 

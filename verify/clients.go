@@ -170,7 +170,8 @@ func (c *cluster) runClient(ctx context.Context, r clientRun) ([]probe.Event, er
 		"--port", strconv.Itoa(c.inv.Clients.Port), "--reconnect-delay", delay.String(),
 		"--mode", r.Mode, "--server-index", strconv.Itoa(r.ServerIndex),
 		"--duration", r.Duration.String(), "--interval", r.Interval.String(),
-		"--client-id", r.ID, "--dns", c.inv.Nameserver + ":53"}
+		"--client-id", r.ID, "--dns", c.inv.Nameserver + ":53",
+		"--timeout", (time.Duration(c.inv.Clients.RequestTimeout) * time.Second).String()}
 	if r.Sessions > 0 {
 		args = append(args, "--sessions", strconv.Itoa(r.Sessions))
 	}

@@ -233,12 +233,13 @@ func ClientReconnect(reconnectDelay time.Duration) Term {
 }
 
 // DNSClientFailover is the client library's failover across its server
-// names when attempts servers may fail before one answers:
-// reconnectDelay × attempts.
-func DNSClientFailover(reconnectDelay time.Duration, attempts int) Term {
+// names when attempts servers may fail before one answers: the failing
+// request (at most requestTimeout), reconnectDelay × attempts, and the
+// request that reaches the live server (at most requestTimeout).
+func DNSClientFailover(requestTimeout, reconnectDelay time.Duration, attempts int) Term {
 	return Term{
 		Name:    "client failover",
-		Formula: fmt.Sprintf("%s × %d", Seconds(reconnectDelay), attempts),
-		Value:   reconnectDelay * time.Duration(attempts),
+		Formula: fmt.Sprintf("%s + %s × %d + %s", Seconds(requestTimeout), Seconds(reconnectDelay), attempts, Seconds(requestTimeout)),
+		Value:   2*requestTimeout + reconnectDelay*time.Duration(attempts),
 	}
 }

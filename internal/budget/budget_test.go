@@ -35,7 +35,7 @@ func TestTerms(t *testing.T) {
 		{"promotion async", Promotion(3*s, 2, 3*s, 5*s), 14 * s, "3s + 2 × 3s + 5s"},
 		{"patroni", Patroni(10*s, 2*s), 12 * s, "10s + 2s"},
 		{"client", ClientReconnect(5 * s), 5 * s, "5s"},
-		{"dns client", DNSClientFailover(5*s, 3), 15 * s, "5s × 3"},
+		{"dns client", DNSClientFailover(2*s, 5*s, 3), 19 * s, "2s + 5s × 3 + 2s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
