@@ -72,6 +72,9 @@ func assertNothingLeft(t *testing.T, cli *client.Client, runID string) {
 // dual-site and checks that the sites reach each other over the WAN by
 // their rendered names, and that a published port is redirected.
 func TestWAN(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: needs Docker")
+	}
 	cli := dockerOrSkip(t)
 	img := nodeImage(t, cli)
 	topo, _, err := schema.Load("../examples/dual-site.cue")
