@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -35,6 +36,7 @@ func WriteDurable(dir string, tree render.Tree) error {
 func write(dir string, tree render.Tree, durable bool) error {
 	dir = filepath.Clean(dir)
 	dirs := map[string]bool{dir: true}
+	var written []string
 	for _, p := range tree.Paths() {
 		if err := checkPath(p); err != nil {
 			return err
@@ -47,22 +49,64 @@ func write(dir string, tree render.Tree, durable bool) error {
 		for d := filepath.Dir(dst); d != dir && strings.HasPrefix(d, dir); d = filepath.Dir(d) {
 			dirs[d] = true
 		}
-		if err := writeFile(dst, f.Data, f.Mode, durable); err != nil {
+		if err := writeFile(dst, f.Data, f.Mode); err != nil {
 			return err
 		}
+		written = append(written, dst)
 	}
 	if !durable {
 		return nil
 	}
-	sorted := make([]string, 0, len(dirs))
-	for d := range dirs {
-		sorted = append(sorted, d)
+	// The files are flushed together: the file system commits
+	// concurrent fsyncs in shared journal transactions, where one after
+	// the other each waits for its own.
+	if err := syncAll(written); err != nil {
+		return err
 	}
-	// Deepest first: a directory's entry in its parent is synced after
-	// the directory's own content.
-	sort.Slice(sorted, func(i, j int) bool { return len(sorted[i]) > len(sorted[j]) })
-	for _, d := range sorted {
-		if err := SyncDir(d); err != nil {
+	// Then the directories, deepest level first: a directory's entry in
+	// its parent is synced after the directory's own content.
+	byDepth := map[int][]string{}
+	depths := []int{}
+	for d := range dirs {
+		n := strings.Count(d, string(filepath.Separator))
+		if byDepth[n] == nil {
+			depths = append(depths, n)
+		}
+		byDepth[n] = append(byDepth[n], d)
+	}
+	sort.Sort(sort.Reverse(sort.IntSlice(depths)))
+	for _, n := range depths {
+		if err := syncAll(byDepth[n]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// syncAll fsyncs every named file or directory, a few at a time, and
+// returns the first error.
+func syncAll(names []string) error {
+	const workers = 16
+	next := make(chan string)
+	errs := make(chan error, len(names))
+	var wg sync.WaitGroup
+	for range min(workers, len(names)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for name := range next {
+				errs <- SyncDir(name)
+			}
+		}()
+	}
+	for _, name := range names {
+		next <- name
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
 			return err
 		}
 	}
@@ -78,7 +122,7 @@ func checkPath(p string) error {
 	return nil
 }
 
-func writeFile(name string, data []byte, mode os.FileMode, durable bool) error {
+func writeFile(name string, data []byte, mode os.FileMode) error {
 	fd, err := unix.Open(name, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(mode.Perm()))
 	if err != nil {
 		if errors.Is(err, unix.ELOOP) {
@@ -88,17 +132,14 @@ func writeFile(name string, data []byte, mode os.FileMode, durable bool) error {
 	}
 	f := os.NewFile(uintptr(fd), name)
 	_, err = f.Write(data)
-	if err == nil && durable {
-		err = f.Sync()
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	return err
 }
 
-// SyncDir fsyncs a directory, so that the entries created, renamed or
-// removed in it survive a power loss.
+// SyncDir fsyncs a directory (or a file), so that the entries created,
+// renamed or removed in it (its content) survive a power loss.
 func SyncDir(dir string) error {
 	f, err := os.Open(dir)
 	if err != nil {

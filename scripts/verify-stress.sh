@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Runs verify matrices again and again while a CPU hog keeps one core busy,
+# and prints the tally: the proof that verify's verdict does not depend on
+# how busy the machine is, and that no run leaves anything behind.
+#
+#   scripts/verify-stress.sh [-n RUNS] [--no-hog] [--kill-after SECONDS] [SPEC|TOPOLOGY ...]
+#
+# Without SPEC it runs the bundled examples verify covers and every built-in
+# topology (written with `hagen init`). A TOPOLOGY is a name from
+# `hagen topologies`. With --kill-after, every run is first started once
+# and killed with SIGKILL after SECONDS, then run normally: the normal run
+# must clean up what the killed one left and pass.
+# After every run it lists what still carries hagen's run label (containers,
+# networks, volumes); any leftover counts as a failure of that run.
+# Logs and JSON reports go to $STRESS_DIR (default: a new temporary dir).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runs=10
+hog=1
+kill_after=0
+specs=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-n) runs=$2; shift 2 ;;
+	--no-hog) hog=0; shift ;;
+	--kill-after) kill_after=$2; shift 2 ;;
+	-h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) specs+=("$1"); shift ;;
+	esac
+done
+
+go build -o bin/hagen ./cmd/hagen
+dir=${STRESS_DIR:-$(mktemp -d -t hagen-stress.XXXXXX)}
+mkdir -p "$dir"
+
+if [ ${#specs[@]} -eq 0 ]; then
+	specs=(examples/dual-site.cue examples/primary-standby.cue)
+	while read -r name _; do
+		specs+=("$name")
+	done < <(bin/hagen topologies)
+fi
+
+hog_pid=
+stop_hog() { [ -n "$hog_pid" ] && kill "$hog_pid" 2>/dev/null; hog_pid=; }
+trap stop_hog EXIT
+if [ "$hog" = 1 ]; then
+	sh -c 'while :; do :; done' &
+	hog_pid=$!
+	echo "CPU hog on one core: pid $hog_pid"
+fi
+
+leftovers() {
+	{
+		docker ps -aq --filter label=dev.hagen.run | sed 's/^/container /'
+		docker network ls -q --filter label=dev.hagen.run | sed 's/^/network /'
+		docker volume ls -q --filter label=dev.hagen.run | sed 's/^/volume /'
+	} | tr '\n' ' '
+}
+
+declare -A pass fail
+order=()
+for s in "${specs[@]}"; do
+	spec=$s
+	if [ ! -f "$s" ]; then
+		spec=$dir/$s.cue
+		bin/hagen init --topology "$s" -o "$spec" >/dev/null
+	fi
+	key=$(basename "$s" .cue)
+	order+=("$key")
+	pass[$key]=0
+	fail[$key]=0
+	for i in $(seq "$runs"); do
+		log=$dir/$key-$i.log
+		if [ "$kill_after" -gt 0 ]; then
+			bin/hagen verify "$spec" >"$dir/$key-$i-killed.log" 2>&1 &
+			victim=$!
+			sleep "$kill_after"
+			kill -KILL "$victim" 2>/dev/null || true
+			wait "$victim" 2>/dev/null || true
+		fi
+		t0=$(date +%s)
+		if bin/hagen verify "$spec" --json "$dir/$key-$i.json" >"$log" 2>&1; then
+			verdict=pass
+		else
+			verdict="fail (exit $?)"
+		fi
+		left=$(leftovers)
+		if [ -n "$left" ]; then
+			verdict="fail (left behind: $left)"
+			docker ps -aq --filter label=dev.hagen.run | xargs -r docker rm -f >/dev/null 2>&1 || true
+			docker network ls -q --filter label=dev.hagen.run | xargs -r docker network rm >/dev/null 2>&1 || true
+			docker volume ls -q --filter label=dev.hagen.run | xargs -r docker volume rm >/dev/null 2>&1 || true
+		fi
+		if [ "$verdict" = pass ]; then
+			pass[$key]=$((pass[$key] + 1))
+		else
+			fail[$key]=$((fail[$key] + 1))
+			grep -E 'FAIL|failed' "$log" | head -5 | sed 's/^/    /' || true
+		fi
+		echo "$(date -u +%H:%M:%S) $key run $i/$runs: $verdict in $(($(date +%s) - t0)) s ($log)"
+	done
+done
+stop_hog
+
+echo
+echo "| matrix | passed | failed | runs |"
+echo "| --- | ---: | ---: | ---: |"
+bad=0
+for k in "${order[@]}"; do
+	echo "| $k | ${pass[$k]} | ${fail[$k]} | $runs |"
+	[ "${fail[$k]}" -eq 0 ] || bad=1
+done
+echo
+echo "machine: $(nproc) cores, $(uname -r); hog: $([ "$hog" = 1 ] && echo 'one core busy' || echo none); kill-after: $kill_after s; logs: $dir"
+exit $bad
