@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -36,9 +37,15 @@ func (c *cluster) upBucardo(ctx context.Context) error {
 	if _, err := c.startService(ctx, bs, c.inv.Database.BucardoService, nil); err != nil {
 		return err
 	}
-	wctx, cancel := context.WithTimeout(ctx, c.timers().healthy)
+	// Bucardo's setup is a sequence of bucardo commands (install, the
+	// one-time copy, the switch to master-master), CPU-bound and with no
+	// rendered bound: it may take as long as it keeps making progress
+	// (a new line in the service's log at least every withMargin of twice
+	// the watchdog's stall_after, its own patience with a sync), up to
+	// five database health bounds.
+	wctx, cancel := context.WithTimeout(ctx, 5*c.timers().healthy)
 	defer cancel()
-	if err := c.waitBucardoGood(wctx); err != nil {
+	if err := c.whileLogAdvances(wctx, bs.Containers[c.inv.Database.BucardoService], withMargin(2*c.stallAfter()), c.waitBucardoGood); err != nil {
 		return err
 	}
 	c.progress("bucardo: state Good after %s", time.Since(t0).Round(time.Millisecond))
@@ -208,4 +215,32 @@ func (c *cluster) waitBucardoGood(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// whileLogAdvances runs wait with a context that also ends when the
+// container's log has not changed for idle: a wait for a process that
+// makes progress at its own pace, which fails as soon as it stalls.
+func (c *cluster) whileLogAdvances(ctx context.Context, id string, idle time.Duration, wait func(context.Context) error) error {
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		last, since := "", time.Now()
+		for wctx.Err() == nil {
+			if tail := c.e.tail(wctx, id, 3); tail != last {
+				last, since = tail, time.Now()
+			} else if time.Since(since) > idle {
+				cancel(fmt.Errorf("no new line in its log for %s: %s", idle, tail))
+				return
+			}
+			select {
+			case <-wctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	err := wait(wctx)
+	if cause := context.Cause(wctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {
+		return fmt.Errorf("%w (stalled: %v)", err, cause)
+	}
+	return err
 }

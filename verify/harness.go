@@ -46,7 +46,7 @@ func (h *harness) fresh(ctx context.Context, up func(*cluster, context.Context) 
 	h.bringUps++
 	name := "bring-up"
 	if h.bringUps > 1 {
-		name = fmt.Sprintf("bring-up %d (after a failed reset)", h.bringUps)
+		name = fmt.Sprintf("bring-up %d (a fresh deployment)", h.bringUps)
 	}
 	h.progress("%s", name)
 	t0 := time.Now()

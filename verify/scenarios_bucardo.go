@@ -801,6 +801,12 @@ func siteFaultScenario(fault string, siteIndex int) func(context.Context, *bucar
 			return fmt.Errorf("recovery from %s on %s: %w", fault, target.Inv.Name, err)
 		}
 		recovered := time.Now()
+		// Replication resumed when a row written on each site after the
+		// fault is on every other site (while the clients still write).
+		resumed, err := markersReplicated(ctx, c, prefix)
+		if err != nil {
+			return fmt.Errorf("replication after the %s on %s: %w", fault, target.Inv.Name, err)
+		}
 		var acked []string
 		var problems []string
 		for range c.inv.Clients.Names {
@@ -837,12 +843,36 @@ func siteFaultScenario(fault string, siteIndex int) func(context.Context, *bucar
 		if err != nil {
 			return fmt.Errorf("expected replication to resume after the %s on %s and every acknowledged write on every site: %w", fault, target.Inv.Name, err)
 		}
-		paused := time.Since(faultAt)
-		m.Extra = map[string]float64{"faultMs": float64(recovered.Sub(faultAt).Milliseconds()), "replicationPausedMs": float64(paused.Milliseconds()), "convergedAfterRecoveryMs": float64(time.Since(recovered).Milliseconds())}
-		*notes = append(*notes, fmt.Sprintf("%s on %s for %s: replication paused %s (from the fault until both sites held every acknowledged write), %s after the fault ended", fault, target.Inv.Name, recovered.Sub(faultAt).Round(100*time.Millisecond), paused.Round(100*time.Millisecond), time.Since(recovered).Round(100*time.Millisecond)))
+		paused := resumed.Sub(faultAt)
+		m.Extra = map[string]float64{"faultMs": float64(recovered.Sub(faultAt).Milliseconds()), "replicationPausedMs": float64(paused.Milliseconds()), "resumedAfterRecoveryMs": float64(resumed.Sub(recovered).Milliseconds())}
+		*notes = append(*notes, fmt.Sprintf("%s on %s for %s: replication paused %s (from the fault until a row written on each site after it was on the other), resumed %s after the fault ended; every acknowledged write on every site afterwards", fault, target.Inv.Name, recovered.Sub(faultAt).Round(100*time.Millisecond), paused.Round(100*time.Millisecond), resumed.Sub(recovered).Round(100*time.Millisecond)))
 		if len(problems) > 0 {
 			return errors.New(strings.Join(problems, "; "))
 		}
 		return nil
 	}
+}
+
+// markersReplicated writes one row on every site and waits until each is
+// on every other site; it returns when the last one arrived (to within
+// the poll period).
+func markersReplicated(ctx context.Context, c *cluster, prefix string) (time.Time, error) {
+	for _, s := range c.sites {
+		if _, err := c.psql(ctx, s, fmt.Sprintf(`INSERT INTO hagen_probe (id, site, client) VALUES ('%s-marker-%s', '%s', 'verify')`, prefix, s.Inv.Name, s.Inv.Name)); err != nil {
+			return time.Time{}, fmt.Errorf("marker on %s: %w", s.Inv.Name, err)
+		}
+	}
+	err := poll(ctx, "every site's marker row on every other site", func() error {
+		for _, dst := range c.sites {
+			n, err := c.psql(ctx, dst, fmt.Sprintf(`SELECT count(*) FROM hagen_probe WHERE id LIKE '%s-marker-%%'`, prefix))
+			if err != nil {
+				return err
+			}
+			if atoi(n) != len(c.sites) {
+				return fmt.Errorf("%s holds %s of %d markers", dst.Inv.Name, n, len(c.sites))
+			}
+		}
+		return nil
+	})
+	return time.Now(), err
 }

@@ -165,7 +165,7 @@ func TestWAN(t *testing.T) {
 
 // TestMatrixDualSite runs the whole multi-master-async matrix.
 func TestMatrixDualSite(t *testing.T) {
-	runMatrix(t, "../examples/dual-site.cue", "", 20*time.Minute)
+	runMatrix(t, "../examples/dual-site.cue", os.Getenv("HAGEN_SCENARIO"), 20*time.Minute)
 }
 
 // TestMatrixTopologies runs the built-in topologies of `hagen init` that
