@@ -20,7 +20,7 @@ func verifyCmd() *command {
 	return &command{
 		name:    "verify",
 		summary: "bring the rendered deployment up in containers and prove failover",
-		usage:   "[--scenario NAME] [--junit FILE] [--json FILE] [--html FILE] [--markdown FILE] [--keep] [--timeout 15m] SPEC",
+		usage:   "[--scenario NAME] [--junit FILE] [--json FILE] [--html FILE] [--markdown FILE] [--keep] [--timeout 45m] SPEC",
 		help: `
 Verify renders SPEC into a temporary tree, builds the node image when it is
 missing, and brings the rendered deployment up in Docker: one container per
@@ -76,7 +76,7 @@ func runVerify(c *command, e *env, args []string) int {
 	htmlOut := fs.String("html", "", "write the scenarios' timelines as one self-contained HTML page to `FILE`")
 	mdOut := fs.String("markdown", "", "write a Markdown summary (for a CI job summary) to `FILE`")
 	keep := fs.Bool("keep", false, "leave containers, networks and volumes up for debugging")
-	timeout := fs.Duration("timeout", 15*time.Minute, "give up after this `duration`")
+	timeout := fs.Duration("timeout", 45*time.Minute, "give up after this `duration` (the wait for another run's lock included)")
 	pos, code, ok := parse(e, c, fs, args)
 	if !ok {
 		return code
