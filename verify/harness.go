@@ -72,13 +72,17 @@ func (h *harness) fresh(ctx context.Context, up func(*cluster, context.Context) 
 }
 
 // down removes the current deployment.
+// A deployment whose removal fails stays current, so that the next down
+// (the run's final cleanup, with a fresh context) removes it.
 func (h *harness) down(ctx context.Context) error {
 	if h.c == nil {
 		return nil
 	}
-	c := h.c
+	if err := h.c.down(ctx); err != nil {
+		return err
+	}
 	h.c = nil
-	return c.down(ctx)
+	return nil
 }
 
 // containerStates describes every container of the deployment: state,

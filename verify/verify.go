@@ -170,7 +170,14 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		t0 := time.Now()
-		if cerr := h.down(cctx); cerr != nil {
+		// Everything the run labelled goes, whatever state the suite's
+		// deployment is in (a removal interrupted by the run's deadline
+		// included).
+		cerr := h.down(cctx)
+		if cerr == nil {
+			cerr = Cleanup(cctx, cli, runID)
+		}
+		if cerr != nil {
 			err = errors.Join(err, fmt.Errorf("cleanup of run %s: %w", runID, cerr))
 		}
 		phase("cleanup", t0)
