@@ -64,6 +64,9 @@ func WriteSummary(w io.Writer, r *Report) error {
 		if s.Failure != "" {
 			lines = append(lines, s.Failure)
 		}
+		if s.KnownLimit != "" {
+			lines = append(lines, "known limit of this design: "+s.KnownLimit)
+		}
 		if len(s.Metrics.Share) > 0 {
 			lines = append(lines, "share: "+fmtShare(s.Metrics.Share))
 		}

@@ -52,6 +52,9 @@ type Scenario struct {
 	Metrics Metrics `json:"metrics"`
 	// Notes are findings worth reading even when the scenario passed.
 	Notes []string `json:"notes,omitempty"`
+	// KnownLimit, when set, is a limit of the rendered design that this
+	// scenario shows: it fails until the design changes, and says so.
+	KnownLimit string `json:"knownLimit,omitempty"`
 
 	// The evidence (see evidence.go): History is every client operation
 	// and the events around them, raw, for outside checkers; Checks the

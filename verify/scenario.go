@@ -51,6 +51,10 @@ type scenario struct {
 	// topology ("" when it does): it is then reported skipped with that
 	// reason, without a deployment.
 	applies func(inv *contract.Inventory) string
+	// limit, when set, names a limit of the rendered design that makes
+	// the scenario fail on this topology ("" when none): the scenario
+	// still runs and fails, and its result says which limit it shows.
+	limit func(inv *contract.Inventory) string
 }
 
 // suite is the matrix of one database mode with its typed state: the
@@ -114,6 +118,9 @@ func scenarioTimeout(sc scenario) time.Duration {
 func runScenario(ctx context.Context, su suite, sc scenario, inv *contract.Inventory) Scenario {
 	t0 := time.Now()
 	res := Scenario{Name: sc.name, Description: sc.desc}
+	if sc.limit != nil {
+		res.KnownLimit = sc.limit(inv)
+	}
 	if why := notApplicable(sc, inv); why != "" {
 		res.Status, res.Failure = Skipped, why
 		return res

@@ -11,6 +11,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/hagen-ha/hagen/contract"
 	"github.com/hagen-ha/hagen/verify/history"
 )
 
@@ -34,6 +35,9 @@ type partialFault struct {
 	// noErrors: no write through the VIP or HAProxy may fail while the
 	// fault holds (nothing that clients need is broken).
 	noErrors bool
+	// limit is the limit of the keepalived design the fault shows, if
+	// any (see scenario.limit).
+	limit string
 }
 
 func drop(dir, addr string) []string {
@@ -57,13 +61,17 @@ var partialFaults = []partialFault{
 	},
 	{
 		name: "partition-db-only",
-		why:  "the two database nodes lose each other but both still reach the witness and the clients: never both writable (the witness answers both, so it cannot tell them apart; one must be fenced), one writable primary with the VIP after the heal, no acknowledged write lost",
+		limit: "a ping witness does not arbitrate: both nodes reach it, so both keep or take the VIP role and the old primary stays writable for reads " +
+			"(its commits wait for the lost synchronous standby, so none is acknowledged, but its reads go stale); a consensus-based manager (manager: patroni) is the answer",
+		why: "the two database nodes lose each other but both still reach the witness and the clients: never both writable (the witness answers both, so it cannot tell them apart; one must be fenced), one writable primary with the VIP after the heal, no acknowledged write lost",
 		rules: func(c *cluster, old, peer *site) (map[string][][]string, error) {
 			return map[string][][]string{old.HostID: {drop("INPUT", peer.Inv.Address), drop("OUTPUT", peer.Inv.Address)}}, nil
 		},
 	},
 	{
 		name: "witness-down", failover: new(bool), noErrors: true,
+		limit: "a node that cannot reach the witness cannot tell its own isolation from the witness's loss, and the keepalived design fences on it: " +
+			"the primary fences itself although its standby is reachable, and writes stop until the witness returns (manager: patroni, whose witness is one etcd member of three, avoids it)",
 		why: "the witness stops answering while both nodes run: nothing fails over, the primary keeps taking writes (no write through the VIP or HAProxy fails)",
 		rules: func(c *cluster, old, peer *site) (map[string][][]string, error) {
 			ws := c.witnesses()
@@ -88,7 +96,14 @@ func (st *streamingSuite) partialScenarios() []scenario {
 	var out []scenario
 	for _, f := range partialFaults {
 		run := psPartial(f)
+		limit := f.limit
 		out = append(out, scenario{name: f.name, desc: f.why, timeout: 6 * time.Minute,
+			limit: func(inv *contract.Inventory) string {
+				if limit == "" || inv.Database.Manager == "patroni" {
+					return ""
+				}
+				return limit
+			},
 			run: func(ctx context.Context, m *Metrics, notes *[]string) error { return run(ctx, st.c, m, notes) }})
 	}
 	return out

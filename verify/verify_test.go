@@ -232,6 +232,17 @@ func runMatrix(t *testing.T, spec, only string, timeout time.Duration) {
 		t.Fatalf("%d scenarios ran, expected %d", len(rep.Scenarios), want)
 	}
 	for _, s := range rep.Scenarios {
+		if s.KnownLimit != "" {
+			// The scenario shows a limit of the rendered design: it must
+			// fail, and once the design changes it passes and this
+			// test asks for the limit to go.
+			if s.Status == Passed {
+				t.Errorf("scenario %s passed although it names a known limit of the design (%s): the limit is gone, remove it", s.Name, s.KnownLimit)
+			} else {
+				t.Logf("scenario %s %s, as its known limit says (%s): %s", s.Name, s.Status, s.KnownLimit, s.Failure)
+			}
+			continue
+		}
 		switch s.Status {
 		case Failed:
 			t.Errorf("scenario %s failed: %s", s.Name, s.Failure)
