@@ -45,6 +45,10 @@ type Options struct {
 	Client *client.Client
 	// RunID names the run's label value; empty means a random one.
 	RunID string
+	// Locked, when set, is called once the run holds the machine's
+	// verify lock, before it creates anything: a caller can start its
+	// own deadline there, so that another run ahead of it does not count.
+	Locked func()
 }
 
 // Run renders the spec, brings the deployment up and runs the scenarios.
@@ -146,6 +150,9 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 		return rep, err
 	}
 	defer unlock() // after the cleanup below (defers run last-in first-out)
+	if opts.Locked != nil {
+		opts.Locked()
+	}
 	devs := &[]string{}
 	h := &harness{
 		progress: progress, phase: phase,
