@@ -132,6 +132,20 @@ start_control_db() {
 	fi
 }
 
+# stop_and_wait stops Bucardo and waits until its MCP has exited: `bucardo
+# stop` only asks it to, and a `bucardo start` while its pid file is still
+# there refuses to start ("PID file ... exists").
+stop_and_wait() {
+	local i
+	bucardo_cmd stop
+	for ((i = 0; i < 600; i++)); do
+		[ -e "$ctl_sock/bucardo.mcp.pid" ] || return 0
+		sleep 0.1
+	done
+	log "Bucardo's MCP did not exit within 60 s of bucardo stop"
+	return 1
+}
+
 wait_for_databases() {
 	local i n
 	for i in "${!sites[@]}"; do
@@ -256,7 +270,7 @@ first_start() {
 	bucardo_cmd start
 	wait_for_good "$initial_sync"
 	log "phase 1 done: removing the sync $initial_sync"
-	bucardo_cmd stop
+	stop_and_wait
 	bucardo_cmd remove sync "$initial_sync"
 	bucardo_cmd remove relgroup "$initial_sync"
 	drop_sync_triggers "$initial_sync"
