@@ -51,10 +51,15 @@ func (c *cluster) startPGBench(ctx context.Context, d time.Duration) (wait func(
 	}
 	c.deviate("pgbench runs in the client container on the clients network, as the superuser, through the VIP and HAProxy at the VIP")
 	var runs []*pgbenchRun
-	for _, t := range []struct {
+	type route struct {
 		name string
 		port int
-	}{{"vip", c.inv.Database.PublishedPort}, {"haproxy", c.inv.Proxy.Port}} {
+	}
+	routes := []route{{"vip", c.inv.Database.PublishedPort}}
+	if px, ok := c.dbProxyPort(); ok {
+		routes = append(routes, route{"haproxy", px})
+	}
+	for _, t := range routes {
 		tag := strings.ReplaceAll(randomID("pgb"+t.name), "-", "")
 		dir := "/tmp/" + tag
 		o := pgbench.Options{Host: c.inv.VIP.Address, Port: t.port, User: c.inv.Database.Superuser, Database: c.inv.Database.Name,

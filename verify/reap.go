@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -124,6 +125,18 @@ func findStale(objs []object, runLabel, host string) []stale {
 // (verify's and check's objects, by label, only of runs whose process is
 // gone) and says so through progress.
 func reapStale(ctx context.Context, cli *client.Client, progress func(string, ...any)) error {
+	// One reaper at a time on the machine (hagen check's parallel
+	// checks, another process): the second then finds nothing left
+	// instead of racing the first's removals ("removal ... is already in
+	// progress", a network with endpoints still attached).
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "hagen-reap.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("reap lock: %w", err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("reap lock %s: %w", lock.Name(), err)
+	}
 	var errs []error
 	for _, label := range []string{LabelRun, LabelCheck} {
 		objs, err := listLabelled(ctx, cli, label)

@@ -138,9 +138,9 @@ func psPartial(f partialFault) func(context.Context, *cluster, *Metrics, *[]stri
 			return err
 		}
 		tag := randomID(strings.ReplaceAll(f.name, "-", ""))
-		ws := []writer{
-			{Name: tag + "-vip", Addr: c.inv.VIP.Address, Port: c.inv.Database.PublishedPort},
-			{Name: tag + "-haproxy-vip", Addr: c.inv.VIP.Address, Port: c.inv.Proxy.Port},
+		ws := []writer{{Name: tag + "-vip", Addr: c.inv.VIP.Address, Port: c.inv.Database.PublishedPort}}
+		if px, ok := c.dbProxyPort(); ok {
+			ws = append(ws, writer{Name: tag + "-haproxy-vip", Addr: c.inv.VIP.Address, Port: px})
 		}
 		wctx, stopWriters := context.WithCancel(ctx)
 		defer stopWriters()
