@@ -71,6 +71,37 @@ func (h *harness) fresh(ctx context.Context, up func(*cluster, context.Context) 
 	return c, nil
 }
 
+// steady gets a suite the steady state: the first bring-up when it has
+// no deployment, otherwise its reset, and a fresh bring-up when the reset
+// fails. reset reports whether it changed anything; fresh is the suite's
+// own bring-up (freshFor). notes receive what happened.
+func (h *harness) steady(ctx context.Context, have bool, reset func(context.Context) (bool, error), fresh func(context.Context, *[]string) error, notes *[]string) error {
+	if !have {
+		return fresh(ctx, notes)
+	}
+	t0 := time.Now()
+	changed, err := reset(ctx)
+	if err == nil {
+		if changed {
+			*notes = append(*notes, fmt.Sprintf("reset to the steady state in %s", time.Since(t0).Round(time.Millisecond)))
+		}
+		return nil
+	}
+	*notes = append(*notes, fmt.Sprintf("the reset to the steady state failed (%v); a fresh bring-up", err))
+	h.progress("reset failed: %v; bringing up a fresh deployment", err)
+	return fresh(ctx, notes)
+}
+
+// freshNoted is fresh with the bring-up's time in notes.
+func (h *harness) freshNoted(ctx context.Context, up func(*cluster, context.Context) error, notes *[]string) (*cluster, error) {
+	t0 := time.Now()
+	c, err := h.fresh(ctx, up)
+	if err == nil {
+		*notes = append(*notes, fmt.Sprintf("a fresh deployment (bring-up %s)", time.Since(t0).Round(time.Millisecond)))
+	}
+	return c, err
+}
+
 // down removes the current deployment.
 // A deployment whose removal fails stays current, so that the next down
 // (the run's final cleanup, with a fresh context) removes it.

@@ -117,32 +117,14 @@ func (bs *bucardoSuite) setup(ctx context.Context, name string, f func(context.C
 // steady gets the steady state: the first bring-up, a reset, or a fresh
 // bring-up when the reset fails.
 func (bs *bucardoSuite) steady(ctx context.Context, notes *[]string) error {
-	if bs.c == nil {
-		return bs.fresh(ctx, notes)
-	}
-	t0 := time.Now()
-	changed, err := bs.reset(ctx)
-	if err == nil {
-		if changed {
-			*notes = append(*notes, fmt.Sprintf("reset to the steady state in %s", time.Since(t0).Round(time.Millisecond)))
-		}
-		return nil
-	}
-	*notes = append(*notes, fmt.Sprintf("the reset to the steady state failed (%v); a fresh bring-up", err))
-	bs.h.progress("reset failed: %v; bringing up a fresh deployment", err)
-	return bs.fresh(ctx, notes)
+	return bs.h.steady(ctx, bs.c != nil, bs.reset, bs.fresh, notes)
 }
 
 func (bs *bucardoSuite) fresh(ctx context.Context, notes *[]string) error {
 	bs.killed, bs.outage = nil, nil
-	t0 := time.Now()
-	c, err := bs.h.fresh(ctx, nil)
-	bs.c = c
-	if err != nil {
-		return err
-	}
-	*notes = append(*notes, fmt.Sprintf("a fresh deployment (bring-up %s)", time.Since(t0).Round(time.Millisecond)))
-	return nil
+	var err error
+	bs.c, err = bs.h.freshNoted(ctx, nil, notes)
+	return err
 }
 
 // reset brings every site back (thawed, powered on, healed), then waits

@@ -105,32 +105,14 @@ func (st *streamingSuite) prepare(ctx context.Context, n need, notes *[]string) 
 // steady gets the steady state: the first bring-up, a reset, or a fresh
 // bring-up when the reset fails.
 func (st *streamingSuite) steady(ctx context.Context, notes *[]string) error {
-	if st.c == nil {
-		return st.fresh(ctx, notes)
-	}
-	t0 := time.Now()
-	changed, err := st.reset(ctx)
-	if err == nil {
-		if changed {
-			*notes = append(*notes, fmt.Sprintf("reset to the steady state in %s", time.Since(t0).Round(time.Millisecond)))
-		}
-		return nil
-	}
-	*notes = append(*notes, fmt.Sprintf("the reset to the steady state failed (%v); a fresh bring-up", err))
-	st.h.progress("reset failed: %v; bringing up a fresh deployment", err)
-	return st.fresh(ctx, notes)
+	return st.h.steady(ctx, st.c != nil, st.reset, st.fresh, notes)
 }
 
 func (st *streamingSuite) fresh(ctx context.Context, notes *[]string) error {
 	st.kill = nil
-	t0 := time.Now()
-	c, err := st.h.fresh(ctx, (*cluster).upStreaming)
-	st.c = c
-	if err != nil {
-		return err
-	}
-	*notes = append(*notes, fmt.Sprintf("a fresh deployment (bring-up %s)", time.Since(t0).Round(time.Millisecond)))
-	return nil
+	var err error
+	st.c, err = st.h.freshNoted(ctx, (*cluster).upStreaming, notes)
+	return err
 }
 
 // reset brings the deployment back to the steady state: every container
