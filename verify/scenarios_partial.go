@@ -137,27 +137,11 @@ func psPartial(f partialFault) func(context.Context, *cluster, *Metrics, *[]stri
 		if err != nil {
 			return err
 		}
-		tag := randomID(strings.ReplaceAll(f.name, "-", ""))
-		ws := []writer{{Name: tag + "-vip", Addr: c.inv.VIP.Address, Port: c.inv.Database.PublishedPort}}
-		if px, ok := c.dbProxyPort(); ok {
-			ws = append(ws, writer{Name: tag + "-haproxy-vip", Addr: c.inv.VIP.Address, Port: px})
-		}
-		wctx, stopWriters := context.WithCancel(ctx)
-		defer stopWriters()
-		rec := &recorder{}
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			c.runWritersLive(wctx, ws, 5*time.Millisecond, rec)
-		}()
-		if err := poll(ctx, "writes before the fault", func() error {
-			if rec.acked() < 200 {
-				return errors.New("fewer than 200 acknowledged")
-			}
-			return nil
-		}); err != nil {
+		rec, stopWriters, err := c.startVIPWriters(ctx, randomID(strings.ReplaceAll(f.name, "-", "")), "the fault")
+		if err != nil {
 			return err
 		}
+		defer stopWriters()
 		c.deviate("partial faults are iptables DROP rules in the site hosts' network namespaces")
 		heal := func(hctx context.Context) error {
 			var errs []error
@@ -242,7 +226,6 @@ func psPartial(f partialFault) func(context.Context, *cluster, *Metrics, *[]stri
 		})
 		cancel()
 		stopWriters()
-		<-done
 		m.WritesAcked = rec.acked()
 		outage, errs := writeOutage(c.hist().History(), inEffectAt, healAt)
 		m.WriteGapMillis = outage.Milliseconds()

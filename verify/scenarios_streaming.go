@@ -937,29 +937,11 @@ func psPartition(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]s
 	if err := c.waitSync(ctx, old, c.timers().rejoin); err != nil {
 		return fmt.Errorf("before the partition: %w", err)
 	}
-	tag := randomID("partition")
-	ws := []writer{
-		{Name: tag + "-vip", Addr: c.inv.VIP.Address, Port: c.inv.Database.PublishedPort},
-	}
-	if px, ok := c.dbProxyPort(); ok {
-		ws = append(ws, writer{Name: tag + "-haproxy-vip", Addr: c.inv.VIP.Address, Port: px})
-	}
-	wctx, stopWriters := context.WithCancel(ctx)
-	defer stopWriters()
-	rec := &recorder{}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c.runWritersLive(wctx, ws, 5*time.Millisecond, rec)
-	}()
-	if err := poll(ctx, "writes before the partition", func() error {
-		if rec.acked() < 200 {
-			return errors.New("fewer than 200 acknowledged")
-		}
-		return nil
-	}); err != nil {
+	rec, stopWriters, err := c.startVIPWriters(ctx, randomID("partition"), "the partition")
+	if err != nil {
 		return err
 	}
+	defer stopWriters()
 	var rules []string
 	for _, addr := range []string{peer.Inv.Address, c.inv.Database.Witness} {
 		rules = append(rules, "iptables -I INPUT -s "+addr+" -j DROP", "iptables -I OUTPUT -d "+addr+" -j DROP")
@@ -1037,7 +1019,6 @@ func psPartition(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]s
 		time.Sleep(100 * time.Millisecond)
 	}
 	stopWriters()
-	<-done
 	evs := rec.snapshot()
 	gap, _ := writeGap(evs, at)
 	acked := probe.Acked(evs)
@@ -1098,4 +1079,36 @@ func (r *recorder) snapshot() []probe.Event {
 	out := slices.Clone(r.evs)
 	slices.SortFunc(out, func(a, b probe.Event) int { return int(a.T - b.T) })
 	return out
+}
+
+// startVIPWriters starts writers through the VIP (and HAProxy at the VIP
+// when it fronts the database), named after tag, and returns once 200
+// writes are acknowledged (before what, in the error). stop ends them and
+// waits until they have; it may be called more than once.
+func (c *cluster) startVIPWriters(ctx context.Context, tag, before string) (rec *recorder, stop func(), err error) {
+	ws := []writer{{Name: tag + "-vip", Addr: c.inv.VIP.Address, Port: c.inv.Database.PublishedPort}}
+	if px, ok := c.dbProxyPort(); ok {
+		ws = append(ws, writer{Name: tag + "-haproxy-vip", Addr: c.inv.VIP.Address, Port: px})
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	rec = &recorder{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.runWritersLive(wctx, ws, 5*time.Millisecond, rec)
+	}()
+	stop = func() {
+		cancel()
+		<-done
+	}
+	if err := poll(ctx, "writes before "+before, func() error {
+		if rec.acked() < 200 {
+			return errors.New("fewer than 200 acknowledged")
+		}
+		return nil
+	}); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return rec, stop, nil
 }
