@@ -41,7 +41,8 @@ type Options struct {
 	// Progress receives one line per step; nil discards them.
 	Progress io.Writer
 	// Client talks to the Docker engine; nil means one from the
-	// environment.
+	// environment. A caller's own must come from image.NewClient, which
+	// turns testcontainers' reaper off before testcontainers reads it.
 	Client *client.Client
 	// RunID names the run's label value; empty means a random one.
 	RunID string
@@ -56,7 +57,6 @@ type Options struct {
 // error means the harness could not do its work; failed scenarios are in
 // the report, not in err.
 func Run(ctx context.Context, opts Options) (rep *Report, err error) {
-	os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
 	start := time.Now()
 	rep = &Report{Spec: opts.Spec, Started: start}
 	defer func() { rep.Duration = time.Since(start) }()
