@@ -83,7 +83,20 @@ for s in "${specs[@]}"; do
 		if bin/hagen verify "$spec" --json "$dir/$key-$i.json" >"$log" 2>&1; then
 			verdict=pass
 		else
-			verdict="fail (exit $?)"
+			code=$?
+			verdict="fail (exit $code)"
+			# Exit 4 whose only failures are scenarios naming a known limit
+			# of the design (knownLimit, README "Verify") is the expected
+			# verdict, as the matrix tests treat it.
+			if [ "$code" = 4 ] && python3 - "$dir/$key-$i.json" <<'PY'; then
+import json, sys
+r = json.load(open(sys.argv[1]))
+ok = lambda s: s["status"] == "passed" or s.get("knownLimit") or (s["status"] == "skipped" and s.get("failure", "").startswith("not applicable: "))
+bad = [s["name"] for s in r["scenarios"] if not ok(s)]
+sys.exit(1 if bad or not r["scenarios"] else 0)
+PY
+				verdict="pass (known limits fail as expected)"
+			fi
 		fi
 		left=$(leftovers)
 		if [ -n "$left" ]; then
@@ -92,7 +105,7 @@ for s in "${specs[@]}"; do
 			docker network ls -q --filter label=dev.hagen.run | xargs -r docker network rm >/dev/null 2>&1 || true
 			docker volume ls -q --filter label=dev.hagen.run | xargs -r docker volume rm >/dev/null 2>&1 || true
 		fi
-		if [ "$verdict" = pass ]; then
+		if [[ "$verdict" == pass* ]]; then
 			pass[$key]=$((pass[$key] + 1))
 		else
 			fail[$key]=$((fail[$key] + 1))
