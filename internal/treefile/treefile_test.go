@@ -1,8 +1,10 @@
 package treefile
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hagen-ha/hagen/render"
@@ -67,4 +69,44 @@ func TestWriteRefuses(t *testing.T) {
 			t.Errorf("wrote the path %q", p)
 		}
 	}
+}
+
+// WriteDurable writes a tree of more files than it fsyncs at once, and a
+// failure in the middle returns the error and leaves no file open.
+func TestWriteDurableMany(t *testing.T) {
+	tree := render.Tree{}
+	for i := range 5 * syncWorkers {
+		tree[fmt.Sprintf("d%d/f%02d", i%3, i)] = render.File{Data: []byte(fmt.Sprintf("%d\n", i)), Mode: 0o644}
+	}
+	dir := t.TempDir()
+	if err := WriteDurable(dir, tree); err != nil {
+		t.Fatal(err)
+	}
+	for p, f := range tree {
+		if data, err := os.ReadFile(filepath.Join(dir, p)); err != nil || string(data) != string(f.Data) {
+			t.Errorf("%s = %q, %v", p, data, err)
+		}
+	}
+
+	before := openFiles(t)
+	bad := t.TempDir()
+	os.MkdirAll(filepath.Join(bad, "d1"), 0o755)
+	if err := os.Symlink("/dev/null", filepath.Join(bad, "d1", "f19")); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteDurable(bad, tree); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("WriteDurable through a link: err = %v, want the link refused", err)
+	}
+	if after := openFiles(t); after != before {
+		t.Errorf("%d files open after a failed WriteDurable, %d before", after, before)
+	}
+}
+
+func openFiles(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd:", err)
+	}
+	return len(fds)
 }
