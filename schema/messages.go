@@ -241,9 +241,12 @@ func (r *report) missing(diags []diag) []diag {
 			top = append(top, p)
 		}
 	}
-	// In the order of the schema.
-	order := topLevelFields()
-	sort.Slice(top, func(i, j int) bool { return slices.Index(order, top[i]) < slices.Index(order, top[j]) })
+	if len(top) > 1 {
+		// In the order of the schema (read from its syntax only when a
+		// message needs it: a valid spec never does).
+		order := topLevelFields()
+		sort.Slice(top, func(i, j int) bool { return slices.Index(order, top[i]) < slices.Index(order, top[j]) })
+	}
 	var out []diag
 	seen := map[string]bool{}
 	for _, d := range diags {
