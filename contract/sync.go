@@ -2,9 +2,10 @@ package contract
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/hagen-ha/hagen/internal/lazyregexp"
 )
 
 // Synchronous methods of synchronous_standby_names.
@@ -40,7 +41,7 @@ func SyncKeyword(method string) string {
 	return "FIRST"
 }
 
-var syncPrefix = regexp.MustCompile(`(?i)^\s*(FIRST|ANY)\s+([0-9]+)\s*\(`)
+var syncPrefix = lazyregexp.New(`(?i)^\s*(FIRST|ANY)\s+([0-9]+)\s*\(`)
 
 // SyncCount is how many standbys a value of synchronous_standby_names
 // waits for: the number after FIRST or ANY, 1 for the plain list form

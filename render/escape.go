@@ -3,10 +3,11 @@ package render
 import (
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/hagen-ha/hagen/internal/lazyregexp"
 )
 
 // Escaping belongs to the output format: one function per format, and
@@ -30,7 +31,7 @@ import (
 //     character).
 
 // plainWord is what every format above takes unquoted.
-var plainWord = regexp.MustCompile(`^[A-Za-z0-9_@+=:,./-]+$`)
+var plainWord = lazyregexp.New(`^[A-Za-z0-9_@+=:,./-]+$`)
 
 // composeValue escapes a value of the compose file against compose's
 // interpolation: "$$" is a literal "$". Every value hagen takes from the
@@ -133,7 +134,7 @@ func sdText(s string) string { return strings.ReplaceAll(commentText(s), "%", "%
 // sdPathChars are what a path directive (WorkingDirectory=,
 // EnvironmentFile=, BindReadOnlyPaths=) takes: those directives split on
 // white space and treat quotes and colons their own ways.
-var sdPathChars = regexp.MustCompile(`^[A-Za-z0-9_@+=,./%-]+$`)
+var sdPathChars = lazyregexp.New(`^[A-Za-z0-9_@+=,./%-]+$`)
 
 // sdPath escapes a path for a path directive (specifiers are expanded in
 // them, variables not).

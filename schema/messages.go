@@ -2,7 +2,6 @@ package schema
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -11,6 +10,8 @@ import (
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/token"
+
+	"github.com/hagen-ha/hagen/internal/lazyregexp"
 )
 
 // report collects the violations of one spec, CUE's and the Go rules', and
@@ -365,7 +366,7 @@ func Count(err error) int {
 	return n
 }
 
-var listIndex = regexp.MustCompile(`\[[0-9]+\]`)
+var listIndex = lazyregexp.New(`\[[0-9]+\]`)
 
 // group prints near-identical violations (the same rule on the same field
 // of other list entries) a few times and counts the rest.

@@ -2,12 +2,12 @@ package schema
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"cuelang.org/go/cue"
 
 	"github.com/hagen-ha/hagen/internal/budget"
+	"github.com/hagen-ha/hagen/internal/lazyregexp"
 )
 
 // ManagedByPatroni reports whether Patroni decides failover: primary-standby
@@ -38,7 +38,7 @@ func PatroniSlot(member string) string {
 	return nonSlot.ReplaceAllString(strings.ToLower(member), "_")
 }
 
-var nonSlot = regexp.MustCompile(`[^a-z0-9_]`)
+var nonSlot = lazyregexp.New(`[^a-z0-9_]`)
 
 // patroniMinFailoverAfter is the least failoverAfter Patroni can work with
 // (budget.PatroniTimersFor): its rule loop_wait + 2 × retry_timeout ≤ ttl
@@ -191,7 +191,7 @@ func (c *checker) patroni() {
 	}
 }
 
-var identPattern = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+var identPattern = lazyregexp.New(`^[a-z_][a-z0-9_]{0,62}$`)
 
 // notOnWitness refuses every reference that would put a database, the
 // virtual IP, HAProxy, an app service or a client name on a witness site.

@@ -3,7 +3,6 @@ package schema
 import (
 	"fmt"
 	"net/netip"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"cuelang.org/go/cue/token"
 
 	"github.com/hagen-ha/hagen/contract"
+	"github.com/hagen-ha/hagen/internal/lazyregexp"
 )
 
 // checker holds the rules that relate several fields of a spec, and the
@@ -131,7 +131,7 @@ func quoteLabel(label string) string {
 	return strconv.Quote(label)
 }
 
-var plainLabel = regexp.MustCompile(`^[A-Za-z_#][A-Za-z0-9_-]*$`)
+var plainLabel = lazyregexp.New(`^[A-Za-z_#][A-Za-z0-9_-]*$`)
 
 func (c *checker) errorf(path, format string, args ...any) {
 	if c.control[path] {
@@ -497,7 +497,7 @@ func InDomain(name, domain string) bool {
 	return name == domain || strings.HasSuffix(name, "."+domain)
 }
 
-var tableName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}\.[a-z_][a-z0-9_]{0,62}$`)
+var tableName = lazyregexp.New(`^[a-z_][a-z0-9_]{0,62}\.[a-z_][a-z0-9_]{0,62}$`)
 
 func (c *checker) database() {
 	db := c.t.Database
@@ -1171,7 +1171,7 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-var envRef = regexp.MustCompile(`^env:[A-Z_][A-Z0-9_]*$`)
+var envRef = lazyregexp.New(`^env:[A-Z_][A-Z0-9_]*$`)
 
 // secrets checks that every secret is a reference, never a literal. A
 // literal is never echoed: it may be the password.

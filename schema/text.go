@@ -4,13 +4,14 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/distribution/reference"
+
+	"github.com/hagen-ha/hagen/internal/lazyregexp"
 )
 
 // The rules for the strings of a spec. Render escapes only the free-form
@@ -137,8 +138,8 @@ func secretWord(name string) string {
 // the start of the value or after a separator. mailto:name@host is an
 // address, not a credential.
 var (
-	schemeCredentials     = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^/?#@]*:[^/?#@]*@`)
-	schemelessCredentials = regexp.MustCompile(`(?:^|[\s=,;'"(<\[{])([^\s:/@'"=,;(<\[{]+):[^\s/@'"]*@[A-Za-z0-9\[]`)
+	schemeCredentials     = lazyregexp.New(`[A-Za-z][A-Za-z0-9+.-]*://[^/?#@]*:[^/?#@]*@`)
+	schemelessCredentials = lazyregexp.New(`(?:^|[\s=,;'"(<\[{])([^\s:/@'"=,;(<\[{]+):[^\s/@'"]*@[A-Za-z0-9\[]`)
 )
 
 // HasURLCredentials reports whether s holds user:password@ as in a URL.
@@ -156,7 +157,7 @@ func HasURLCredentials(s string) bool {
 
 // Paths on the hosts (render.installDir, file: secrets): absolute, of
 // segments of letters, digits and . _ + -, with no . or .. segment.
-var safePath = regexp.MustCompile(`^(/[A-Za-z0-9._+-]+)+$`)
+var safePath = lazyregexp.New(`^(/[A-Za-z0-9._+-]+)+$`)
 
 const safePathWords = "an absolute path of / and segments of letters, digits and . _ + - (no spaces, no . or .. segment, no // and no / at the end; e.g. /opt/hagen)"
 
@@ -176,7 +177,7 @@ func pathProblem(p string) string {
 // URLs of clients.url: scheme://[user@]host[:port][/path], host a DNS
 // name, an IPv4 address or an IPv6 address in brackets, the path of
 // letters, digits and . _ ~ / -.
-var clientURL = regexp.MustCompile(`^([a-z][a-z0-9+.-]*)://(?:[A-Za-z0-9._-]+@)?(\[[0-9a-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*)(:([0-9]{1,5}))?(/[A-Za-z0-9._~/-]*)?$`)
+var clientURL = lazyregexp.New(`^([a-z][a-z0-9+.-]*)://(?:[A-Za-z0-9._-]+@)?(\[[0-9a-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*)(:([0-9]{1,5}))?(/[A-Za-z0-9._~/-]*)?$`)
 
 const clientURLWords = "scheme://[user@]host[:port][/path]: a lower-case scheme, a DNS name, an IPv4 address or an IPv6 address in brackets, a port 1-65535, a path of letters, digits and . _ ~ / -, and no password (e.g. grpc://ha.test:8001 or grpc://[2001:db8::10]:8001)"
 

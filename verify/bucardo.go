@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hagen-ha/hagen/internal/lazyregexp"
 	"github.com/hagen-ha/hagen/internal/probe"
 )
 
@@ -135,7 +135,7 @@ func parseBucardoAge(s string) time.Duration {
 	return d
 }
 
-var stallAfterRE = regexp.MustCompile(`(?m)\bstall_after=([0-9]+)`)
+var stallAfterRE = lazyregexp.New(`(?m)\bstall_after=([0-9]+)`)
 
 // stallAfter is the age of Last good the rendered runbook alerts at: the
 // watchdog's stall_after in the rendered run.sh, else 30 s.

@@ -5,12 +5,13 @@ import (
 	"context"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/hagen-ha/hagen/internal/lazyregexp"
 )
 
 // checkCompose loads a compose file with compose-go, the library docker
@@ -57,7 +58,7 @@ func checkEnvFile(f *checkFile) CheckResult {
 	return r
 }
 
-var envTemplateLine = regexp.MustCompile(`^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=`)
+var envTemplateLine = lazyregexp.New(`^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=`)
 
 // envTemplateNames lists the variables an env template asks for.
 func envTemplateNames(data []byte) []string {

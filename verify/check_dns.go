@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 	"path"
-	"regexp"
 	"strings"
+
+	"github.com/hagen-ha/hagen/internal/lazyregexp"
 )
 
 // checkZone loads a zone file with named-checkzone as named loads a
@@ -69,4 +70,4 @@ func (b *checkBox) checkNamedConf(ctx context.Context, f *checkFile) (CheckResul
 	return r, nil
 }
 
-var namedZoneFile = regexp.MustCompile(`(?m)^\s*file\s+"([^"]+)"`)
+var namedZoneFile = lazyregexp.New(`(?m)^\s*file\s+"([^"]+)"`)

@@ -3,8 +3,9 @@ package verify
 import (
 	"fmt"
 	"net/netip"
-	"regexp"
 	"strings"
+
+	"github.com/hagen-ha/hagen/internal/lazyregexp"
 )
 
 // contractChecker decodes one of the contract files (inventory.json,
@@ -24,7 +25,7 @@ func contractChecker(checker string, parse func(name string, data []byte) error)
 	}
 }
 
-var hostName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$`)
+var hostName = lazyregexp.New(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$`)
 
 // checkHosts reads a hosts(5) fragment as the resolver does: per line an
 // address and one or more names, "#" to the end of the line a comment. The

@@ -3,8 +3,9 @@ package verify
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/hagen-ha/hagen/internal/lazyregexp"
 )
 
 // checkKeepalived runs `keepalived --config-test` (Debian's keepalived
@@ -29,7 +30,7 @@ func (b *checkBox) checkKeepalived(ctx context.Context, f *checkFile) (CheckResu
 	return r, nil
 }
 
-var keepalivedInclude = regexp.MustCompile(`(?m)^\s*include\s+(\S+)`)
+var keepalivedInclude = lazyregexp.New(`(?m)^\s*include\s+(\S+)`)
 
 // keepalivedPlaceholders are the files keepalived.conf includes that the
 // site's scripts write at run time under /run (run.sh writes the VRRP
@@ -57,7 +58,7 @@ func keepalivedPlaceholders(t *checkTree) map[string]string {
 	return out
 }
 
-var keepalivedLine = regexp.MustCompile(`^\((?:(.+): )?Line (\d+)\) (.*)$`)
+var keepalivedLine = lazyregexp.New(`^\((?:(.+): )?Line (\d+)\) (.*)$`)
 
 // keepalivedLines drops "(Line N) message" when the same message is also
 // printed with its file, "(FILE: Line N) message": keepalived's processes

@@ -5,12 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/hagen-ha/hagen/internal/lazyregexp"
 )
 
 // etcd and Patroni are checked by their own programs, together, because
@@ -279,7 +280,7 @@ func (b *checkBox) checkPatroni(ctx context.Context, f *checkFile) (CheckResult,
 	return r, nil
 }
 
-var pythonFrame = regexp.MustCompile(`^\s+(File "|\^+$|~+$)`)
+var pythonFrame = lazyregexp.New(`^\s+(File "|\^+$|~+$)`)
 
 // pythonError shortens a Python traceback to the exception it ends with
 // (a YAML error with its position); other output is kept as it is.

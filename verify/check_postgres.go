@@ -3,10 +3,11 @@ package verify
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hagen-ha/hagen/internal/lazyregexp"
 )
 
 // PostgreSQL is checked by the server itself. For each directory with a
@@ -413,10 +414,10 @@ func (b *checkBox) pgInstall(ctx context.Context, f *checkFile, dst string) erro
 }
 
 var (
-	pgSeverity    = regexp.MustCompile(`\b(LOG|WARNING|ERROR|FATAL|PANIC|DETAIL|HINT|CONTEXT):  `)
-	pgReloadNoise = regexp.MustCompile(`^LOG:  (?:parameter "([a-z_]+)" cannot be changed without restarting the server|configuration file ".*" contains errors; unaffected changes were applied)$`)
+	pgSeverity    = lazyregexp.New(`\b(LOG|WARNING|ERROR|FATAL|PANIC|DETAIL|HINT|CONTEXT):  `)
+	pgReloadNoise = lazyregexp.New(`^LOG:  (?:parameter "([a-z_]+)" cannot be changed without restarting the server|configuration file ".*" contains errors; unaffected changes were applied)$`)
 	// pgRoutine are log lines of every start, stop and reload.
-	pgRoutine = regexp.MustCompile(`^LOG:  (starting PostgreSQL|listening on|database system |redo |checkpoint |invalid record length|received SIGHUP|received fast shutdown|aborting any active|background worker|shutting down|automatic recovery|could not remove cache)`)
+	pgRoutine = lazyregexp.New(`^LOG:  (starting PostgreSQL|listening on|database system |redo |checkpoint |invalid record length|received SIGHUP|received fast shutdown|aborting any active|background worker|shutting down|automatic recovery|could not remove cache)`)
 )
 
 // pgMessages are the lines of a server log that say something about the

@@ -6,6 +6,8 @@ import (
 	"path"
 	"regexp"
 	"strings"
+
+	"github.com/hagen-ha/hagen/internal/lazyregexp"
 )
 
 // checkSystemd runs `systemd-analyze verify` on a unit, with the site's
@@ -58,8 +60,8 @@ func (b *checkBox) checkSystemd(ctx context.Context, f *checkFile) (CheckResult,
 }
 
 var (
-	systemdHostCommand = regexp.MustCompile(`: Command (/usr/bin/docker|/usr/local/bin/hagen) is not executable: No such file or directory$`)
-	systemdHostUnit    = regexp.MustCompile(`: Failed to create \S+/start: Unit (docker\.service|docker\.socket|containerd\.service) not found\.$`)
+	systemdHostCommand = lazyregexp.New(`: Command (/usr/bin/docker|/usr/local/bin/hagen) is not executable: No such file or directory$`)
+	systemdHostUnit    = lazyregexp.New(`: Failed to create \S+/start: Unit (docker\.service|docker\.socket|containerd\.service) not found\.$`)
 )
 
 // systemdHostOnly reports whether a line of systemd-analyze verify names

@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
+
+	"github.com/hagen-ha/hagen/internal/lazyregexp"
 )
 
-var envLine = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*)=`)
+var envLine = lazyregexp.New(`^([A-Za-z_][A-Za-z0-9_]*)=`)
 
 // secretNames lists the variables an env-file template asks for, in order.
 func secretNames(path string) ([]string, error) {

@@ -6,12 +6,12 @@ import (
 	"io"
 	"io/fs"
 	"path"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hagen-ha/hagen/internal/lazyregexp"
 	"github.com/hagen-ha/hagen/verify/history"
 )
 
@@ -130,13 +130,13 @@ type Abort struct {
 }
 
 var (
-	abortedDied  = regexp.MustCompile(`client (\d+) aborted in command \d+ \(SQL\) of script \d+`)
-	abortedQuery = regexp.MustCompile(`client (\d+) script \d+ aborted in command \d+ query \d+: (.*)`)
-	abortedConn  = regexp.MustCompile(`client (\d+) aborted while establishing connection`)
-	connFailed   = regexp.MustCompile(`connection to server .* failed`)
+	abortedDied  = lazyregexp.New(`client (\d+) aborted in command \d+ \(SQL\) of script \d+`)
+	abortedQuery = lazyregexp.New(`client (\d+) script \d+ aborted in command \d+ query \d+: (.*)`)
+	abortedConn  = lazyregexp.New(`client (\d+) aborted while establishing connection`)
+	connFailed   = lazyregexp.New(`connection to server .* failed`)
 	// Server messages that end the connection: the transaction may have
 	// committed.
-	goingAway = regexp.MustCompile(`(?i)terminating connection|server closed the connection|shutdown|connection to server was lost`)
+	goingAway = lazyregexp.New(`(?i)terminating connection|server closed the connection|shutdown|connection to server was lost`)
 )
 
 // ParseStderr reads a run's stderr: the aborted clients, and how many
@@ -184,7 +184,7 @@ type Run struct {
 	ConnectFailures int           `json:"connectFailures,omitempty"`
 }
 
-var runFile = regexp.MustCompile(`^run\.(\d+)\.start$`)
+var runFile = lazyregexp.New(`^run\.(\d+)\.start$`)
 
 // ReadDir reads the directory Command's loop wrote (copied out of its
 // container into any fs.FS), runs in order.

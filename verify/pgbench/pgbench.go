@@ -50,10 +50,11 @@ package pgbench
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hagen-ha/hagen/internal/lazyregexp"
 )
 
 // Table is the table pgbench's script writes.
@@ -110,7 +111,7 @@ type Options struct {
 	Restart time.Duration
 }
 
-var tagRE = regexp.MustCompile(`^[a-z0-9]+$`)
+var tagRE = lazyregexp.New(`^[a-z0-9]+$`)
 
 // loop is the sh script of Command. $1 is the log directory, $2 the
 // duration in seconds, $3 the pause between runs; the rest is pgbench's

@@ -11,6 +11,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hagen-ha/hagen/internal/budget"
@@ -26,9 +27,13 @@ var pageCSS string
 //go:embed assets/page.js
 var pageJS string
 
-var page = template.Must(template.New("page").Funcs(template.FuncMap{
-	"seconds": func(d time.Duration) string { return budget.Seconds(d) },
-}).Parse(pageTemplate))
+// page is parsed on first use: every hagen command initialises this
+// package, and only verify writes pages.
+var page = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("page").Funcs(template.FuncMap{
+		"seconds": func(d time.Duration) string { return budget.Seconds(d) },
+	}).Parse(pageTemplate))
+})
 
 // WriteHTML writes the run as one self-contained HTML page.
 func WriteHTML(w io.Writer, run Run) error {
@@ -43,7 +48,7 @@ func WriteHTML(w io.Writer, run Run) error {
 		v.Tally[statusIndex(s.Status)]++
 	}
 	var buf bytes.Buffer
-	if err := page.Execute(&buf, v); err != nil {
+	if err := page().Execute(&buf, v); err != nil {
 		return err
 	}
 	_, err := w.Write(buf.Bytes())
