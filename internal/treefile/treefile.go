@@ -133,9 +133,13 @@ type syncJob struct {
 	name string
 }
 
-// syncWorkers is how many fsyncs run at once. It also bounds the files
-// held open: at most syncWorkers waiting and syncWorkers in fsync.
-const syncWorkers = 8
+// syncWorkers is how many fsyncs run at once (each holds a thread). The
+// block layer merges the cache flushes of concurrent fsyncs, so more at
+// once is faster up to about this many (dual-site's 37 files, medians of
+// 41 runs under load: 21 ms with 8, 19 with 16, 16-19 with 32 to 128). It
+// also bounds the files held open: syncWorkers waiting, syncWorkers in
+// fsync.
+const syncWorkers = 32
 
 func newSyncer() *syncer {
 	s := &syncer{jobs: make(chan syncJob, syncWorkers)}
