@@ -46,8 +46,9 @@ func Write(dir string, tree render.Tree) error {
 //     half-written tree under the published name.
 //   - So the fsyncs run side by side, each file's as soon as it is written
 //     (on an fd kept open from the write), and the directories' once the
-//     last entry exists; a few at a time, as the disk takes concurrent
-//     flushes together while one after the other each waits for its own.
+//     last entry exists; up to syncWorkers at a time, as the block layer
+//     merges the cache flushes of concurrent fsyncs while one after the
+//     other each waits for its own.
 //   - Right after its write, each file's writeback is started with
 //     sync_file_range(SYNC_FILE_RANGE_WRITE): a hint that lets the disk
 //     work while the next files are written; it guarantees nothing and
@@ -119,8 +120,8 @@ func write(dir string, tree render.Tree, s *syncer) error {
 	return nil
 }
 
-// syncer fsyncs files and directories on a few goroutines, each fsync
-// blocking one thread.
+// syncer fsyncs files and directories on syncWorkers goroutines, each
+// fsync blocking one thread.
 type syncer struct {
 	jobs chan syncJob
 	wg   sync.WaitGroup
