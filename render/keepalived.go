@@ -86,6 +86,11 @@ type keepalivedView struct {
 	Synchronous   bool
 	OnStandbyDown string
 	SyncStandbys  []syncStandby
+	// Followers are the other database sites as standbys of this node,
+	// for notify.sh to make a peer that answered as a standby follow this
+	// node once it promoted (several standbys; with one peer, that peer is
+	// the primary that was lost).
+	Followers []follower
 	// AgentRoleSQL creates the agent's role on a node that becomes the
 	// writable primary (notify.sh); empty without an agent.
 	AgentRoleSQL string
@@ -122,6 +127,13 @@ type keepalivedPeer struct {
 	Address string
 	// URLHost is the address as the host of a URL (IPv6 in brackets).
 	URLHost string
+}
+
+// follower is a peer as a standby of this node: the replication slot it
+// streams over here and the primary_conninfo that points it here (a
+// password file on the peer, never a password).
+type follower struct {
+	Name, Address, Slot, Conninfo string
 }
 
 // syncStandby is a site whose standby may stay synchronous after a
@@ -202,6 +214,13 @@ func (keepalivedComponent) site(v *siteView) {
 		view.HealthPort = s.HealthPort
 		for _, p := range v.dbPeers() {
 			view.DBPeers = append(view.DBPeers, keepalivedPeer{p.Name, p.Address, urlHost(p.Address)})
+		}
+		if ss := v.streaming(); ss != nil && len(view.DBPeers) > 1 {
+			for _, p := range v.dbPeers() {
+				app, slot := standbyIdentity(v.d, p.Name)
+				view.Followers = append(view.Followers, follower{p.Name, p.Address, slot,
+					conninfo(v.Site.Host, v.T.Database.PublishedPort, s.ReplicationUser, app, ss.SSLMode)})
+			}
 		}
 		healthPath, err := keepalivedWord(s.HealthPath)
 		if err != nil {

@@ -1,11 +1,13 @@
 package render_test
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // witness.sh, run by bash with ping replaced by a stub that answers for
@@ -46,6 +48,21 @@ func TestWitnessMajority(t *testing.T) {
 		if isolated && !strings.Contains(string(out), "fewer than 2: this node is isolated") {
 			t.Errorf("witnesses up %q: %s", up, out)
 		}
+	}
+	// A witness that does not answer costs a whole ping wait, which is
+	// keepalived's timeout of the script: with a majority answering, the
+	// script must not wait for it. The stub for a lost witness hangs; the
+	// script returns once two answered (the context only ends a hang).
+	if err := os.WriteFile(stub, []byte("#!/bin/bash\nfor a; do :; done\ncase \" $UP \" in *\" $a \"*) exit 0 ;; esac\nexec sleep 600\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", path)
+	cmd.Env = append(os.Environ(), "UP=10.233.0.252 10.233.0.254")
+	cmd.WaitDelay = time.Second
+	if out, err := cmd.CombinedOutput(); err != nil || ctx.Err() != nil {
+		t.Errorf("one witness hanging, two answering: %v (%v)\n%s", err, ctx.Err(), out)
 	}
 	conf := file(t, tree, "db1/keepalived/keepalived.conf")
 	mustContain(t, "db1/keepalived/keepalived.conf", conf, `script "/etc/hagen/keepalived/witness.sh"`, "        hagen_witness\n")

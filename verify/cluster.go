@@ -64,6 +64,8 @@ type cluster struct {
 	image    string
 	hagenBin string
 	secrets  secrets
+	// tls is the run's TLS material when the spec has security.ssl.
+	tls      *tlsMaterial
 	lans     []*lan
 	clients  *lan // the network of the name server and the clients
 	routerID string
@@ -550,7 +552,8 @@ func (c *cluster) startService(ctx context.Context, s *site, name string, ov *ov
 		if !ok || def.File == "" {
 			return "", fmt.Errorf("site %s service %s: secret %s is not a file: secret", s.Inv.Name, name, ref.Source)
 		}
-		src, err := fileSecret(filepath.Join(c.dir, s.Inv.Dir, ".secrets"), ref.Source)
+		content, isTLS := c.tls.file(c.inv.TLS, s.Inv.Name, def.File)
+		src, err := fileSecret(filepath.Join(c.dir, s.Inv.Dir, ".secrets"), ref.Source, content)
 		if err != nil {
 			return "", err
 		}
@@ -561,7 +564,11 @@ func (c *cluster) startService(ctx context.Context, s *site, name string, ov *ov
 		if !strings.HasPrefix(target, "/") {
 			target = "/run/secrets/" + target
 		}
-		c.deviate("the file: secret %s is a fresh random file in the run's temporary directory, not %s on the host", ref.Source, def.File)
+		if isTLS {
+			c.deviate("the TLS file %s (secret %s) is the run's own, in its temporary directory: a throwaway CA and for each site a certificate with the names of its inventory tlsNames, valid %s", def.File, ref.Source, tlsValidity)
+		} else {
+			c.deviate("the file: secret %s is a fresh random file in the run's temporary directory, not %s on the host", ref.Source, def.File)
+		}
 		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: src, Target: target, ReadOnly: true})
 	}
 	n := node{

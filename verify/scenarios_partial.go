@@ -52,7 +52,10 @@ var partialFaults = []partialFault{
 		name: "partition-one-way",
 		why:  "the primary hears nothing from its peer and the witness (its own packets still leave): never both nodes writable, one writable primary with the VIP after the heal, no acknowledged write lost",
 		rules: func(c *cluster, old, peer *site) (map[string][][]string, error) {
-			rs := [][]string{drop("INPUT", peer.Inv.Address)}
+			var rs [][]string
+			for _, o := range c.others(old) {
+				rs = append(rs, drop("INPUT", o.Inv.Address))
+			}
 			for _, w := range c.witnesses() {
 				rs = append(rs, drop("INPUT", w))
 			}
@@ -65,7 +68,11 @@ var partialFaults = []partialFault{
 			"(its commits wait for the lost synchronous standby, so none is acknowledged, but its reads go stale); a consensus-based manager (manager: patroni) is the answer",
 		why: "the two database nodes lose each other but both still reach the witness and the clients: never both writable (the witness answers both, so it cannot tell them apart; one must be fenced), one writable primary with the VIP after the heal, no acknowledged write lost",
 		rules: func(c *cluster, old, peer *site) (map[string][][]string, error) {
-			return map[string][][]string{old.HostID: {drop("INPUT", peer.Inv.Address), drop("OUTPUT", peer.Inv.Address)}}, nil
+			var rs [][]string
+			for _, o := range c.others(old) {
+				rs = append(rs, drop("INPUT", o.Inv.Address), drop("OUTPUT", o.Inv.Address))
+			}
+			return map[string][][]string{old.HostID: rs}, nil
 		},
 	},
 	{
@@ -81,7 +88,7 @@ var partialFaults = []partialFault{
 			// The witness answers as the router, or as its own container:
 			// either way, its address stops answering on every node.
 			out := map[string][][]string{}
-			for _, s := range []*site{old, peer} {
+			for _, s := range c.dbSites() {
 				for _, w := range ws {
 					out[s.HostID] = append(out[s.HostID], drop("OUTPUT", w), drop("INPUT", w))
 				}

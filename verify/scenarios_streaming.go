@@ -41,12 +41,13 @@ func (st *streamingSuite) scenarios() []scenario {
 	run := func(f func(context.Context, *streamingSuite, *Metrics, *[]string) error) func(context.Context, *Metrics, *[]string) error {
 		return func(ctx context.Context, m *Metrics, notes *[]string) error { return f(ctx, st, m, notes) }
 	}
-	return append([]scenario{
+	return slices.Concat([]scenario{
 		{name: "replication", desc: "a table created on the primary appears on the standby", run: run(psReplication)},
 		{name: "standby-read-only", desc: "a write on the standby fails with PostgreSQL's read-only error", run: run(psStandbyReadOnly)},
 		{name: "steady-state", desc: "the VIP is bound on the primary only; HAProxy sends traffic to the primary", run: run(psSteadyState)},
 		{name: "health-url", desc: "each node's agent answers /primary 200 only on the writable primary", run: run(psHealthURL)},
-		{name: "standby-down", desc: "standby down: the spec's onStandbyDown holds (writes block, or fall back to async)", run: run(psStandbyDown)},
+	}, st.featureScenarios(), []scenario{
+		{name: "standby-down", desc: "every standby down: the spec's onStandbyDown holds (writes block, or fall back to async)", run: run(psStandbyDown)},
 		{name: "failover-kill", desc: "kill the primary's node while clients write through the VIP and HAProxy: promotion, VIP move, RTO, zero loss", run: run(psFault("kill")), timeout: killTimeout},
 		{name: "proxy-switch", desc: "HAProxy active/backup: with the active server killed the backup takes traffic; switch time vs interval × fall", needs: needPrimaryKilled, run: run(psProxySwitch), applies: needsDBProxy},
 		{name: "rejoin", desc: "the old primary rejoins as the standby (synchronous when the spec says so) (pg_rewind or a fresh clone); no divergent rows", needs: needPrimaryKilled, run: run(psRejoin), timeout: 6 * time.Minute},
@@ -54,7 +55,7 @@ func (st *streamingSuite) scenarios() []scenario {
 		{name: "zero-loss-postgres-kill", desc: "the primary's database process killed inside its running container: zero loss, rejoin", run: run(psFault("postgres-kill")), timeout: 6 * time.Minute},
 		{name: "zero-loss-pause", desc: "the primary's node frozen (pause): zero acknowledged writes lost; the old primary rejoins after the thaw", run: run(psFault("pause")), timeout: 6 * time.Minute},
 		{name: "partition-witness", desc: "the primary cut off from its peer and the witness: never two writable primaries; one primary after healing", run: run(psPartition), timeout: 6 * time.Minute},
-	}, st.partialScenarios()...)
+	}, st.partialScenarios())
 }
 
 // killTimeout bounds the kill of the primary's node, as a scenario or as
@@ -146,7 +147,6 @@ func (st *streamingSuite) reset(ctx context.Context) (bool, error) {
 	}); err != nil {
 		return true, err
 	}
-	sb := c.other(p)
 	// A node that was down rejoins as it starts (a pg_rewind or a clone):
 	// the rejoin's deadline; in place, streaming is there or not.
 	first := t.rejoin
@@ -154,11 +154,21 @@ func (st *streamingSuite) reset(ctx context.Context) (bool, error) {
 		first = withMargin(t.proxyCheck)
 	}
 	if err := c.waitSync(rctx, p, first); err != nil {
-		// Not streaming: a fenced old primary, which the RUNBOOK restarts
-		// (the role hook rejoins it).
+		// Not streaming: a fenced old primary, or a standby that still
+		// follows a primary that is gone, which the RUNBOOK restarts (the
+		// role hook rejoins it to the primary).
 		changed = true
-		if _, err := c.e.cli.ContainerRestart(rctx, sb.Containers[c.inv.Database.Service], client.ContainerRestartOptions{}); err != nil {
+		rows, err := c.replicas(rctx, p)
+		if err != nil {
 			return true, err
+		}
+		for _, sb := range c.others(p) {
+			if slices.ContainsFunc(rows, func(r replica) bool { return r.Addr == sb.Inv.Address && r.State == "streaming" }) {
+				continue
+			}
+			if _, err := c.e.cli.ContainerRestart(rctx, sb.Containers[c.inv.Database.Service], client.ContainerRestartOptions{}); err != nil {
+				return true, err
+			}
 		}
 		if err := c.waitSync(rctx, p, t.rejoin); err != nil {
 			return true, err
@@ -321,22 +331,29 @@ func psHealthURL(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]s
 	return nil
 }
 
-// psStandbyDown stops the standby's database while a client writes and
-// checks the spec's onStandbyDown.
+// psStandbyDown stops every standby's database while a client writes and
+// checks the spec's onStandbyDown (with one standby, the standby; with a
+// quorum, the scenario quorum stops fewer).
 func psStandbyDown(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]string) error {
 	c := st.c
 	p, err := c.currentPrimary(ctx)
 	if err != nil {
 		return err
 	}
-	sb := c.other(p)
+	sbs := c.others(p)
 	db := c.inv.Database.Service
-	if _, err := c.e.cli.ContainerStop(ctx, sb.Containers[db], client.ContainerStopOptions{}); err != nil {
-		return err
-	}
 	defer func() {
-		_ = c.e.start(context.Background(), sb.Containers[db])
+		for _, sb := range sbs {
+			_ = c.e.start(context.Background(), sb.Containers[db])
+		}
 	}()
+	var names []string
+	for _, sb := range sbs {
+		if _, err := c.e.cli.ContainerStop(ctx, sb.Containers[db], client.ContainerStopOptions{}); err != nil {
+			return err
+		}
+		names = append(names, sb.Inv.Name)
+	}
 	// One write on the primary, bounded by a client-side timeout.
 	wctx, cancel := context.WithTimeout(ctx, 4*time.Second)
 	_, werr := c.sqlAt(wctx, p.Inv.Address, c.inv.Database.PublishedPort, "INSERT INTO hagen_writes (id, client) VALUES ('"+randomID("sd")+"', 'standby-down')")
@@ -344,9 +361,11 @@ func psStandbyDown(ctx context.Context, st *streamingSuite, m *Metrics, notes *[
 	blocked := werr != nil
 	policy := c.inv.Database.OnStandbyDown
 	m.Extra = map[string]float64{"writesBlocked": b2f(blocked)}
-	*notes = append(*notes, fmt.Sprintf("onStandbyDown %q: with the standby down a commit on the primary %s", policy, map[bool]string{true: "blocked (no acknowledgement within 4 s)", false: "was acknowledged"}[blocked]))
-	if err := c.e.start(ctx, sb.Containers[db]); err != nil {
-		return err
+	*notes = append(*notes, fmt.Sprintf("onStandbyDown %q: with %s down a commit on the primary %s", policy, strings.Join(names, " and "), map[bool]string{true: "blocked (no acknowledgement within 4 s)", false: "was acknowledged"}[blocked]))
+	for _, sb := range sbs {
+		if err := c.e.start(ctx, sb.Containers[db]); err != nil {
+			return err
+		}
 	}
 	if err := c.waitSync(ctx, p, c.timers().rejoin); err != nil {
 		return fmt.Errorf("after the standby returned: %w", err)
@@ -942,11 +961,15 @@ func psPartition(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]s
 		return err
 	}
 	defer stopWriters()
+	// Cut from every other database node and every witness.
 	var rules []string
-	for _, addr := range []string{peer.Inv.Address, c.inv.Database.Witness} {
+	for _, o := range c.others(old) {
+		rules = append(rules, "iptables -I INPUT -s "+o.Inv.Address+" -j DROP", "iptables -I OUTPUT -d "+o.Inv.Address+" -j DROP")
+	}
+	for _, addr := range c.witnesses() {
 		rules = append(rules, "iptables -I INPUT -s "+addr+" -j DROP", "iptables -I OUTPUT -d "+addr+" -j DROP")
 	}
-	c.deviate("a partition of two database nodes is iptables DROP rules in the cut-off node's host namespace against its peer and the witness; the Docker host (the test clients) still reaches it")
+	c.deviate("a partition of the database nodes is iptables DROP rules in the cut-off node's host namespace against its peers and the witnesses; the Docker host (the test clients) still reaches it")
 	// One exec: the cut is complete within milliseconds.
 	inEffect := c.faultBegins(old.Inv.Name, "partition")
 	if _, err := c.e.mustExec(ctx, old.HostID, nil, "sh", "-ec", strings.Join(rules, "\n")); err != nil {

@@ -93,11 +93,12 @@ func readEnvFile(path string) (secrets, error) {
 	return out, nil
 }
 
-// fileSecret makes the host file a compose `file:` secret names: a fresh
-// random value in the run's directory of the site (the rendered path is
-// the production host's), mode 0600, mounted read-only where compose
-// mounts file secrets.
-func fileSecret(dir, name string) (string, error) {
+// fileSecret makes the host file a compose `file:` secret names, in the
+// run's directory of the site (the rendered path is the production
+// host's), mode 0600, mounted read-only where compose mounts file
+// secrets: content when given (the run's TLS material), else a fresh
+// random value. A file the run made before is kept.
+func fileSecret(dir, name string, content []byte) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
@@ -105,9 +106,12 @@ func fileSecret(dir, name string) (string, error) {
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}
-	b := make([]byte, 18)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("generate secret: %w", err)
+	if content == nil {
+		b := make([]byte, 18)
+		if _, err := rand.Read(b); err != nil {
+			return "", fmt.Errorf("generate secret: %w", err)
+		}
+		content = []byte(hex.EncodeToString(b) + "\n")
 	}
-	return path, os.WriteFile(path, []byte(hex.EncodeToString(b)+"\n"), 0o600)
+	return path, os.WriteFile(path, content, 0o600)
 }

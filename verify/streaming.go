@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,21 +35,49 @@ func (c *cluster) siteByRole(role string) *site {
 	return nil
 }
 
+// other is the first database node that is not s: with two nodes, its
+// peer; with more, the one of the highest VIP priority after s (the one
+// keepalived elects when s fails).
 func (c *cluster) other(s *site) *site {
-	for _, o := range c.sites {
-		if o != s {
-			return o
+	var best *site
+	for _, o := range c.dbSites() {
+		if o != s && (best == nil || o.Inv.VIPPriority > best.Inv.VIPPriority) {
+			best = o
 		}
 	}
-	return nil
+	return best
+}
+
+// others are the database nodes that are not s.
+func (c *cluster) others(s *site) []*site {
+	var out []*site
+	for _, o := range c.dbSites() {
+		if o != s {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// dbSites are the sites that run a database (primary or standby).
+func (c *cluster) dbSites() []*site {
+	var out []*site
+	for _, s := range c.sites {
+		if s.Inv.Role == "primary" || s.Inv.Role == "standby" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func (c *cluster) upStreaming(ctx context.Context) error {
 	primary, standby := c.siteByRole("primary"), c.siteByRole("standby")
-	if primary == nil || standby == nil || len(c.sites) != 2 {
-		return fmt.Errorf("the matrix needs one primary and one standby site (inventory has %d sites)", len(c.sites))
+	if primary == nil || standby == nil || len(c.dbSites()) != len(c.sites) {
+		return fmt.Errorf("the matrix needs one primary and at least one standby site, and only database sites (inventory has %d sites)", len(c.sites))
 	}
-	c.progress("waiting for pg_stat_replication on %s to show %s %s", primary.Inv.Name, standby.Inv.Name, c.replicationWord())
+	// The primary first, then the standbys in the order of the spec.
+	nodes := append([]*site{primary}, c.others(primary)...)
+	c.progress("waiting for pg_stat_replication on %s to show %d standbys %s", primary.Inv.Name, len(nodes)-1, c.replicationWord())
 	if err := c.waitSync(ctx, primary, c.timers().rejoin); err != nil {
 		return err
 	}
@@ -75,7 +104,7 @@ func (c *cluster) upStreaming(ctx context.Context) error {
 	if err := c.ensureWitness(ctx); err != nil {
 		return err
 	}
-	for _, s := range []*site{primary, standby} {
+	for _, s := range nodes {
 		if _, err := c.startService(ctx, s, "hagen-agent", nil); err != nil {
 			return err
 		}
@@ -89,7 +118,7 @@ func (c *cluster) upStreaming(ctx context.Context) error {
 		}
 	}
 	c.progress("agents answer; starting keepalived (primary first)")
-	for _, s := range []*site{primary, standby} {
+	for _, s := range nodes {
 		if _, err := c.startService(ctx, s, "keepalived", nil); err != nil {
 			return err
 		}
@@ -154,23 +183,78 @@ func (c *cluster) replicationWord() string {
 	return "sync"
 }
 
-// waitSync waits until the primary at s reports a standby streaming as
-// the spec replicates: synchronous when it asks for it, else
-// asynchronous.
+// waitSync waits until the primary at s reports every other database
+// node streaming from it, and as many of them as the spec's synchronous
+// count (all of them with ANY) as synchronous ("sync" or "quorum"); with
+// asynchronous replication, all of them "async".
 func (c *cluster) waitSync(ctx context.Context, s *site, d time.Duration) error {
 	wctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	want := ":streaming:" + c.replicationWord()
 	return poll(wctx, c.replicationWord()+" replication on "+s.Inv.Name, func() error {
-		out, err := c.psql(wctx, s, "SELECT coalesce(string_agg(application_name || ':' || state || ':' || sync_state, ','), '') FROM pg_stat_replication")
+		rows, err := c.replicas(wctx, s)
 		if err != nil {
 			return err
 		}
-		if !strings.Contains(out, want) {
-			return fmt.Errorf("pg_stat_replication: %q, expected a standby %q", out, want)
-		}
-		return nil
+		return c.syncProblem(s, rows)
 	})
+}
+
+// replica is one row of a primary's pg_stat_replication.
+type replica struct {
+	Addr, App, State, SyncState string
+	// SSL: the connection is TLS (pg_stat_ssl).
+	SSL bool
+}
+
+// replicas reads pg_stat_replication on the database at s, with each
+// connection's TLS state.
+func (c *cluster) replicas(ctx context.Context, s *site) ([]replica, error) {
+	out, err := c.psql(ctx, s, "SELECT coalesce(host(r.client_addr), '') || '|' || r.application_name || '|' || r.state || '|' || r.sync_state || '|' || coalesce(l.ssl::text, 'false') FROM pg_stat_replication r LEFT JOIN pg_stat_ssl l USING (pid) ORDER BY r.application_name")
+	if err != nil {
+		return nil, err
+	}
+	var rows []replica
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Split(line, "|")
+		if len(f) != 5 {
+			continue
+		}
+		rows = append(rows, replica{Addr: f[0], App: f[1], State: f[2], SyncState: f[3], SSL: f[4] == "true"})
+	}
+	return rows, nil
+}
+
+// syncProblem says what in rows (the primary s's pg_stat_replication)
+// falls short of the spec's replication, or nil.
+func (c *cluster) syncProblem(s *site, rows []replica) error {
+	word := c.replicationWord()
+	var missing []string
+	inSync := 0
+	for _, o := range c.others(s) {
+		i := slices.IndexFunc(rows, func(r replica) bool { return r.Addr == o.Inv.Address && r.State == "streaming" })
+		if i < 0 {
+			missing = append(missing, o.Inv.Name)
+			continue
+		}
+		if rows[i].SyncState == word {
+			inSync++
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("pg_stat_replication: %v; %s not streaming", rows, strings.Join(missing, ", "))
+	}
+	n := len(c.others(s))
+	need := n
+	if word != "async" {
+		// FIRST n or ANY n: n of them confirm each commit (the others
+		// are "potential", or stream asynchronously after a failover until
+		// the setting names them).
+		need = min(max(c.inv.Database.SynchronousCount, 1), n)
+	}
+	if inSync < need {
+		return fmt.Errorf("pg_stat_replication: %v; %d standbys %s, expected %d", rows, inSync, word, need)
+	}
+	return nil
 }
 
 // ensureWitness starts each witness of the spec as its own container at
@@ -301,12 +385,16 @@ func (c *cluster) agentGet(ctx context.Context, s *site, path string) (int, erro
 }
 
 // connect opens a database connection from the test process to addr:port
-// as the superuser.
+// as the superuser: with the spec's TLS as the sites' own connections
+// make it (sslmode verify-full against the run's CA), else in clear.
 func (c *cluster) connect(ctx context.Context, addr string, port int) (*pgx.Conn, error) {
 	cfg, err := pgx.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable connect_timeout=2 application_name=hagen-verify",
 		addr, port, c.inv.Database.Superuser, c.inv.Database.Name))
 	if err != nil {
 		return nil, err
+	}
+	if c.tls != nil {
+		cfg.TLSConfig = c.tls.clientConfig(addr)
 	}
 	cfg.Password = c.secrets["POSTGRES_PASSWORD"]
 	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol

@@ -153,13 +153,21 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 	if opts.Locked != nil {
 		opts.Locked()
 	}
+	// The TLS material of security.ssl, once for the run: every fresh
+	// deployment reads the same files.
+	var tm *tlsMaterial
+	if inv.TLS != nil {
+		if tm, err = newTLSMaterial(inv, time.Now()); err != nil {
+			return rep, fmt.Errorf("TLS material: %w", err)
+		}
+	}
 	devs := &[]string{}
 	h := &harness{
 		progress: progress, phase: phase,
 		mk: func() *cluster {
 			return &cluster{
 				e: &engine{cli: cli, runID: runID, keep: opts.Keep}, inv: inv, dir: dir, image: built.Tag,
-				hagenBin: opts.HagenBinary, secrets: secrets{}, vols: map[string]bool{},
+				hagenBin: opts.HagenBinary, secrets: secrets{}, tls: tm, vols: map[string]bool{},
 				progress: progress, devs: devs,
 			}
 		},

@@ -188,6 +188,16 @@ func TestMatrixTopologies(t *testing.T) {
 	}
 }
 
+// TestMatrixQuorum runs, on the quorum example (a primary, two standbys
+// of which any one confirms each commit, three witnesses, TLS between the
+// sites), the scenarios of what only it has: the quorum's commits with
+// standbys down, TLS on every connection between the sites, and the
+// witnesses' majority vote. The rest of its matrix is the same suite as
+// the topologies above.
+func TestMatrixQuorum(t *testing.T) {
+	runMatrix(t, "../examples/quorum.cue", "quorum,tls,witnesses", 10*time.Minute)
+}
+
 // TestDistributionWeighted runs the distribution scenario on the 66/33 spec.
 func TestDistributionWeighted(t *testing.T) {
 	runMatrix(t, "../examples/weighted.cue", "ha-distribution", 10*time.Minute)

@@ -5,6 +5,10 @@
 # when at least 1 of the 1 answer (a majority); a node that
 # reaches fewer is the isolated one: it goes FAULT, gives up the VIP and
 # fences its database, and never promotes its standby.
+# It returns as soon as the answers decide: a witness that does not answer
+# costs a ping's whole wait (1 s, keepalived's timeout of this script, and
+# a script that times out fails), so waiting for it when a majority has
+# already answered would fence a primary that lost only a minority.
 set -uo pipefail
 
 witnesses=(2001:db8:232::fe)
@@ -16,11 +20,14 @@ for w in "${witnesses[@]}"; do
 	pids+=("$!")
 done
 reached=0
-for pid in "${pids[@]}"; do
-	if wait "$pid"; then
+finished=0
+while [ "$reached" -lt "$need" ] && [ $((reached + ${#pids[@]} - finished)) -ge "$need" ]; do
+	if wait -n; then
 		reached=$((reached + 1))
 	fi
+	finished=$((finished + 1))
 done
+kill "${pids[@]}" 2>/dev/null
 if [ "$reached" -lt "$need" ]; then
 	echo "reached $reached of ${#witnesses[@]} witnesses (${witnesses[*]}), fewer than $need: this node is isolated" >&2
 	exit 1

@@ -46,6 +46,12 @@ sync_standbys=(
 )
 # Peers that answered as standbys before the promotion.
 standbys_up=" "
+# The peers as standbys of this node, as site=slot=primary_conninfo (the
+# peer's password file, never a password).
+followers=(
+	'db0=db0=host=2.q.test port=5432 user=replication passfile=/run/hagen/postgres/pgpass application_name=db0 sslmode=verify-full sslrootcert=/run/hagen/postgres/tls/ca.crt'
+	'db1=db1=host=2.q.test port=5432 user=replication passfile=/run/hagen/postgres/pgpass application_name=db1 sslmode=verify-full sslrootcert=/run/hagen/postgres/tls/ca.crt'
+)
 
 # keepalived may start the next notification before this one is done.
 install -d -m 0700 "$rundir"
@@ -154,6 +160,37 @@ promote_local() {
 		return 1
 	fi
 	log "promoted: the local database is a primary"
+}
+
+# follow_here makes every peer that answered as a standby follow this node,
+# which has just been promoted: its replication slot here, and its
+# primary_conninfo pointed here with ALTER SYSTEM and a reload (PostgreSQL
+# reloads primary_conninfo; its WAL receiver reconnects and follows the new
+# timeline). A standby left following the lost primary would never confirm
+# a commit here. One that cannot be changed rejoins at its next start
+# (postgres/role.sh).
+follow_here() {
+	local f name slot conninfo p addr
+	for f in "${followers[@]}"; do
+		name=${f%%=*}
+		f=${f#*=}
+		slot=${f%%=*}
+		conninfo=${f#*=}
+		if [[ $standbys_up != *" $name "* ]]; then
+			continue
+		fi
+		addr=""
+		for p in "${peers[@]}"; do
+			if [ "${p%%=*}" = "$name" ]; then
+				addr=${p#*=}
+			fi
+		done
+		log "making the standby $name follow this node (slot $slot)"
+		if ! sql 127.0.0.1 "SELECT count(pg_create_physical_replication_slot('$slot')) FROM (SELECT 1) AS one WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '$slot')" >/dev/null ||
+			! sql "$addr" "ALTER SYSTEM SET primary_conninfo = '$conninfo'" "SELECT pg_reload_conf()" >/dev/null; then
+			log "WARNING: $name does not follow this node yet; it rejoins at its next start (postgres/role.sh)"
+		fi
+	done
 }
 
 # apply_sync_policy sets synchronous_standby_names on the new primary: the
@@ -277,6 +314,7 @@ on_master() {
 			fi
 		done
 		promote_local
+		follow_here
 		apply_sync_policy
 		read -r lr ltl <<<"$(role 127.0.0.1)"
 		if [ "$lr" = fenced ]; then
