@@ -426,7 +426,7 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 func (c *cluster) directWriters(ctx context.Context) {
 	tag := randomID("direct")
 	var wg sync.WaitGroup
-	for _, s := range c.sites {
+	for _, s := range c.dbSites() {
 		w := writer{Name: tag + "-" + s.Inv.Name, Addr: s.Inv.Address, Port: c.inv.Database.PublishedPort}
 		wg.Add(1)
 		go func() {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hagen-ha/hagen/contract"
 	"github.com/hagen-ha/hagen/internal/probe"
 	"github.com/hagen-ha/hagen/verify/history"
 )
@@ -26,7 +28,7 @@ import (
 // fresh deployment.
 
 func (c *cluster) siteByRole(role string) *site {
-	for _, s := range c.sites {
+	for _, s := range c.dbSites() {
 		if s.Inv.Role == role {
 			return s
 		}
@@ -34,8 +36,9 @@ func (c *cluster) siteByRole(role string) *site {
 	return nil
 }
 
+// other is the other database node of a primary-standby pair.
 func (c *cluster) other(s *site) *site {
-	for _, o := range c.sites {
+	for _, o := range c.dbSites() {
 		if o != s {
 			return o
 		}
@@ -43,10 +46,82 @@ func (c *cluster) other(s *site) *site {
 	return nil
 }
 
+// dbSites are the sites that run the database: every site but the ones
+// that carry only HAProxy (and keepalived) for it.
+func (c *cluster) dbSites() []*site {
+	var out []*site
+	for _, s := range c.sites {
+		if s.Inv.Role != contract.RoleProxy {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// proxySites are the sites that carry only HAProxy (and keepalived when
+// the VIP moves between them), no database.
+func (c *cluster) proxySites() []*site {
+	var out []*site
+	for _, s := range c.sites {
+		if s.Inv.Role == contract.RoleProxy {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// vipSites are the sites that run keepalived for the VIP: the database
+// nodes, or the proxy hosts when the VIP moves between them.
+func (c *cluster) vipSites() []*site {
+	var out []*site
+	for _, s := range c.sites {
+		if _, ok := s.Project.Services["keepalived"]; ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// vipOnProxies: keepalived runs on the proxy hosts, not on the database
+// nodes, so the VIP follows a working HAProxy, not the primary.
+func (c *cluster) vipOnProxies() bool {
+	vs := c.vipSites()
+	return len(vs) > 0 && vs[0].Inv.Role == contract.RoleProxy
+}
+
+// checkVIP checks where the VIP is bound with p the writable primary:
+// on p only when keepalived runs on the database nodes; on exactly one
+// proxy host (and no database node) when it moves between the proxy
+// hosts. It returns the holder.
+func (c *cluster) checkVIP(ctx context.Context, p *site) (*site, error) {
+	var holders []string
+	var holder *site
+	for _, s := range c.sites {
+		on, err := c.vipOn(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		if on {
+			holders = append(holders, s.Inv.Name)
+			holder = s
+		}
+	}
+	if !c.vipOnProxies() {
+		if len(holders) != 1 || holder != p {
+			return nil, fmt.Errorf("VIP %s bound on [%s]; expected only on the primary %s", c.inv.VIP.Address, strings.Join(holders, " "), p.Inv.Name)
+		}
+		return holder, nil
+	}
+	if len(holders) != 1 || holder.Inv.Role != contract.RoleProxy {
+		return nil, fmt.Errorf("VIP %s bound on [%s]; expected on exactly one proxy host", c.inv.VIP.Address, strings.Join(holders, " "))
+	}
+	return holder, nil
+}
+
 func (c *cluster) upStreaming(ctx context.Context) error {
 	primary, standby := c.siteByRole("primary"), c.siteByRole("standby")
-	if primary == nil || standby == nil || len(c.sites) != 2 {
-		return fmt.Errorf("the matrix needs one primary and one standby site (inventory has %d sites)", len(c.sites))
+	if primary == nil || standby == nil || len(c.dbSites()) != 2 {
+		return fmt.Errorf("the matrix needs one primary and one standby site (inventory has %d database sites)", len(c.dbSites()))
 	}
 	c.progress("waiting for pg_stat_replication on %s to show %s %s", primary.Inv.Name, standby.Inv.Name, c.replicationWord())
 	if err := c.waitSync(ctx, primary, c.timers().rejoin); err != nil {
@@ -80,7 +155,7 @@ func (c *cluster) upStreaming(ctx context.Context) error {
 			return err
 		}
 	}
-	for _, s := range c.sites {
+	for _, s := range c.dbSites() {
 		if err := poll(ctx, "agent on "+s.Inv.Name, func() error {
 			_, err := c.agentGet(ctx, s, "/health")
 			return err
@@ -88,12 +163,28 @@ func (c *cluster) upStreaming(ctx context.Context) error {
 			return err
 		}
 	}
-	c.progress("agents answer; starting keepalived (primary first)")
-	for _, s := range []*site{primary, standby} {
+	// keepalived: on the database nodes the primary first (it takes the
+	// VIP); on proxy hosts the highest priority first. Proxy hosts start
+	// HAProxy first (compose's depends_on: the track script checks it).
+	vs := c.vipSites()
+	if c.vipOnProxies() {
+		slices.SortStableFunc(vs, func(a, b *site) int { return b.Inv.VIPPriority - a.Inv.VIPPriority })
+		for _, s := range c.proxySites() {
+			if _, ok := s.Project.Services["haproxy"]; ok {
+				if _, err := c.startService(ctx, s, "haproxy", nil); err != nil {
+					return err
+				}
+			}
+		}
+	} else {
+		vs = []*site{primary, standby}
+	}
+	c.progress("agents answer; starting keepalived on %s (the first takes the VIP)", siteNames(vs))
+	for i, s := range vs {
 		if _, err := c.startService(ctx, s, "keepalived", nil); err != nil {
 			return err
 		}
-		if s == primary {
+		if i == 0 {
 			wctx, cancel := context.WithTimeout(ctx, c.timers().vip)
 			err := poll(wctx, "VIP on "+s.Inv.Name, func() error {
 				on, err := c.vipOn(wctx, s)
@@ -109,7 +200,7 @@ func (c *cluster) upStreaming(ctx context.Context) error {
 		}
 	}
 	for _, s := range c.sites {
-		if _, ok := s.Project.Services["haproxy"]; !ok {
+		if _, ok := s.Project.Services["haproxy"]; !ok || slices.Contains(s.Started, "haproxy") {
 			continue
 		}
 		if _, err := c.startService(ctx, s, "haproxy", nil); err != nil {
@@ -132,6 +223,14 @@ func (c *cluster) upStreaming(ctx context.Context) error {
 		return fmt.Errorf("create the probe tables: %w", err)
 	}
 	return c.startStreamingApps(ctx)
+}
+
+func siteNames(ss []*site) string {
+	var names []string
+	for _, s := range ss {
+		names = append(names, s.Inv.Name)
+	}
+	return strings.Join(names, ", ")
 }
 
 // dbProxyPort is HAProxy's port when it fronts the database.
