@@ -108,8 +108,8 @@ func (c *cluster) partition(ctx context.Context, s *site) error {
 			continue
 		}
 		for _, rule := range [][]string{
-			{"iptables", "-I", "INPUT", "-s", o.LAN.Prefix.String(), "-j", "DROP"},
-			{"iptables", "-I", "OUTPUT", "-d", o.LAN.Prefix.String(), "-j", "DROP"},
+			{iptables(o.LAN.Prefix.String()), "-I", "INPUT", "-s", o.LAN.Prefix.String(), "-j", "DROP"},
+			{iptables(o.LAN.Prefix.String()), "-I", "OUTPUT", "-d", o.LAN.Prefix.String(), "-j", "DROP"},
 		} {
 			if _, err := c.e.mustExec(ctx, s.HostID, nil, rule...); err != nil {
 				return fmt.Errorf("partition %s: %w", s.Inv.Name, err)
@@ -123,7 +123,7 @@ func (c *cluster) partition(ctx context.Context, s *site) error {
 // redirects stay).
 func (c *cluster) heal(ctx context.Context, s *site) error {
 	c.faultEnds(s.Inv.Name, "heal")
-	_, err := c.e.mustExec(ctx, s.HostID, nil, "iptables", "-F")
+	_, err := c.e.mustExec(ctx, s.HostID, nil, "sh", "-ec", "iptables -F; ip6tables -F")
 	return err
 }
 

@@ -246,6 +246,27 @@ func psReplication(ctx context.Context, st *streamingSuite, m *Metrics, notes *[
 		return err
 	}
 	committed := time.Since(t0)
+	if c.hotStandbyOff(sb) {
+		// A standby with hot_standby = off takes no SQL: the primary's
+		// pg_stat_replication shows when it has replayed the commit.
+		lsn, err := c.psql(ctx, p, "SELECT pg_current_wal_lsn()")
+		if err != nil {
+			return err
+		}
+		if err := poll(ctx, "the commit replayed on "+sb.Inv.Name, func() error {
+			out, err := c.psql(ctx, p, "SELECT coalesce(bool_or(replay_lsn >= '"+lsn+"'::pg_lsn), false) FROM pg_stat_replication WHERE application_name = '"+sb.Inv.Name+"'")
+			if err == nil && out != "t" {
+				err = fmt.Errorf("replay_lsn of %s not yet at %s", sb.Inv.Name, lsn)
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+		m.LagMillis = max(time.Since(t0).Milliseconds(), 1)
+		*notes = append(*notes, fmt.Sprintf("table %s created on %s (WAL %s) was replayed on %s %s after the statement started (read from pg_stat_replication: hot_standby = off, the standby takes no SQL)", table, p.Inv.Name, lsn, sb.Inv.Name, time.Since(t0).Round(time.Millisecond)))
+		_, _ = c.psql(ctx, p, "DROP TABLE "+table)
+		return nil
+	}
 	if !c.inv.Database.Synchronous {
 		// Asynchronous: the standby replays it a moment later.
 		if err := poll(ctx, "the table on "+sb.Inv.Name, func() error {
@@ -282,6 +303,14 @@ func psStandbyReadOnly(ctx context.Context, st *streamingSuite, m *Metrics, note
 	_, err = c.sqlAt(ctx, sb.Inv.Address, c.inv.Database.PublishedPort, "INSERT INTO hagen_writes (id, client) VALUES ('"+randomID("ro")+"', 'ro')")
 	if err == nil {
 		return fmt.Errorf("a write on the standby %s succeeded", sb.Inv.Name)
+	}
+	if c.hotStandbyOff(sb) {
+		// hot_standby = off: the standby refuses the connection itself.
+		if !strings.Contains(err.Error(), "57P03") {
+			return fmt.Errorf("expected PostgreSQL's refusal of every connection (hot_standby = off, SQLSTATE 57P03) from %s, got: %v", sb.Inv.Name, err)
+		}
+		*notes = append(*notes, "standby "+sb.Inv.Name+" (hot_standby = off): "+err.Error())
+		return nil
 	}
 	if !strings.Contains(err.Error(), "read-only transaction") || !strings.Contains(err.Error(), "25006") {
 		return fmt.Errorf("expected PostgreSQL's read-only error (SQLSTATE 25006) from %s, got: %v", sb.Inv.Name, err)
@@ -343,10 +372,20 @@ func psHealthURL(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]s
 			if (path == "/primary") != (s == p) && path != "/health" {
 				want = http.StatusServiceUnavailable
 			}
+			if path != "/primary" && s != p && c.hotStandbyOff(s) {
+				// The agent cannot query a standby that takes no SQL
+				// (hot_standby = off): the rendered spec warns that it
+				// reports it unreachable (/replica and /health 503).
+				want = http.StatusServiceUnavailable
+			}
 			if code != want {
 				return fmt.Errorf("agent on %s: GET %s = %d, expected %d", s.Inv.Name, path, code, want)
 			}
 		}
+	}
+	if c.hotStandbyOff(c.other(p)) {
+		*notes = append(*notes, fmt.Sprintf("/primary 200 on %s only; on the standby /replica and /health 503 (hot_standby = off: the agent cannot query it, as the spec's warning says)", p.Inv.Name))
+		return nil
 	}
 	*notes = append(*notes, fmt.Sprintf("/primary 200 on %s only, /replica 200 on the standby only", p.Inv.Name))
 	return nil
@@ -974,7 +1013,8 @@ func psPartition(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]s
 	defer stopWriters()
 	var rules []string
 	for _, addr := range []string{peer.Inv.Address, c.inv.Database.Witness} {
-		rules = append(rules, "iptables -I INPUT -s "+addr+" -j DROP", "iptables -I OUTPUT -d "+addr+" -j DROP")
+		ipt := iptables(addr)
+		rules = append(rules, ipt+" -I INPUT -s "+addr+" -j DROP", ipt+" -I OUTPUT -d "+addr+" -j DROP")
 	}
 	c.deviate("a partition of two database nodes is iptables DROP rules in the cut-off node's host namespace against its peer and the witness; the Docker host (the test clients) still reaches it")
 	// One exec: the cut is complete within milliseconds.

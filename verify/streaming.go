@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"path/filepath"
@@ -374,7 +375,7 @@ func (c *cluster) startStreamingApps(ctx context.Context) error {
 
 // vipOn reports whether the site host has the VIP on its interface.
 func (c *cluster) vipOn(ctx context.Context, s *site) (bool, error) {
-	out, err := c.e.mustExec(ctx, s.HostID, nil, "ip", "-4", "-o", "addr", "show")
+	out, err := c.e.mustExec(ctx, s.HostID, nil, "ip", "-o", "addr", "show")
 	if err != nil {
 		return false, err
 	}
@@ -386,7 +387,7 @@ func (c *cluster) vipOn(ctx context.Context, s *site) (bool, error) {
 func (c *cluster) agentGet(ctx context.Context, s *site, path string) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s:%d%s", s.Inv.Address, c.inv.Database.HealthPort, path), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(s.Inv.Address, strconv.Itoa(c.inv.Database.HealthPort))+path, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -506,7 +507,7 @@ func (c *cluster) write(ctx context.Context, w writer, interval time.Duration, r
 			// Cut short by the end of the run: neither acknowledged nor failed.
 			break
 		}
-		e := probe.Event{T: time.Now().UnixNano(), Op: probe.OpWrite, ID: id, Server: w.Name, Addr: fmt.Sprintf("%s:%d", w.Addr, w.Port), OK: err == nil, LatencyNs: int64(time.Since(t0))}
+		e := probe.Event{T: time.Now().UnixNano(), Op: probe.OpWrite, ID: id, Server: w.Name, Addr: net.JoinHostPort(w.Addr, strconv.Itoa(w.Port)), OK: err == nil, LatencyNs: int64(time.Since(t0))}
 		if err != nil {
 			e.Err = err.Error()
 		}
