@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,24 +49,15 @@ func needsVIPOnProxyHosts(inv *contract.Inventory) string {
 		return why
 	}
 	for _, s := range inv.Sites {
-		if s.Role == contract.RoleProxy && contains(s.Services, "keepalived") {
+		if s.Role == contract.RoleProxy && slices.Contains(s.Services, "keepalived") {
 			return ""
 		}
 	}
 	return "the VIP does not move between the proxy hosts"
 }
 
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// proxyWriters are writers through HAProxy at the VIP (two) and at each
-// proxy host's own address but skip's.
+// proxyWriters are writers through HAProxy at the VIP (two) and at the
+// own address of each proxy host but skip.
 func (c *cluster) proxyWriters(tag string, skip *site) []writer {
 	px, _ := c.dbProxyPort()
 	ws := []writer{{Name: tag + "-vip-a", Addr: c.inv.VIP.Address, Port: px}, {Name: tag + "-vip-b", Addr: c.inv.VIP.Address, Port: px}}
@@ -77,10 +69,10 @@ func (c *cluster) proxyWriters(tag string, skip *site) []writer {
 	return ws
 }
 
-// writeUntilResumed runs ws until at least 1000 writes are acknowledged,
-// calls fault, and waits until every writer had a write sent after the
-// fault acknowledged. It returns the recorder, the end of the fault and a
-// function that stops the writers.
+// writeThrough starts the writers ws, waits until at least 1000 writes
+// are acknowledged and calls fault. It returns the recorder, the end of
+// the fault and a function that stops the writers (waitResumed waits for
+// the recovery).
 func (c *cluster) writeThrough(ctx context.Context, ws []writer, fault func() error) (*recorder, time.Time, func(), error) {
 	wctx, cancel := context.WithCancel(ctx)
 	rec := &recorder{}
@@ -284,7 +276,7 @@ func psProxyHostKill(ctx context.Context, st *streamingSuite, m *Metrics, notes 
 	}
 	var peers []*site
 	for _, s := range c.proxySites() {
-		if s != holder && contains(s.Inv.Services, "keepalived") {
+		if s != holder && slices.Contains(s.Inv.Services, "keepalived") {
 			peers = append(peers, s)
 		}
 	}
