@@ -35,7 +35,7 @@ dir=${STRESS_DIR:-$(mktemp -d -t hagen-stress.XXXXXX)}
 mkdir -p "$dir"
 
 if [ ${#specs[@]} -eq 0 ]; then
-	specs=(examples/dual-site.cue examples/primary-standby.cue)
+	specs=(examples/dual-site.cue examples/primary-standby.cue examples/proxy-hosts.cue examples/ipv6.cue)
 	while read -r name _; do
 		specs+=("$name")
 	done < <(bin/hagen topologies)

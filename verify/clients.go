@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -236,7 +237,7 @@ func probeNeverSent(err string) bool {
 // to PostgreSQL, an HAProxy front (at the VIP or on a node), or a node's
 // own address.
 func (c *cluster) pathOf(addr string, port int) history.Path {
-	target := fmt.Sprintf("%s:%d", addr, port)
+	target := net.JoinHostPort(addr, strconv.Itoa(port))
 	if c.inv.Proxy != nil && port == c.inv.Proxy.Port {
 		return history.Path{Via: history.ViaHAProxy, Target: target}
 	}
@@ -426,7 +427,7 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 func (c *cluster) directWriters(ctx context.Context) {
 	tag := randomID("direct")
 	var wg sync.WaitGroup
-	for _, s := range c.sites {
+	for _, s := range c.dbSites() {
 		w := writer{Name: tag + "-" + s.Inv.Name, Addr: s.Inv.Address, Port: c.inv.Database.PublishedPort}
 		wg.Add(1)
 		go func() {

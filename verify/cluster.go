@@ -142,11 +142,15 @@ func planLANs(inv contract.Inventory) ([]*lan, *lan, error) {
 	}
 	clients := find(ns)
 	if clients == nil {
-		clients = &lan{Prefix: netip.PrefixFrom(ns, 24).Masked()}
+		bits := 24
+		if ns.Is6() {
+			bits = 64
+		}
+		clients = &lan{Prefix: netip.PrefixFrom(ns, bits).Masked()}
 		lans = append(lans, clients)
 	}
 	for _, l := range lans {
-		if l.Prefix.Bits() > 28 {
+		if l.Prefix.Addr().BitLen()-l.Prefix.Bits() < 4 {
 			return nil, nil, fmt.Errorf("network %s is too small for verify", l.Prefix)
 		}
 		// Gateway: the lowest free host address; router: the highest.
@@ -173,12 +177,18 @@ func planLANs(inv contract.Inventory) ([]*lan, *lan, error) {
 }
 
 func lastAddr(p netip.Prefix) netip.Addr {
-	a := p.Addr().As4()
+	a := p.Addr().As16()
 	bits := p.Bits()
-	for i := bits; i < 32; i++ {
+	if p.Addr().Is4() {
+		bits += 96
+	}
+	for i := bits; i < 128; i++ {
 		a[i/8] |= 1 << (7 - uint(i%8))
 	}
-	return netip.AddrFrom4(a)
+	if p.Addr().Is4() {
+		return netip.AddrFrom16(a).Unmap()
+	}
+	return netip.AddrFrom16(a)
 }
 
 func (c *cluster) lanOf(a netip.Addr) *lan {
@@ -205,13 +215,21 @@ func (c *cluster) createNetworks(ctx context.Context) error {
 	for _, l := range c.lans {
 		// Dynamic addresses (none are expected: every container gets a
 		// static one) come from a range that avoids the rendered ones.
-		nw, err := tcnetwork.New(ctx,
+		opts := []tcnetwork.NetworkCustomizer{
 			tcnetwork.WithDriver("bridge"),
 			tcnetwork.WithIPAM(&network.IPAM{Config: []network.IPAMConfig{{
 				Subnet: l.Prefix, Gateway: l.Gateway,
 			}}}),
 			tcnetwork.WithLabels(c.e.labels(map[string]string{labelLAN: l.Prefix.String()})),
-		)
+		}
+		if l.Prefix.Addr().Is6() {
+			// An IPv6 LAN: Docker (20.10) gives every network an IPv4
+			// subnet too, from its default pools; nothing of the
+			// deployment uses it.
+			opts = append(opts, tcnetwork.WithEnableIPv6())
+			c.deviate("an IPv6 LAN is a Docker network with IPv6 enabled and the spec's subnet; Docker also gives it an IPv4 subnet of its own, which no rendered file and no client uses")
+		}
+		nw, err := tcnetwork.New(ctx, opts...)
 		if err != nil {
 			return fmt.Errorf("create network %s: %w%s", l.Prefix, err, c.subnetHolder(ctx, l.Prefix))
 		}
@@ -323,7 +341,7 @@ func (c *cluster) create(ctx context.Context, n node) (string, error) {
 				ep = &network.EndpointSettings{NetworkID: n.LAN.ID}
 				eps[n.LAN.Name] = ep
 			}
-			ep.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: n.IP}
+			ep.IPAMConfig = endpointIP(n.IP)
 		}
 	}
 	id, err := c.e.createContainer(ctx, req)
@@ -335,6 +353,23 @@ func (c *cluster) create(ctx context.Context, n node) (string, error) {
 	}
 	c.nodes[id] = n
 	return id, nil
+}
+
+// endpointIP is the static address of an endpoint, of either family.
+func endpointIP(a netip.Addr) *network.EndpointIPAMConfig {
+	if a.Is6() {
+		return &network.EndpointIPAMConfig{IPv6Address: a}
+	}
+	return &network.EndpointIPAMConfig{IPv4Address: a}
+}
+
+// iptables is the packet filter command for an address family: ip6tables
+// for IPv6 addresses and prefixes, iptables otherwise.
+func iptables(addr string) string {
+	if strings.Contains(addr, ":") {
+		return "ip6tables"
+	}
+	return "iptables"
 }
 
 // start starts a container created by create; an address clash names
@@ -365,7 +400,7 @@ func (c *cluster) addrHolder(ctx context.Context, l *lan, a netip.Addr) string {
 		}
 	}
 	for _, ep := range res.Network.Containers {
-		if ep.IPv4Address.Addr() == a {
+		if ep.IPv4Address.Addr() == a || ep.IPv6Address.Addr() == a {
 			return "container " + ep.Name
 		}
 	}
@@ -394,7 +429,7 @@ func (c *cluster) startRouter(ctx context.Context) error {
 	id, err := c.create(ctx, node{
 		Name: c.name("wan-router"), Image: c.image, Entrypoint: sleeper, Init: true,
 		CapAdd:  []string{"NET_ADMIN", "NET_RAW"},
-		Sysctls: map[string]string{"net.ipv4.ip_forward": "1", "net.ipv4.conf.all.rp_filter": "0", "net.ipv4.conf.default.rp_filter": "0"},
+		Sysctls: map[string]string{"net.ipv4.ip_forward": "1", "net.ipv4.conf.all.rp_filter": "0", "net.ipv4.conf.default.rp_filter": "0", "net.ipv6.conf.all.forwarding": "1"},
 		LAN:     first, IP: first.Router,
 		Labels: map[string]string{labelRole: "router"},
 	})
@@ -405,7 +440,7 @@ func (c *cluster) startRouter(ctx context.Context) error {
 	for _, l := range c.lans[1:] {
 		if _, err := c.e.cli.NetworkConnect(ctx, l.ID, client.NetworkConnectOptions{
 			Container:      id,
-			EndpointConfig: &network.EndpointSettings{IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: l.Router}},
+			EndpointConfig: &network.EndpointSettings{IPAMConfig: endpointIP(l.Router)},
 		}); err != nil {
 			return fmt.Errorf("connect router to %s: %w", l.Prefix, err)
 		}
@@ -439,9 +474,14 @@ func (c *cluster) startDNS(ctx context.Context) error {
 	if err := c.routes(ctx, id, c.clients); err != nil {
 		return err
 	}
-	// Ready when it answers for the first client name.
+	// Ready when it answers for the first client name (an AAAA record
+	// when the sites are on IPv6).
+	qtype := "A"
+	if len(c.sites) > 0 && c.sites[0].Addr.Is6() {
+		qtype = "AAAA"
+	}
 	return poll(ctx, "name server answers", func() error {
-		out, err := c.e.mustExec(ctx, id, nil, "dig", "+short", "+time=1", "+tries=1", "@127.0.0.1", c.inv.Clients.Names[0])
+		out, err := c.e.mustExec(ctx, id, nil, "dig", "+short", "+time=1", "+tries=1", "@127.0.0.1", c.inv.Clients.Names[0], qtype)
 		if err != nil {
 			return err
 		}
@@ -463,7 +503,7 @@ func (c *cluster) startSiteHost(ctx context.Context, s *site) error {
 	id, err := c.create(ctx, node{
 		Name: c.name(s.Inv.Name, "host"), Image: c.image, Entrypoint: sleeper, Init: true,
 		CapAdd:     []string{"NET_ADMIN", "NET_RAW", "NET_BROADCAST"},
-		Sysctls:    map[string]string{"net.ipv4.ip_nonlocal_bind": "1"},
+		Sysctls:    map[string]string{"net.ipv4.ip_nonlocal_bind": "1", "net.ipv6.ip_nonlocal_bind": "1"},
 		ExtraHosts: hosts,
 		DNS:        []netip.Addr{netip.MustParseAddr(c.inv.Nameserver)},
 		LAN:        s.LAN, IP: s.Addr,
@@ -491,12 +531,20 @@ func (c *cluster) bootSiteHost(ctx context.Context, s *site) error {
 		if pub == tgt {
 			continue
 		}
-		for _, rule := range [][]string{
-			{"iptables", "-t", "nat", "-A", "PREROUTING", "-p", "tcp", "--dport", pub, "-j", "REDIRECT", "--to-ports", tgt},
-			{"iptables", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-m", "addrtype", "--dst-type", "LOCAL", "--dport", pub, "-j", "REDIRECT", "--to-ports", tgt},
-		} {
-			if _, err := c.e.mustExec(ctx, s.HostID, nil, rule...); err != nil {
-				return fmt.Errorf("site %s port %s→%s: %w", s.Inv.Name, pub, tgt, err)
+		// Both families, as Docker publishes a port: the rendered
+		// scripts reach the published port at 127.0.0.1 also on an IPv6
+		// site.
+		for _, ipt := range []string{"iptables", "ip6tables"} {
+			if ipt == "ip6tables" && !s.Addr.Is6() {
+				continue
+			}
+			for _, rule := range [][]string{
+				{ipt, "-t", "nat", "-A", "PREROUTING", "-p", "tcp", "--dport", pub, "-j", "REDIRECT", "--to-ports", tgt},
+				{ipt, "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-m", "addrtype", "--dst-type", "LOCAL", "--dport", pub, "-j", "REDIRECT", "--to-ports", tgt},
+			} {
+				if _, err := c.e.mustExec(ctx, s.HostID, nil, rule...); err != nil {
+					return fmt.Errorf("site %s port %s→%s: %w", s.Inv.Name, pub, tgt, err)
+				}
 			}
 		}
 	}

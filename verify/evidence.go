@@ -202,7 +202,7 @@ func (c *cluster) finalState(ctx context.Context, tables []histTable) history.Fi
 	var f history.FinalState
 	for {
 		f = history.FinalState{}
-		for _, s := range c.sites {
+		for _, s := range c.dbSites() {
 			f.Nodes = append(f.Nodes, c.nodeState(ctx, s, tables))
 		}
 		if agree(f) || ctx.Err() != nil {

@@ -68,6 +68,9 @@ func (c *cluster) budgetFault(what string) string {
 		return contract.BudgetFaultPrimaryLost
 	case "postgres-kill":
 		return contract.BudgetFaultDatabaseCheck
+	case "proxy-host-kill":
+		// A proxy host's loss is a VIP holder's loss.
+		return contract.BudgetFaultNodeLost
 	}
 	return ""
 }

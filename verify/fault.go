@@ -15,7 +15,12 @@ import (
 // killSite is a power loss: SIGKILL to every container of the site, its
 // services and then the site host.
 func (c *cluster) killSite(ctx context.Context, s *site) error {
-	defer c.faultBegins(s.Inv.Name, "kill")()
+	return c.killSiteAs(ctx, s, "kill")
+}
+
+// killSiteAs is killSite recorded in the history as the fault what.
+func (c *cluster) killSiteAs(ctx context.Context, s *site, what string) error {
+	defer c.faultBegins(s.Inv.Name, what)()
 	var errs []error
 	for _, name := range slices.Backward(s.Started) {
 		if err := c.e.kill(ctx, s.Containers[name], "KILL"); err != nil && !notRunning(err) {
@@ -85,10 +90,7 @@ func (c *cluster) restartSite(ctx context.Context, s *site) error {
 			return fmt.Errorf("restart %s/%s: %w", s.Inv.Name, name, err)
 		}
 		if name == c.inv.Database.Service {
-			wctx, cancel := context.WithTimeout(ctx, c.timers().healthy)
-			err := c.e.waitHealthy(wctx, id, s.Inv.Name+"/"+name)
-			cancel()
-			if err != nil {
+			if err := c.waitDatabase(ctx, s); err != nil {
 				return err
 			}
 		}
@@ -106,8 +108,8 @@ func (c *cluster) partition(ctx context.Context, s *site) error {
 			continue
 		}
 		for _, rule := range [][]string{
-			{"iptables", "-I", "INPUT", "-s", o.LAN.Prefix.String(), "-j", "DROP"},
-			{"iptables", "-I", "OUTPUT", "-d", o.LAN.Prefix.String(), "-j", "DROP"},
+			{iptables(o.LAN.Prefix.String()), "-I", "INPUT", "-s", o.LAN.Prefix.String(), "-j", "DROP"},
+			{iptables(o.LAN.Prefix.String()), "-I", "OUTPUT", "-d", o.LAN.Prefix.String(), "-j", "DROP"},
 		} {
 			if _, err := c.e.mustExec(ctx, s.HostID, nil, rule...); err != nil {
 				return fmt.Errorf("partition %s: %w", s.Inv.Name, err)
@@ -121,7 +123,7 @@ func (c *cluster) partition(ctx context.Context, s *site) error {
 // redirects stay).
 func (c *cluster) heal(ctx context.Context, s *site) error {
 	c.faultEnds(s.Inv.Name, "heal")
-	_, err := c.e.mustExec(ctx, s.HostID, nil, "iptables", "-F")
+	_, err := c.e.mustExec(ctx, s.HostID, nil, "sh", "-ec", "iptables -F; ip6tables -F")
 	return err
 }
 

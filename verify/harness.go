@@ -247,7 +247,7 @@ func (c *cluster) resetSite(ctx context.Context, s *site) (bool, error) {
 		}
 	}
 	// A partition leaves DROP rules in the filter table.
-	out, err := c.e.mustExec(ctx, s.HostID, nil, "iptables", "-S")
+	out, err := c.e.mustExec(ctx, s.HostID, nil, "sh", "-ec", "iptables -S; ip6tables -S")
 	if err != nil {
 		return changed, err
 	}

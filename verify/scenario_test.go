@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -137,6 +138,66 @@ func TestPlanLANsLeavesTheWitness(t *testing.T) {
 			if a == "10.232.0.1" || a == "10.232.0.254" {
 				t.Errorf("network %s: gateway %s, router %s: one is a witness", l.Prefix, l.Gateway, l.Router)
 			}
+		}
+	}
+}
+
+// An IPv6 LAN gets a gateway and a router inside its prefix that no
+// spec address takes, the last address of the prefix excluded.
+func TestPlanLANsIPv6(t *testing.T) {
+	inv := contract.Inventory{
+		Nameserver: "2001:db8:232::53",
+		Sites: []contract.InventorySite{
+			{Name: "db0", Address: "2001:db8:232::11", LAN: "2001:db8:232::/64"},
+			{Name: "db1", Address: "2001:db8:232::12", LAN: "2001:db8:232::/64"},
+		},
+		Database: contract.InventoryDB{Witness: "2001:db8:232::1"},
+		VIP:      &contract.InventoryVIP{Address: "2001:db8:232::100"},
+	}
+	lans, clients, err := planLANs(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lans) != 1 || clients != lans[0] {
+		t.Fatalf("lans %v, clients %v: expected the one site LAN, holding the name server", lans, clients)
+	}
+	l := lans[0]
+	if l.Gateway.String() != "2001:db8:232::2" || l.Router.String() != "2001:db8:232:0:ffff:ffff:ffff:fffe" {
+		t.Errorf("gateway %s, router %s", l.Gateway, l.Router)
+	}
+	if got := lastAddr(netip.MustParsePrefix("10.232.0.0/24")).String(); got != "10.232.0.255" {
+		t.Errorf("lastAddr of an IPv4 /24: %s", got)
+	}
+}
+
+// Where nothing promotes a standby (keepalived on the proxy hosts only),
+// the scenarios that expect an automatic failover do not apply and the
+// proxy-host scenarios do; on a spec with keepalived on the database
+// nodes it is the other way round.
+func TestProxyHostApplicability(t *testing.T) {
+	proxyHosts := &contract.Inventory{Sites: []contract.InventorySite{
+		{Name: "db0", Role: "primary", Services: []string{"postgres", "hagen-agent"}},
+		{Name: "db1", Role: "standby", Services: []string{"postgres", "hagen-agent"}},
+		{Name: "proxy0", Role: contract.RoleProxy, Services: []string{"keepalived", "haproxy"}},
+	}}
+	vipOnDB := &contract.Inventory{Sites: []contract.InventorySite{
+		{Name: "db0", Role: "primary", Services: []string{"postgres", "hagen-agent", "keepalived", "haproxy"}},
+		{Name: "db1", Role: "standby", Services: []string{"postgres", "hagen-agent", "keepalived", "haproxy"}},
+	}}
+	for _, tc := range []struct {
+		inv  *contract.Inventory
+		f    func(*contract.Inventory) string
+		want bool // applies
+	}{
+		{proxyHosts, needsAutomaticFailover, false},
+		{proxyHosts, needsProxyHosts, true},
+		{proxyHosts, needsVIPOnProxyHosts, true},
+		{vipOnDB, needsAutomaticFailover, true},
+		{vipOnDB, needsProxyHosts, false},
+		{vipOnDB, needsVIPOnProxyHosts, false},
+	} {
+		if got := tc.f(tc.inv) == ""; got != tc.want {
+			t.Errorf("%s: applies %v, expected %v (%q)", tc.inv.Sites[len(tc.inv.Sites)-1].Name, got, tc.want, tc.f(tc.inv))
 		}
 	}
 }

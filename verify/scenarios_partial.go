@@ -154,7 +154,7 @@ func psPartial(f partialFault) func(context.Context, *cluster, *Metrics, *[]stri
 			var errs []error
 			for id, rs := range rules {
 				for _, r := range rs {
-					args := append([]string{"iptables", "-D"}, r...)
+					args := append([]string{iptables(r[2]), "-D"}, r...)
 					if _, err := c.e.mustExec(hctx, id, nil, args...); err != nil {
 						errs = append(errs, err)
 					}
@@ -167,7 +167,7 @@ func psPartial(f partialFault) func(context.Context, *cluster, *Metrics, *[]stri
 		for id, rs := range rules {
 			var cmds []string
 			for _, r := range rs {
-				cmds = append(cmds, "iptables -I "+strings.Join(r, " "))
+				cmds = append(cmds, iptables(r[2])+" -I "+strings.Join(r, " "))
 			}
 			if _, err := c.e.mustExec(ctx, id, nil, "sh", "-ec", strings.Join(cmds, "\n")); err != nil {
 				_ = heal(context.WithoutCancel(ctx))

@@ -41,7 +41,7 @@ func (st *streamingSuite) scenarios() []scenario {
 	run := func(f func(context.Context, *streamingSuite, *Metrics, *[]string) error) func(context.Context, *Metrics, *[]string) error {
 		return func(ctx context.Context, m *Metrics, notes *[]string) error { return f(ctx, st, m, notes) }
 	}
-	return slices.Concat([]scenario{
+	list := slices.Concat([]scenario{
 		{name: "replication", desc: "a table created on the primary appears on the standby", run: run(psReplication)},
 		{name: "standby-read-only", desc: "a write on the standby fails with PostgreSQL's read-only error", run: run(psStandbyReadOnly)},
 		{name: "steady-state", desc: "the VIP is bound on the primary only; HAProxy sends traffic to the primary", run: run(psSteadyState)},
@@ -56,6 +56,56 @@ func (st *streamingSuite) scenarios() []scenario {
 		{name: "zero-loss-pause", desc: "the primary's node frozen (pause): zero acknowledged writes lost; the old primary rejoins after the thaw", run: run(psFault("pause")), timeout: 6 * time.Minute},
 		{name: "partition-witness", desc: "the primary cut off from its peer and the witness: never two writable primaries; one primary after healing", run: run(psPartition), timeout: 6 * time.Minute},
 	}, st.partialScenarios())
+	for i := range list {
+		if automaticFailover[list[i].name] {
+			list[i].applies = alsoNeeds(list[i].applies, needsAutomaticFailover)
+		}
+	}
+	return append(list, st.proxyHostScenarios()...)
+}
+
+// automaticFailover names the scenarios that expect the deployment to
+// promote the standby by itself.
+var automaticFailover = map[string]bool{
+	"failover-kill": true, "proxy-switch": true, "rejoin": true, "zero-loss-stop": true,
+	"zero-loss-postgres-kill": true, "zero-loss-pause": true, "partition-witness": true,
+	"partition-one-way": true, "partition-db-only": true, "witness-down": true,
+}
+
+// manualFailover: nothing in the rendered deployment promotes a standby
+// (no keepalived on the database nodes, no Patroni); failover is the
+// RUNBOOK's manual promotion.
+func manualFailover(inv *contract.Inventory) bool {
+	if inv.Database.Manager == "patroni" {
+		return false
+	}
+	for _, s := range inv.Sites {
+		if s.Role != contract.RoleProxy && slices.Contains(s.Services, "keepalived") {
+			return false
+		}
+	}
+	return true
+}
+
+// alsoNeeds is the applies of a scenario that needs both a and b (a may
+// be nil): the first reason that one of them gives.
+func alsoNeeds(a, b func(*contract.Inventory) string) func(*contract.Inventory) string {
+	if a == nil {
+		return b
+	}
+	return func(inv *contract.Inventory) string {
+		if why := a(inv); why != "" {
+			return why
+		}
+		return b(inv)
+	}
+}
+
+func needsAutomaticFailover(inv *contract.Inventory) string {
+	if manualFailover(inv) {
+		return "nothing in the rendered deployment promotes a standby (no keepalived on the database nodes): failover is the RUNBOOK's manual promotion, which proxy-primary-kill runs"
+	}
+	return ""
 }
 
 // killTimeout bounds the kill of the primary's node, as a scenario or as
@@ -174,17 +224,9 @@ func (st *streamingSuite) reset(ctx context.Context) (bool, error) {
 			return true, err
 		}
 	}
-	if err := poll(rctx, "the VIP on the primary "+p.Inv.Name+" only", func() error {
-		for _, s := range c.sites {
-			on, err := c.vipOn(rctx, s)
-			if err != nil {
-				return err
-			}
-			if on != (s == p) {
-				return fmt.Errorf("VIP on %s: %v", s.Inv.Name, on)
-			}
-		}
-		return nil
+	if err := poll(rctx, "the VIP where it belongs", func() error {
+		_, err := c.checkVIP(rctx, p)
+		return err
 	}); err != nil {
 		return true, err
 	}
@@ -198,13 +240,13 @@ func (st *streamingSuite) logs(ctx context.Context) []string {
 		return nil
 	}
 	out := st.c.containerStates(ctx, true)
-	return append(out, st.c.serviceLogs(ctx, 12, "keepalived", st.c.inv.Database.Service, "hagen-agent")...)
+	return append(out, st.c.serviceLogs(ctx, 12, "keepalived", "haproxy", st.c.inv.Database.Service, "hagen-agent")...)
 }
 
 // currentPrimary finds the site whose agent reports the writable primary.
 func (c *cluster) currentPrimary(ctx context.Context) (*site, error) {
 	var found []*site
-	for _, s := range c.sites {
+	for _, s := range c.dbSites() {
 		if c.writable(ctx, s) {
 			found = append(found, s)
 		}
@@ -228,6 +270,27 @@ func psReplication(ctx context.Context, st *streamingSuite, m *Metrics, notes *[
 		return err
 	}
 	committed := time.Since(t0)
+	if c.hotStandbyOff(sb) {
+		// A standby with hot_standby = off takes no SQL: the primary's
+		// pg_stat_replication shows when it has replayed the commit.
+		lsn, err := c.psql(ctx, p, "SELECT pg_current_wal_lsn()")
+		if err != nil {
+			return err
+		}
+		if err := poll(ctx, "the commit replayed on "+sb.Inv.Name, func() error {
+			out, err := c.psql(ctx, p, "SELECT coalesce(bool_or(replay_lsn >= '"+lsn+"'::pg_lsn), false) FROM pg_stat_replication WHERE application_name = '"+sb.Inv.Name+"'")
+			if err == nil && out != "t" {
+				err = fmt.Errorf("replay_lsn of %s not yet at %s", sb.Inv.Name, lsn)
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+		m.LagMillis = max(time.Since(t0).Milliseconds(), 1)
+		*notes = append(*notes, fmt.Sprintf("table %s created on %s (WAL %s) was replayed on %s %s after the statement started (read from pg_stat_replication: hot_standby = off, the standby takes no SQL)", table, p.Inv.Name, lsn, sb.Inv.Name, time.Since(t0).Round(time.Millisecond)))
+		_, _ = c.psql(ctx, p, "DROP TABLE "+table)
+		return nil
+	}
 	if !c.inv.Database.Synchronous {
 		// Asynchronous: the standby replays it a moment later.
 		if err := poll(ctx, "the table on "+sb.Inv.Name, func() error {
@@ -265,6 +328,14 @@ func psStandbyReadOnly(ctx context.Context, st *streamingSuite, m *Metrics, note
 	if err == nil {
 		return fmt.Errorf("a write on the standby %s succeeded", sb.Inv.Name)
 	}
+	if c.hotStandbyOff(sb) {
+		// hot_standby = off: the standby refuses the connection itself.
+		if !strings.Contains(err.Error(), "57P03") {
+			return fmt.Errorf("expected PostgreSQL's refusal of every connection (hot_standby = off, SQLSTATE 57P03) from %s, got: %v", sb.Inv.Name, err)
+		}
+		*notes = append(*notes, "standby "+sb.Inv.Name+" (hot_standby = off): "+err.Error())
+		return nil
+	}
 	if !strings.Contains(err.Error(), "read-only transaction") || !strings.Contains(err.Error(), "25006") {
 		return fmt.Errorf("expected PostgreSQL's read-only error (SQLSTATE 25006) from %s, got: %v", sb.Inv.Name, err)
 	}
@@ -278,22 +349,25 @@ func psSteadyState(ctx context.Context, st *streamingSuite, m *Metrics, notes *[
 	if err != nil {
 		return err
 	}
-	for _, s := range c.sites {
-		on, err := c.vipOn(ctx, s)
-		if err != nil {
-			return err
-		}
-		if on != (s == p) {
-			return fmt.Errorf("VIP %s bound on %s: %v; expected only on the primary %s", c.inv.VIP.Address, s.Inv.Name, on, p.Inv.Name)
-		}
+	holder, err := c.checkVIP(ctx, p)
+	if err != nil {
+		return err
 	}
-	// Every HAProxy (on each node and at the VIP) leads to the primary.
+	// Every HAProxy (on each node or proxy host, and at the VIP) leads to
+	// the primary.
 	px, ok := c.dbProxyPort()
 	if !ok {
 		*notes = append(*notes, fmt.Sprintf("VIP on %s only; no HAProxy in front of the database", p.Inv.Name))
 		return nil
 	}
-	for _, addr := range []string{c.inv.VIP.Address, c.sites[0].Inv.Address, c.sites[1].Inv.Address} {
+	addrs := []string{c.inv.VIP.Address}
+	var proxies []*site
+	for _, s := range c.sites {
+		if _, ok := s.Project.Services["haproxy"]; ok {
+			addrs, proxies = append(addrs, s.Inv.Address), append(proxies, s)
+		}
+	}
+	for _, addr := range addrs {
 		got, err := c.sqlAt(ctx, addr, px, "SELECT current_setting('cluster_name') || ' ' || pg_is_in_recovery()::text")
 		if err != nil {
 			return fmt.Errorf("through HAProxy at %s:%d: %v", addr, px, err)
@@ -302,7 +376,7 @@ func psSteadyState(ctx context.Context, st *streamingSuite, m *Metrics, notes *[
 			return fmt.Errorf("HAProxy at %s:%d leads to %q, expected the primary %s", addr, px, got, p.Inv.Name)
 		}
 	}
-	*notes = append(*notes, fmt.Sprintf("VIP on %s only; HAProxy at the VIP and on both nodes leads to %s", p.Inv.Name, p.Inv.Name))
+	*notes = append(*notes, fmt.Sprintf("VIP on %s only; HAProxy at the VIP and on %s leads to the primary %s", holder.Inv.Name, siteNames(proxies), p.Inv.Name))
 	return nil
 }
 
@@ -312,7 +386,7 @@ func psHealthURL(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]s
 	if err != nil {
 		return err
 	}
-	for _, s := range c.sites {
+	for _, s := range c.dbSites() {
 		for _, path := range []string{"/primary", "/replica", "/health"} {
 			code, err := c.agentGet(ctx, s, path)
 			if err != nil {
@@ -322,10 +396,20 @@ func psHealthURL(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]s
 			if (path == "/primary") != (s == p) && path != "/health" {
 				want = http.StatusServiceUnavailable
 			}
+			if path != "/primary" && s != p && c.hotStandbyOff(s) {
+				// The agent cannot query a standby that takes no SQL
+				// (hot_standby = off): the rendered spec warns that it
+				// reports it unreachable (/replica and /health 503).
+				want = http.StatusServiceUnavailable
+			}
 			if code != want {
 				return fmt.Errorf("agent on %s: GET %s = %d, expected %d", s.Inv.Name, path, code, want)
 			}
 		}
+	}
+	if c.hotStandbyOff(c.other(p)) {
+		*notes = append(*notes, fmt.Sprintf("/primary 200 on %s only; on the standby /replica and /health 503 (hot_standby = off: the agent cannot query it, as the spec's warning says)", p.Inv.Name))
+		return nil
 	}
 	*notes = append(*notes, fmt.Sprintf("/primary 200 on %s only, /replica 200 on the standby only", p.Inv.Name))
 	return nil
@@ -796,17 +880,9 @@ func (c *cluster) checkRejoined(ctx context.Context, primary, old *site, notes *
 	}
 	// Steady state again: the VIP on the primary only.
 	vctx, cancel := context.WithTimeout(ctx, c.timers().vip)
-	err = poll(vctx, "the VIP on the primary "+primary.Inv.Name+" only", func() error {
-		for _, s := range c.sites {
-			on, err := c.vipOn(vctx, s)
-			if err != nil {
-				return err
-			}
-			if on != (s == primary) {
-				return fmt.Errorf("VIP on %s: %v", s.Inv.Name, on)
-			}
-		}
-		return nil
+	err = poll(vctx, "the VIP where it belongs", func() error {
+		_, err := c.checkVIP(vctx, primary)
+		return err
 	})
 	cancel()
 	if err != nil {
@@ -890,7 +966,14 @@ func psProxySwitch(ctx context.Context, st *streamingSuite, m *Metrics, notes *[
 // haproxyMarks reads the HAProxy log of site s since t0 and returns when
 // the server of site down was marked DOWN and the server of s UP.
 func (c *cluster) haproxyMarks(ctx context.Context, s, down *site, t0 time.Time) (time.Duration, time.Duration) {
-	id, ok := s.Containers["haproxy"]
+	return c.haproxyMarksOn(ctx, s, down, s, t0)
+}
+
+// haproxyMarksOn reads the HAProxy log of site px since t0 and returns
+// when the server of site down was marked DOWN and the server of site up
+// UP.
+func (c *cluster) haproxyMarksOn(ctx context.Context, px, down, up *site, t0 time.Time) (time.Duration, time.Duration) {
+	id, ok := px.Containers["haproxy"]
 	if !ok {
 		return 0, 0
 	}
@@ -914,7 +997,7 @@ func (c *cluster) haproxyMarks(ctx context.Context, s, down *site, t0 time.Time)
 		switch {
 		case downAt == 0 && strings.Contains(rest, "/"+down.Inv.Name+" is DOWN"):
 			downAt = t.Sub(t0)
-		case upAt == 0 && strings.Contains(rest, "/"+s.Inv.Name+" is UP"):
+		case upAt == 0 && strings.Contains(rest, "/"+up.Inv.Name+" is UP"):
 			upAt = t.Sub(t0)
 		}
 	}
@@ -964,10 +1047,12 @@ func psPartition(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]s
 	// Cut from every other database node and every witness.
 	var rules []string
 	for _, o := range c.others(old) {
-		rules = append(rules, "iptables -I INPUT -s "+o.Inv.Address+" -j DROP", "iptables -I OUTPUT -d "+o.Inv.Address+" -j DROP")
+		ipt := iptables(o.Inv.Address)
+		rules = append(rules, ipt+" -I INPUT -s "+o.Inv.Address+" -j DROP", ipt+" -I OUTPUT -d "+o.Inv.Address+" -j DROP")
 	}
 	for _, addr := range c.witnesses() {
-		rules = append(rules, "iptables -I INPUT -s "+addr+" -j DROP", "iptables -I OUTPUT -d "+addr+" -j DROP")
+		ipt := iptables(addr)
+		rules = append(rules, ipt+" -I INPUT -s "+addr+" -j DROP", ipt+" -I OUTPUT -d "+addr+" -j DROP")
 	}
 	c.deviate("a partition of the database nodes is iptables DROP rules in the cut-off node's host namespace against its peers and the witnesses; the Docker host (the test clients) still reaches it")
 	// One exec: the cut is complete within milliseconds.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hagen-ha/hagen/contract"
 	"github.com/hagen-ha/hagen/internal/probe"
 	"github.com/hagen-ha/hagen/verify/history"
 )
@@ -27,7 +29,7 @@ import (
 // fresh deployment.
 
 func (c *cluster) siteByRole(role string) *site {
-	for _, s := range c.sites {
+	for _, s := range c.dbSites() {
 		if s.Inv.Role == role {
 			return s
 		}
@@ -70,10 +72,70 @@ func (c *cluster) dbSites() []*site {
 	return out
 }
 
+// proxySites are the sites that carry only HAProxy (and keepalived when
+// the VIP moves between them), no database.
+func (c *cluster) proxySites() []*site {
+	var out []*site
+	for _, s := range c.sites {
+		if s.Inv.Role == contract.RoleProxy {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// vipSites are the sites that run keepalived for the VIP: the database
+// nodes, or the proxy hosts when the VIP moves between them.
+func (c *cluster) vipSites() []*site {
+	var out []*site
+	for _, s := range c.sites {
+		if _, ok := s.Project.Services["keepalived"]; ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// vipOnProxies: keepalived runs on the proxy hosts, not on the database
+// nodes, so the VIP follows a working HAProxy, not the primary.
+func (c *cluster) vipOnProxies() bool {
+	vs := c.vipSites()
+	return len(vs) > 0 && vs[0].Inv.Role == contract.RoleProxy
+}
+
+// checkVIP checks where the VIP is bound with p the writable primary:
+// on p only when keepalived runs on the database nodes; on exactly one
+// proxy host (and no database node) when it moves between the proxy
+// hosts. It returns the holder.
+func (c *cluster) checkVIP(ctx context.Context, p *site) (*site, error) {
+	var holders []string
+	var holder *site
+	for _, s := range c.sites {
+		on, err := c.vipOn(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		if on {
+			holders = append(holders, s.Inv.Name)
+			holder = s
+		}
+	}
+	if !c.vipOnProxies() {
+		if len(holders) != 1 || holder != p {
+			return nil, fmt.Errorf("VIP %s bound on [%s]; expected only on the primary %s", c.inv.VIP.Address, strings.Join(holders, " "), p.Inv.Name)
+		}
+		return holder, nil
+	}
+	if len(holders) != 1 || holder.Inv.Role != contract.RoleProxy {
+		return nil, fmt.Errorf("VIP %s bound on [%s]; expected on exactly one proxy host", c.inv.VIP.Address, strings.Join(holders, " "))
+	}
+	return holder, nil
+}
+
 func (c *cluster) upStreaming(ctx context.Context) error {
 	primary, standby := c.siteByRole("primary"), c.siteByRole("standby")
-	if primary == nil || standby == nil || len(c.dbSites()) != len(c.sites) {
-		return fmt.Errorf("the matrix needs one primary and at least one standby site, and only database sites (inventory has %d sites)", len(c.sites))
+	if primary == nil || standby == nil {
+		return fmt.Errorf("the matrix needs one primary and at least one standby site (inventory has %d database sites)", len(c.dbSites()))
 	}
 	// The primary first, then the standbys in the order of the spec.
 	nodes := append([]*site{primary}, c.others(primary)...)
@@ -109,7 +171,7 @@ func (c *cluster) upStreaming(ctx context.Context) error {
 			return err
 		}
 	}
-	for _, s := range c.sites {
+	for _, s := range c.dbSites() {
 		if err := poll(ctx, "agent on "+s.Inv.Name, func() error {
 			_, err := c.agentGet(ctx, s, "/health")
 			return err
@@ -117,12 +179,28 @@ func (c *cluster) upStreaming(ctx context.Context) error {
 			return err
 		}
 	}
-	c.progress("agents answer; starting keepalived (primary first)")
-	for _, s := range nodes {
+	// keepalived: on the database nodes the primary first (it takes the
+	// VIP); on proxy hosts the highest priority first. Proxy hosts start
+	// HAProxy first (compose's depends_on: the track script checks it).
+	vs := c.vipSites()
+	if c.vipOnProxies() {
+		slices.SortStableFunc(vs, func(a, b *site) int { return b.Inv.VIPPriority - a.Inv.VIPPriority })
+		for _, s := range c.proxySites() {
+			if _, ok := s.Project.Services["haproxy"]; ok {
+				if _, err := c.startService(ctx, s, "haproxy", nil); err != nil {
+					return err
+				}
+			}
+		}
+	} else {
+		vs = nodes
+	}
+	c.progress("agents answer; starting keepalived on %s (the first takes the VIP)", siteNames(vs))
+	for i, s := range vs {
 		if _, err := c.startService(ctx, s, "keepalived", nil); err != nil {
 			return err
 		}
-		if s == primary {
+		if i == 0 {
 			wctx, cancel := context.WithTimeout(ctx, c.timers().vip)
 			err := poll(wctx, "VIP on "+s.Inv.Name, func() error {
 				on, err := c.vipOn(wctx, s)
@@ -138,7 +216,7 @@ func (c *cluster) upStreaming(ctx context.Context) error {
 		}
 	}
 	for _, s := range c.sites {
-		if _, ok := s.Project.Services["haproxy"]; !ok {
+		if _, ok := s.Project.Services["haproxy"]; !ok || slices.Contains(s.Started, "haproxy") {
 			continue
 		}
 		if _, err := c.startService(ctx, s, "haproxy", nil); err != nil {
@@ -161,6 +239,14 @@ func (c *cluster) upStreaming(ctx context.Context) error {
 		return fmt.Errorf("create the probe tables: %w", err)
 	}
 	return c.startStreamingApps(ctx)
+}
+
+func siteNames(ss []*site) string {
+	var names []string
+	for _, s := range ss {
+		names = append(names, s.Inv.Name)
+	}
+	return strings.Join(names, ", ")
 }
 
 // dbProxyPort is HAProxy's port when it fronts the database.
@@ -359,7 +445,7 @@ func (c *cluster) startStreamingApps(ctx context.Context) error {
 
 // vipOn reports whether the site host has the VIP on its interface.
 func (c *cluster) vipOn(ctx context.Context, s *site) (bool, error) {
-	out, err := c.e.mustExec(ctx, s.HostID, nil, "ip", "-4", "-o", "addr", "show")
+	out, err := c.e.mustExec(ctx, s.HostID, nil, "ip", "-o", "addr", "show")
 	if err != nil {
 		return false, err
 	}
@@ -371,7 +457,7 @@ func (c *cluster) vipOn(ctx context.Context, s *site) (bool, error) {
 func (c *cluster) agentGet(ctx context.Context, s *site, path string) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s:%d%s", s.Inv.Address, c.inv.Database.HealthPort, path), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(s.Inv.Address, strconv.Itoa(c.inv.Database.HealthPort))+path, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -495,7 +581,7 @@ func (c *cluster) write(ctx context.Context, w writer, interval time.Duration, r
 			// Cut short by the end of the run: neither acknowledged nor failed.
 			break
 		}
-		e := probe.Event{T: time.Now().UnixNano(), Op: probe.OpWrite, ID: id, Server: w.Name, Addr: fmt.Sprintf("%s:%d", w.Addr, w.Port), OK: err == nil, LatencyNs: int64(time.Since(t0))}
+		e := probe.Event{T: time.Now().UnixNano(), Op: probe.OpWrite, ID: id, Server: w.Name, Addr: net.JoinHostPort(w.Addr, strconv.Itoa(w.Port)), OK: err == nil, LatencyNs: int64(time.Since(t0))}
 		if err != nil {
 			e.Err = err.Error()
 		}

@@ -311,17 +311,14 @@ func (c *cluster) siteEnv(s *site) (secrets, error) {
 // upServices starts the databases, replication and the app tier.
 func (c *cluster) upServices(ctx context.Context) error {
 	db := c.inv.Database.Service
-	for _, s := range c.sites {
+	for _, s := range c.dbSites() {
 		c.progress("site %s: starting %s", s.Inv.Name, db)
 		if _, err := c.startService(ctx, s, db, nil); err != nil {
 			return err
 		}
 	}
-	for _, s := range c.sites {
-		wctx, cancel := context.WithTimeout(ctx, c.timers().healthy)
-		err := c.e.waitHealthy(wctx, s.Containers[db], s.Inv.Name+"/"+db)
-		cancel()
-		if err != nil {
+	for _, s := range c.dbSites() {
+		if err := c.waitDatabase(ctx, s); err != nil {
 			return err
 		}
 	}
@@ -375,4 +372,48 @@ func ScenarioNames(mode string) []string {
 		out = append(out, s.name)
 	}
 	return slices.Clip(out)
+}
+
+// waitDatabase waits until a site's database container is healthy. A
+// database rendered with hot_standby = off refuses every connection while
+// it is a standby, so its compose health check never passes there: for
+// it, a server that answers pg_isready with "rejecting connections"
+// (exit 1: up, in recovery) counts too; the primary's pg_stat_replication
+// then proves it streams.
+func (c *cluster) waitDatabase(ctx context.Context, s *site) error {
+	db := c.inv.Database.Service
+	wctx, cancel := context.WithTimeout(ctx, c.timers().healthy)
+	defer cancel()
+	if !c.hotStandbyOff(s) {
+		return c.e.waitHealthy(wctx, s.Containers[db], s.Inv.Name+"/"+db)
+	}
+	c.deviate("a database rendered with hot_standby = off is awaited as up when pg_isready answers accepting (primary) or rejecting (a standby in recovery): its compose health check fails on a standby by design")
+	return poll(wctx, s.Inv.Name+"/"+db+" up (accepting, or rejecting as a standby)", func() error {
+		if st, err := c.e.state(wctx, s.Containers[db]); err == nil && !st.Running {
+			return fmt.Errorf("%s/%s exited %d: %s", s.Inv.Name, db, st.ExitCode, c.e.tail(wctx, s.Containers[db], 8))
+		}
+		r, err := c.e.exec(wctx, s.Containers[db], nil, "pg_isready", "-h", "127.0.0.1", "-p", fmt.Sprint(c.inv.Database.Port))
+		if err != nil {
+			return err
+		}
+		if r.Code != 0 && r.Code != 1 {
+			return fmt.Errorf("pg_isready exited %d: %s", r.Code, r.String())
+		}
+		return nil
+	})
+}
+
+// hotStandbyOff reports whether the site's rendered postgresql.conf turns
+// hot_standby off (a standby takes no SQL at all).
+func (c *cluster) hotStandbyOff(s *site) bool {
+	b, err := os.ReadFile(filepath.Join(c.dir, s.Inv.Dir, "postgres", "postgresql.conf"))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Join(strings.Fields(line), " ") == "hot_standby = off" {
+			return true
+		}
+	}
+	return false
 }

@@ -198,6 +198,23 @@ func TestMatrixQuorum(t *testing.T) {
 	runMatrix(t, "../examples/quorum.cue", "quorum,tls,witnesses", 10*time.Minute)
 }
 
+// TestMatrixSpecFidelity proves on the examples two spec features of
+// issue 11, each with a reduced matrix (about three minutes each):
+// proxy-only sites (HAProxy and the VIP on hosts of their own, the
+// RUNBOOK's manual promotion behind them) and a deployment on IPv6 only
+// (VRRP version 3, ip6tables for the faults). The full matrices run with
+// `hagen verify examples/proxy-hosts.cue` and `examples/ipv6.cue`.
+func TestMatrixSpecFidelity(t *testing.T) {
+	for _, tc := range []struct{ spec, scenarios string }{
+		{"proxy-hosts", "steady-state,proxy-primary-kill,proxy-host-kill"},
+		{"ipv6", "steady-state,failover-kill"},
+	} {
+		t.Run(tc.spec, func(t *testing.T) {
+			runMatrix(t, "../examples/"+tc.spec+".cue", tc.scenarios, 10*time.Minute)
+		})
+	}
+}
+
 // TestDistributionWeighted runs the distribution scenario on the 66/33 spec.
 func TestDistributionWeighted(t *testing.T) {
 	runMatrix(t, "../examples/weighted.cue", "ha-distribution", 10*time.Minute)
