@@ -184,7 +184,7 @@ func TestMatrixTopologies(t *testing.T) {
 		{"active-backup-haproxy", "replication,standby-down,steady-state,failover-kill,rejoin,partition-witness"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			runMatrix(t, "../topologies/"+tc.name+".cue", tc.scenarios, 12*time.Minute)
+			runMatrix(t, "../topologies/"+tc.name+".cue", tc.scenarios, 16*time.Minute)
 		})
 	}
 }
