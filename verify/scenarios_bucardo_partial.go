@@ -295,7 +295,8 @@ func linkScenario(kind string) func(context.Context, *bucardoSuite, *Metrics, *[
 		var lagErr error
 		for i := 0; time.Since(faultAt) < partialHoldMM && ctx.Err() == nil; i++ {
 			t0 := time.Now()
-			lctx, cancel := context.WithTimeout(ctx, partialHoldMM)
+			// A round that takes longer than this is a stall.
+			lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			_, err := markersReplicated(lctx, c, fmt.Sprintf("%s-lag%d", prefix, i))
 			cancel()
 			if err != nil {
