@@ -500,8 +500,18 @@ func (c *cluster) startSiteHost(ctx context.Context, s *site) error {
 		hosts = append(hosts, name+":127.0.0.1")
 	}
 	slices.Sort(hosts)
+	// The hagen binary, for the slow link's relay (hagen netdelay).
+	var mounts []mount.Mount
+	if c.hagenBin != "" {
+		m, err := c.hagenMount()
+		if err != nil {
+			return err
+		}
+		mounts = m
+	}
 	id, err := c.create(ctx, node{
 		Name: c.name(s.Inv.Name, "host"), Image: c.image, Entrypoint: sleeper, Init: true,
+		Mounts:     mounts,
 		CapAdd:     []string{"NET_ADMIN", "NET_RAW", "NET_BROADCAST"},
 		Sysctls:    map[string]string{"net.ipv4.ip_nonlocal_bind": "1", "net.ipv6.ip_nonlocal_bind": "1"},
 		ExtraHosts: hosts,

@@ -67,6 +67,9 @@ func (bs *bucardoSuite) scenarios() []scenario {
 		{name: "bucardo-partition", desc: "the Bucardo site cut off the WAN: writes keep working on every site; after healing replication resumes and converges", run: run(siteFaultScenario("bucardo-partition", 0)), timeout: 3 * time.Minute},
 		{name: "postgres-kill-site-0", desc: "site 0's postgres processes killed: writes keep working on site 1; site 0 recovers; replication converges", run: run(siteFaultScenario("postgres-kill", 0)), timeout: 3 * time.Minute},
 		{name: "postgres-kill-site-1", desc: "site 1's postgres processes killed: writes keep working on site 0; site 1 recovers; replication converges", run: run(siteFaultScenario("postgres-kill", 1)), timeout: 3 * time.Minute},
+		{name: "name-server-down", desc: "the name server frozen while clients write: connected clients and Bucardo keep working, a client connecting during the outage writes once it returns, no loss", run: run(nameServerDownScenario), timeout: 2 * time.Minute},
+		{name: "lossy-link", desc: "the WAN between the sites drops packets at random: writes keep working, replication lag measured, converges after, no loss", run: run(linkScenario("lossy")), timeout: 2 * time.Minute},
+		{name: "slow-link", desc: "Bucardo's connections to the peer delayed each way: writes keep working, replication lag measured, converges after, no loss", run: run(linkScenario("slow")), timeout: 2 * time.Minute},
 		{name: "monitoring", desc: "bucardo status reads Good in steady state and not Good while the peer is down", needs: needOutageSeen, run: run(monitoringScenario), timeout: 3 * time.Minute},
 	}
 }

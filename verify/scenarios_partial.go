@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -35,9 +36,15 @@ type partialFault struct {
 	// noErrors: no write through the VIP or HAProxy may fail while the
 	// fault holds (nothing that clients need is broken).
 	noErrors bool
+	// vipOnOne: the VIP may never be bound on both nodes at once.
+	vipOnOne bool
 	// limit is the limit of the keepalived design the fault shows, if
 	// any (see scenario.limit).
 	limit string
+	// slow: instead of rules, the standby's database connections to the
+	// primary (replication, and the peers' SQL checks) go through a relay
+	// that adds linkDelay each way.
+	slow bool
 }
 
 func drop(dir, addr string) []string {
@@ -96,6 +103,39 @@ var partialFaults = []partialFault{
 			return out, nil
 		},
 	},
+	{
+		name: "health-and-vrrp-blocked", failover: new(bool), noErrors: true, vipOnOne: true,
+		limit: "VRRP is the only liveness signal keepalived acts on: with it blocked the standby becomes MASTER after 3 advertisement intervals and notify.sh fences the live primary over SQL and promotes, " +
+			"although the standby still streamed from it; the old primary hears no advertisement either, stays MASTER and keeps the VIP, so the VIP is bound on both nodes until the heal and the writes that reach the fenced node fail " +
+			"(a standby that still streams from a writable primary should not promote; manager: patroni decides through etcd instead)",
+		why: "VRRP (IP protocol 112) and the agents' health port are blocked between the nodes while the database port (replication, the peers' SQL) keeps flowing: " +
+			"the primary is alive and its standby still streams from it, so nothing should fail over; never two writable primaries, the VIP on one node only, no write through the VIP or HAProxy fails, no acknowledged write lost",
+		rules: func(c *cluster, old, peer *site) (map[string][][]string, error) {
+			hp := strconv.Itoa(c.inv.Database.HealthPort)
+			if c.inv.Database.HealthPort == 0 {
+				return nil, skip("the spec has no health port")
+			}
+			p := peer.Inv.Address
+			return map[string][][]string{old.HostID: {
+				{"INPUT", "-s", p, "-p", "vrrp", "-j", "DROP"},
+				{"OUTPUT", "-d", p, "-p", "vrrp", "-j", "DROP"},
+				{"INPUT", "-s", p, "-p", "tcp", "--dport", hp, "-j", "DROP"},
+				{"OUTPUT", "-d", p, "-p", "tcp", "--dport", hp, "-j", "DROP"},
+			}}, nil
+		},
+	},
+	{
+		name: "lossy-link", failover: new(bool),
+		why: "every packet between the nodes dropped at random with probability " + strconv.FormatFloat(lossProbability, 'f', -1, 64) + " each way: synchronous commits slow down (measured), nothing fails over, never two writable primaries, no acknowledged write lost, the standby synchronous again after the fault",
+		rules: func(c *cluster, old, peer *site) (map[string][][]string, error) {
+			p := peer.Inv.Address
+			return map[string][][]string{old.HostID: {lossRule("INPUT", "-s", p), lossRule("OUTPUT", "-d", p)}}, nil
+		},
+	},
+	{
+		name: "slow-link", failover: new(bool), noErrors: true, slow: true,
+		why: "the standby's database connections to the primary (replication) delayed " + linkDelay.String() + " each way: synchronous commits take at least a round trip longer (measured), no write fails, nothing fails over, no acknowledged write lost, the standby synchronous again after the fault",
+	},
 }
 
 // partialScenarios are the partial faults as scenarios of the matrix.
@@ -140,9 +180,12 @@ func psPartial(f partialFault) func(context.Context, *cluster, *Metrics, *[]stri
 		if err := c.waitSync(ctx, old, 30*time.Second); err != nil {
 			return fmt.Errorf("before the fault: %w", err)
 		}
-		rules, err := f.rules(c, old, peer)
-		if err != nil {
-			return err
+		rules := map[string][][]string{}
+		if f.rules != nil {
+			var err error
+			if rules, err = f.rules(c, old, peer); err != nil {
+				return err
+			}
 		}
 		rec, stopWriters, err := c.startVIPWriters(ctx, randomID(strings.ReplaceAll(f.name, "-", "")), "the fault")
 		if err != nil {
@@ -163,6 +206,7 @@ func psPartial(f partialFault) func(context.Context, *cluster, *Metrics, *[]stri
 			return errors.Join(errs...)
 		}
 		c.hist().Event(history.VIPHolder, old.Inv.Name, "VIP bound before the fault")
+		faultAt := c.hist().Now()
 		inEffect := c.faultBegins(old.Inv.Name, f.name)
 		for id, rs := range rules {
 			var cmds []string
@@ -172,6 +216,24 @@ func psPartial(f partialFault) func(context.Context, *cluster, *Metrics, *[]stri
 			if _, err := c.e.mustExec(ctx, id, nil, "sh", "-ec", strings.Join(cmds, "\n")); err != nil {
 				_ = heal(context.WithoutCancel(ctx))
 				return fmt.Errorf("%s: %w", f.name, err)
+			}
+		}
+		var link *slowLink
+		if f.slow {
+			if link, err = c.slowLink(ctx, peer, old.Inv.Address, c.inv.Database.PublishedPort); err != nil {
+				return err
+			}
+			defer func() { _ = link.undo(context.WithoutCancel(ctx)) }()
+			// The open replication connection keeps its path: end it, the
+			// standby reconnects through the relay.
+			if _, err := c.psql(ctx, old, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_replication"); err != nil {
+				return fmt.Errorf("%s: end the replication connection: %w", f.name, err)
+			}
+			if err := link.relayed(ctx); err != nil {
+				return fmt.Errorf("%s: %w", f.name, err)
+			}
+			if err := c.waitSync(ctx, old, 30*time.Second); err != nil {
+				return fmt.Errorf("%s: the standby through the relay: %w", f.name, err)
 			}
 		}
 		inEffect()
@@ -184,18 +246,23 @@ func psPartial(f partialFault) func(context.Context, *cluster, *Metrics, *[]stri
 		}()
 		c.progress("%s on %s for %s", f.name, old.Inv.Name, partialHold)
 		at := time.Now()
-		samples, both := 0, 0
+		samples, both, vipBoth := 0, 0, 0
 		var peerWritableAt, oldFencedAt time.Duration
 		for time.Since(at) < partialHold && ctx.Err() == nil {
-			var wo, wp bool
+			var wo, wp, vo, vp bool
 			var wg sync.WaitGroup
-			wg.Add(2)
+			wg.Add(4)
 			go func() { defer wg.Done(); wo = c.writable(ctx, old) }()
 			go func() { defer wg.Done(); wp = c.writable(ctx, peer) }()
+			go func() { defer wg.Done(); vo, _ = c.vipOn(ctx, old) }()
+			go func() { defer wg.Done(); vp, _ = c.vipOn(ctx, peer) }()
 			wg.Wait()
 			samples++
 			if wo && wp {
 				both++
+			}
+			if vo && vp {
+				vipBoth++
 			}
 			if wp && peerWritableAt == 0 {
 				peerWritableAt = time.Since(at)
@@ -212,9 +279,14 @@ func psPartial(f partialFault) func(context.Context, *cluster, *Metrics, *[]stri
 		if err := heal(ctx); err != nil {
 			return fmt.Errorf("heal %s: %w", f.name, err)
 		}
+		if link != nil {
+			if err := link.fast(ctx); err != nil {
+				return fmt.Errorf("heal %s: %w", f.name, err)
+			}
+		}
 		c.faultEnds(old.Inv.Name, "heal")
-		*notes = append(*notes, fmt.Sprintf("%s held %s: %d samples of the agents (~100 ms apart), %d with both nodes writable; %s writable after %s; %s not writable after %s",
-			f.name, partialHold, samples, both, peer.Inv.Name, fmtDurationOr(peerWritableAt, "never"), old.Inv.Name, fmtDurationOr(oldFencedAt, "never")))
+		*notes = append(*notes, fmt.Sprintf("%s held %s: %d samples of the agents and the VIP (~100 ms apart), %d with both nodes writable, %d with the VIP on both nodes; %s writable after %s; %s not writable after %s",
+			f.name, partialHold, samples, both, vipBoth, peer.Inv.Name, fmtDurationOr(peerWritableAt, "never"), old.Inv.Name, fmtDurationOr(oldFencedAt, "never")))
 		// After the heal: one writable primary with the VIP; a fenced old
 		// primary rejoins by the runbook's restart.
 		var current *site
@@ -236,7 +308,16 @@ func psPartial(f partialFault) func(context.Context, *cluster, *Metrics, *[]stri
 		m.WritesAcked = rec.acked()
 		outage, errs := writeOutage(c.hist().History(), inEffectAt, healAt)
 		m.WriteGapMillis = outage.Milliseconds()
-		m.Extra = map[string]float64{"samples": float64(samples), "samplesBothWritable": float64(both), "writeErrorsDuringFault": float64(errs)}
+		m.Extra = map[string]float64{"samples": float64(samples), "samplesBothWritable": float64(both), "samplesVIPOnBoth": float64(vipBoth), "writeErrorsDuringFault": float64(errs)}
+		// Commit latency of the acknowledged writes (synchronous when the
+		// spec says so) before the fault and while it held.
+		before, during := commitLatencies(c.hist().History(), 0, faultAt), commitLatencies(c.hist().History(), inEffectAt, healAt)
+		b50, b95, _ := latencies(before)
+		d50, d95, dmax := latencies(during)
+		m.Extra["commitP50BeforeMs"], m.Extra["commitP95BeforeMs"] = ms(b50), ms(b95)
+		m.Extra["commitP50DuringMs"], m.Extra["commitP95DuringMs"], m.Extra["commitMaxDuringMs"] = ms(d50), ms(d95), ms(dmax)
+		*notes = append(*notes, fmt.Sprintf("commit latency through the VIP and HAProxy: before the fault median %s, p95 %s (%d writes); while it held median %s, p95 %s, max %s (%d writes)",
+			b50.Round(100*time.Microsecond), b95.Round(100*time.Microsecond), len(before), d50.Round(100*time.Microsecond), d95.Round(100*time.Microsecond), dmax.Round(100*time.Microsecond), len(during)))
 		if err != nil {
 			return fmt.Errorf("after the heal: %w; %s", err, c.streamingLogs(ctx))
 		}
@@ -244,6 +325,9 @@ func psPartial(f partialFault) func(context.Context, *cluster, *Metrics, *[]stri
 		var problems []string
 		if both > 0 {
 			problems = append(problems, fmt.Sprintf("%d of %d samples saw both nodes writable", both, samples))
+		}
+		if f.vipOnOne && vipBoth > 0 {
+			problems = append(problems, fmt.Sprintf("%d of %d samples saw the VIP on both nodes", vipBoth, samples))
 		}
 		if f.noErrors && errs > 0 {
 			problems = append(problems, fmt.Sprintf("%d writes through the VIP and HAProxy failed or went unanswered while the fault held; the longest time without an acknowledged write was %s", errs, outage.Round(time.Millisecond)))
@@ -254,6 +338,13 @@ func psPartial(f partialFault) func(context.Context, *cluster, *Metrics, *[]stri
 		if failedOver {
 			c.deviate("after a pause, a partition or a database crash that failed over, verify restarts the fenced old primary's database container: the RUNBOOK's restart (step 10), which the rendered role hook turns into a rejoin")
 			if _, err := c.e.cli.ContainerRestart(ctx, old.Containers[c.inv.Database.Service], client.ContainerRestartOptions{}); err != nil {
+				return err
+			}
+		}
+		if link != nil {
+			// The relay goes; the connections it still relays break and
+			// the standby reconnects straight.
+			if err := link.undo(ctx); err != nil {
 				return err
 			}
 		}
@@ -310,3 +401,20 @@ func writeOutage(h history.History, from, to time.Duration) (time.Duration, int)
 	}
 	return longest, errs
 }
+
+// commitLatencies are the latencies of the writes through the VIP and
+// HAProxy acknowledged that were invoked in [from, to).
+func commitLatencies(h history.History, from, to time.Duration) []time.Duration {
+	var out []time.Duration
+	for _, o := range h.Ops {
+		if o.Kind != history.Write || o.Outcome != history.OK || (o.Path.Via != history.ViaVIP && o.Path.Via != history.ViaHAProxy) {
+			continue
+		}
+		if o.Invoke >= from && o.Invoke < to {
+			out = append(out, o.Complete-o.Invoke)
+		}
+	}
+	return out
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

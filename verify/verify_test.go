@@ -172,18 +172,19 @@ func TestMatrixDualSite(t *testing.T) {
 // verify has a matrix for. To keep `make test` short it runs a reduced
 // matrix for each: the steady-state checks, the kill of the primary with
 // its zero-loss (or, asynchronous, accepted-loss) check and the rejoin,
-// and the partition from peer and witness; the full matrices of the same
-// suites run on the examples above. dual-site-bucardo is the dual-site
+// the partition from peer and witness, and the partial faults of the
+// links between the nodes (VRRP and health blocked, lossy, slow); the
+// full matrices of the same suites run on the examples above. dual-site-bucardo is the dual-site
 // example's multi-master suite; primary-standby-patroni has no verify
 // matrix yet (Patroni manages failover there, not the agent and
 // keepalived the streaming suite drives).
 func TestMatrixTopologies(t *testing.T) {
 	for _, tc := range []struct{ name, scenarios string }{
-		{"primary-standby-vip", "replication,steady-state,health-url,failover-kill,rejoin,partition-witness"},
+		{"primary-standby-vip", "replication,steady-state,health-url,failover-kill,rejoin,partition-witness,health-and-vrrp-blocked,lossy-link,slow-link"},
 		{"active-backup-haproxy", "replication,standby-down,steady-state,failover-kill,rejoin,partition-witness"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			runMatrix(t, "../topologies/"+tc.name+".cue", tc.scenarios, 12*time.Minute)
+			runMatrix(t, "../topologies/"+tc.name+".cue", tc.scenarios, 16*time.Minute)
 		})
 	}
 }
