@@ -17,7 +17,7 @@ func TestStartNamesWhoHoldsAnAddress(t *testing.T) {
 	}
 	cli := dockerOrSkip(t)
 	img := nodeImage(t, cli)
-	unlock, err := lockNetworks(context.Background(), t.Logf)
+	unlock, err := lockNetworks(context.Background(), t.Logf, netip.MustParsePrefix("172.30.252.0/24"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,7 +78,7 @@ func TestCreateNetworksReapsAKilledRun(t *testing.T) {
 		t.Skip("-short: needs Docker")
 	}
 	cli := dockerOrSkip(t)
-	unlock, err := lockNetworks(context.Background(), t.Logf)
+	unlock, err := lockNetworks(context.Background(), t.Logf, netip.MustParsePrefix("172.30.251.0/24"))
 	if err != nil {
 		t.Fatal(err)
 	}

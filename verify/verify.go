@@ -145,7 +145,15 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 		runID = hex.EncodeToString(b)
 	}
 	progress("run id %s", runID)
-	unlock, err := lockNetworks(ctx, progress)
+	lans, _, err := planLANs(inv)
+	if err != nil {
+		return rep, err
+	}
+	var subnets []netip.Prefix
+	for _, l := range lans {
+		subnets = append(subnets, l.Prefix)
+	}
+	unlock, err := lockNetworks(ctx, progress, subnets...)
 	if err != nil {
 		return rep, err
 	}

@@ -94,7 +94,15 @@ func TestWAN(t *testing.T) {
 		t.Fatal(err)
 	}
 	runID := "test-wan-" + strings.ReplaceAll(time.Now().Format("150405.000"), ".", "")
-	unlock, err := lockNetworks(context.Background(), t.Logf)
+	lans, _, err := planLANs(*inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var subnets []netip.Prefix
+	for _, l := range lans {
+		subnets = append(subnets, l.Prefix)
+	}
+	unlock, err := lockNetworks(context.Background(), t.Logf, subnets...)
 	if err != nil {
 		t.Fatal(err)
 	}
