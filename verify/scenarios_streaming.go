@@ -139,6 +139,12 @@ func (st *streamingSuite) reset(ctx context.Context) (bool, error) {
 	if st.kill != nil {
 		return true, errors.New("the killed primary's node is still down")
 	}
+	if c.selfRejoins() {
+		// Patroni needs the etcd quorum: every member healthy again.
+		if err := c.etcdHealthy(rctx, withMargin(c.healthBound(etcdService))); err != nil {
+			return true, err
+		}
+	}
 	var p *site
 	if err := poll(rctx, "one writable primary", func() (err error) {
 		p, err = c.currentPrimary(rctx)
@@ -194,7 +200,7 @@ func (st *streamingSuite) logs(ctx context.Context) []string {
 // currentPrimary finds the site whose agent reports the writable primary.
 func (c *cluster) currentPrimary(ctx context.Context) (*site, error) {
 	var found []*site
-	for _, s := range c.sites {
+	for _, s := range c.dbSites() {
 		if c.writable(ctx, s) {
 			found = append(found, s)
 		}
@@ -283,8 +289,9 @@ func psSteadyState(ctx context.Context, st *streamingSuite, m *Metrics, notes *[
 		*notes = append(*notes, fmt.Sprintf("VIP on %s only; no HAProxy in front of the database", p.Inv.Name))
 		return nil
 	}
-	for _, addr := range []string{c.inv.VIP.Address, c.sites[0].Inv.Address, c.sites[1].Inv.Address} {
-		got, err := c.sqlAt(ctx, addr, px, "SELECT current_setting('cluster_name') || ' ' || pg_is_in_recovery()::text")
+	dbs := c.dbSites()
+	for _, addr := range []string{c.inv.VIP.Address, dbs[0].Inv.Address, dbs[1].Inv.Address} {
+		got, err := c.sqlAt(ctx, addr, px, "SELECT "+nodeNameSQL+" || ' ' || pg_is_in_recovery()::text")
 		if err != nil {
 			return fmt.Errorf("through HAProxy at %s:%d: %v", addr, px, err)
 		}
@@ -302,7 +309,7 @@ func psHealthURL(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]s
 	if err != nil {
 		return err
 	}
-	for _, s := range c.sites {
+	for _, s := range c.dbSites() {
 		for _, path := range []string{"/primary", "/replica", "/health"} {
 			code, err := c.agentGet(ctx, s, path)
 			if err != nil {
@@ -630,7 +637,9 @@ func psFault(kind string) func(context.Context, *streamingSuite, *Metrics, *[]st
 			// The rejoin scenario brings the node back.
 			return nil
 		}
-		if failedOver && (kind == "pause" || kind == "postgres-kill") {
+		if failedOver && (kind == "pause" || kind == "postgres-kill") && c.selfRejoins() {
+			*notes = append(*notes, "the old primary "+old.Inv.Name+" kept running; Patroni demoted it and rejoins it as a standby by itself, nothing is restarted")
+		} else if failedOver && (kind == "pause" || kind == "postgres-kill") {
 			*notes = append(*notes, "the old primary "+old.Inv.Name+" kept running and fenced itself; restarting its database (the runbook's step) rejoins it through the role hook")
 		}
 		if err := c.recoverFault(ctx, kind, old, failedOver); err != nil {
@@ -732,7 +741,9 @@ func (c *cluster) recoverFault(ctx context.Context, kind string, s *site, failed
 		if err := c.unpauseSite(ctx, s); err != nil {
 			return err
 		}
-		if !failedOver {
+		if !failedOver || c.selfRejoins() {
+			// Patroni finds the newer leader in etcd, demotes the thawed
+			// node and rejoins it (pg_rewind) by itself.
 			return nil
 		}
 		// The thawed old primary finds a newer primary and fences itself
@@ -751,7 +762,7 @@ func (c *cluster) recoverFault(ctx context.Context, kind string, s *site, failed
 		_, err := c.e.cli.ContainerRestart(ctx, s.Containers[c.inv.Database.Service], client.ContainerRestartOptions{})
 		return err
 	case "postgres-kill":
-		if failedOver {
+		if failedOver && !c.selfRejoins() {
 			// The old primary recovered fenced: the runbook's restart,
 			// which the role hook turns into a rejoin.
 			_, err := c.e.cli.ContainerRestart(ctx, s.Containers[c.inv.Database.Service], client.ContainerRestartOptions{})
@@ -767,6 +778,16 @@ func (c *cluster) checkRejoined(ctx context.Context, primary, old *site, notes *
 	t0 := time.Now()
 	if err := c.waitSync(ctx, primary, c.timers().rejoin); err != nil {
 		return fmt.Errorf("%s did not rejoin as the %s standby of %s: %w; %s log: %s", old.Inv.Name, c.replicationWord(), primary.Inv.Name, err, old.Inv.Name, c.e.tail(ctx, old.Containers[c.inv.Database.Service], 6))
+	}
+	// The time until the old primary rejoins: from the lifting of the
+	// fault (restart, thaw, heal), whatever the design needs after it.
+	if e := c.ev(); e != nil {
+		e.mu.Lock()
+		if !e.lifted.IsZero() {
+			e.rejoin = time.Since(e.lifted)
+			*notes = append(*notes, fmt.Sprintf("%s streamed again %s after the fault was lifted", old.Inv.Name, e.rejoin.Round(time.Millisecond)))
+		}
+		e.mu.Unlock()
 	}
 	p, err := c.currentPrimary(ctx)
 	if err != nil {
@@ -926,7 +947,8 @@ func psRejoin(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]stri
 // writable primary.
 func psPartition(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]string) error {
 	c := st.c
-	if c.inv.Database.Witness == "" {
+	witnesses := c.witnesses()
+	if len(witnesses) == 0 {
 		return skip("the spec configures no witness")
 	}
 	old, err := c.currentPrimary(ctx)
@@ -943,7 +965,7 @@ func psPartition(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]s
 	}
 	defer stopWriters()
 	var rules []string
-	for _, addr := range []string{peer.Inv.Address, c.inv.Database.Witness} {
+	for _, addr := range append([]string{peer.Inv.Address}, witnesses...) {
 		rules = append(rules, "iptables -I INPUT -s "+addr+" -j DROP", "iptables -I OUTPUT -d "+addr+" -j DROP")
 	}
 	c.deviate("a partition of two database nodes is iptables DROP rules in the cut-off node's host namespace against its peer and the witness; the Docker host (the test clients) still reaches it")
@@ -1039,6 +1061,10 @@ func psPartition(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]s
 			return fmt.Errorf("%d acknowledged writes lost", len(lost))
 		}
 		*notes = append(*notes, fmt.Sprintf("expected under asynchronous replication: %d acknowledged writes were not on the standby when it was promoted (the spec's accepted RPO)", len(lost)))
+	}
+	if c.selfRejoins() {
+		*notes = append(*notes, "after healing Patroni on "+old.Inv.Name+" rejoins it as the standby of "+peer.Inv.Name+" by itself (pg_rewind); nothing is restarted")
+		return c.checkRejoined(ctx, peer, old, notes)
 	}
 	// The fenced old primary stays read-only until it is restarted; the
 	// runbook's step, which the role hook turns into a rejoin.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,7 +36,7 @@ func (c *cluster) siteByRole(role string) *site {
 }
 
 func (c *cluster) other(s *site) *site {
-	for _, o := range c.sites {
+	for _, o := range c.dbSites() {
 		if o != s {
 			return o
 		}
@@ -43,10 +44,22 @@ func (c *cluster) other(s *site) *site {
 	return nil
 }
 
+// dbSites are the sites that run the database (a Patroni witness site
+// runs only etcd).
+func (c *cluster) dbSites() []*site {
+	var out []*site
+	for _, s := range c.sites {
+		if slices.Contains(s.Inv.Services, c.inv.Database.Service) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 func (c *cluster) upStreaming(ctx context.Context) error {
 	primary, standby := c.siteByRole("primary"), c.siteByRole("standby")
-	if primary == nil || standby == nil || len(c.sites) != 2 {
-		return fmt.Errorf("the matrix needs one primary and one standby site (inventory has %d sites)", len(c.sites))
+	if n := len(c.dbSites()); primary == nil || standby == nil || n != 2 {
+		return fmt.Errorf("the matrix needs one primary and one standby site (inventory has %d database sites)", n)
 	}
 	c.progress("waiting for pg_stat_replication on %s to show %s %s", primary.Inv.Name, standby.Inv.Name, c.replicationWord())
 	if err := c.waitSync(ctx, primary, c.timers().rejoin); err != nil {
@@ -80,7 +93,7 @@ func (c *cluster) upStreaming(ctx context.Context) error {
 			return err
 		}
 	}
-	for _, s := range c.sites {
+	for _, s := range []*site{primary, standby} {
 		if err := poll(ctx, "agent on "+s.Inv.Name, func() error {
 			_, err := c.agentGet(ctx, s, "/health")
 			return err
