@@ -19,6 +19,9 @@
 #                  temporary directory, printed)
 #   WITNESS=ADDR   the keepalived design's ping witness
 #   SCENARIOS=a,b  the faults to compare (default: all that both run)
+#   RUN=keepalived which runs to make (default: patroni,keepalived); the other
+#                  report is read from OUT as an earlier run left it, so one
+#                  side can be measured again
 #   TMPDIR         as for hagen verify (the lock on the spec's subnets)
 # The two runs share the spec's subnets and run one after the other.
 set -euo pipefail
@@ -61,12 +64,15 @@ only() { # only NAMES MATRIX-NAMES: the names of NAMES that MATRIX-NAMES lists
 }
 ka_scenarios=$(only "$scenarios" "$shared")
 
-date -u '+%Y-%m-%d %H:%M UTC' >"$out/started"
-cat /proc/loadavg >"$out/load-before"
-"$out/hagen" verify --scenario "$scenarios" --json "$out/patroni.json" "$spec" >"$out/patroni.log" 2>&1 || true
-cat /proc/loadavg >"$out/load-between"
-"$out/hagen" verify --scenario "$ka_scenarios" --json "$out/keepalived.json" "$ka" >"$out/keepalived.log" 2>&1 || true
-cat /proc/loadavg >"$out/load-after"
+run=${RUN:-patroni,keepalived}
+measure() { # measure NAME SCENARIOS SPEC: one verify run, its start and load average
+	date -u '+%Y-%m-%d %H:%M UTC' >"$out/$1.started"
+	cat /proc/loadavg >"$out/$1.load-before"
+	"$out/hagen" verify --scenario "$2" --json "$out/$1.json" "$3" >"$out/$1.log" 2>&1 || true
+	cat /proc/loadavg >"$out/$1.load-after"
+}
+case ",$run," in *,patroni,*) measure patroni "$scenarios" "$spec" ;; esac
+case ",$run," in *,keepalived,*) measure keepalived "$ka_scenarios" "$ka" ;; esac
 
 for f in patroni keepalived; do
 	if [ ! -s "$out/$f.json" ]; then
@@ -99,6 +105,8 @@ jq -rn --slurpfile p "$out/patroni.json" --slurpfile k "$out/keepalived.json" --
 		("| \($f) | patroni | " + (cells($ps[$f]) | join(" | ")) + " |"),
 		("| | keepalived | " + (cells($ks[$f]) | join(" | ")) + " |"))
 ' | tee "$out/table.md"
-printf '\nstarted %s; load average before %s, between %s, after %s\n' \
-	"$(cat "$out/started")" "$(cut -d' ' -f1-3 "$out/load-before")" \
-	"$(cut -d' ' -f1-3 "$out/load-between")" "$(cut -d' ' -f1-3 "$out/load-after")" | tee -a "$out/table.md"
+for f in patroni keepalived; do
+	printf '\n%s: started %s, load average (1, 5, 15 min) before %s, after %s\n' "$f" \
+		"$(cat "$out/$f.started")" "$(cut -d' ' -f1-3 "$out/$f.load-before")" \
+		"$(cut -d' ' -f1-3 "$out/$f.load-after")"
+done | tee -a "$out/table.md"
