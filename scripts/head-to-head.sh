@@ -19,9 +19,9 @@
 #                  temporary directory, printed)
 #   WITNESS=ADDR   the keepalived design's ping witness
 #   SCENARIOS=a,b  the faults to compare (default: all that both run)
-#   RUN=keepalived which runs to make (default: patroni,keepalived); the other
-#                  report is read from OUT as an earlier run left it, so one
-#                  side can be measured again
+#   RUN=keepalived which runs to make (default: patroni,keepalived; none: only
+#                  the table); the other report is read from OUT as an earlier
+#                  run left it, so one side can be measured again
 #   TMPDIR         as for hagen verify (the lock on the spec's subnets)
 # The two runs share the spec's subnets and run one after the other.
 set -euo pipefail
@@ -90,6 +90,7 @@ jq -rn --slurpfile p "$out/patroni.json" --slurpfile k "$out/keepalived.json" --
 	def vip: (.metrics.extra.vipMoveMs // null);
 	def cells($s):
 		if $s == null then ["—", "—", "—", "—", "—", "—", "—"]
+		elif $s.status == "skipped" or $s.status == "not run" then [$s.status, "—", "—", "—", "—", "—", "—"]
 		else [
 			($s.status + (if $s.knownLimit then " (known limit)" else "" end)),
 			($s | rto | ms), ($s | vip | ms),
