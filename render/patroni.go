@@ -42,6 +42,11 @@ const (
 	// patroniMaxLagOnFailover: a replica further behind than this many
 	// bytes is not promoted (Patroni's default).
 	patroniMaxLagOnFailover = 1 << 20
+	// patroniCallbackTimeout bounds on_role_change's question to the
+	// REST API (curl -m); patroniAgentInterval is how often the agent
+	// looks for the callback's mark. Both are terms of the write budgets.
+	patroniCallbackTimeout = 2 * time.Second
+	patroniAgentInterval   = 500 * time.Millisecond
 )
 
 func (patroniComponent) packages() hostPackages {
@@ -171,6 +176,8 @@ type patroniScriptView struct {
 	Header, Site, Database, SockDir, Mark, API string
 	Port                                       int
 	Agent                                      agentDatabase
+	// CallbackTimeout bounds on_role_change's REST question, in seconds.
+	CallbackTimeout int
 }
 
 func (patroniComponent) site(v *siteView) {
@@ -208,7 +215,7 @@ func (patroniComponent) site(v *siteView) {
 	scripts := patroniScriptView{
 		Header: hdr, Site: v.Site.Name, Database: db.Name, SockDir: pgSockDir, Mark: patroniMark,
 		API: fmt.Sprintf("http://127.0.0.1:%d", s.HealthPort), Port: db.Port,
-		Agent: newAgentDatabase(v),
+		Agent: newAgentDatabase(v), CallbackTimeout: int(patroniCallbackTimeout / time.Second),
 	}
 	v.file("patroni/post_bootstrap.sh", 0o755, contract.ReaderShell, "site/patroni/post_bootstrap.sh.tmpl", scripts)
 	if relaxesStrict(s) {
@@ -551,7 +558,7 @@ func agentPatroni(v *siteView, cfg *contract.AgentConfig) {
 		PasswordEnv:       secretRestPassword,
 		PasswordFileEnv:   secretRestPassword + "_FILE",
 		PromotedAloneMark: patroniMark,
-		IntervalMs:        500,
+		IntervalMs:        int(patroniAgentInterval / time.Millisecond),
 	}
 }
 
@@ -569,7 +576,14 @@ func (patroniComponent) budgets(t *schema.Topology) []pathBudget {
 	if !t.ManagedByPatroni() {
 		return nil
 	}
-	promote := budget.PatroniPromotion(patroniTimers(t.Database.Streaming))
+	tm := patroniTimers(t.Database.Streaming)
+	promote := budget.PatroniPromotion(tm)
+	// Writes after a promotion that left no standby wait until the agent
+	// relaxes strict mode (onStandbyDown "block" with one standby).
+	writable := []budget.Term{promote}
+	if relaxesStrict(t.Database.Streaming) {
+		writable = append(writable, budget.PatroniRelaxStrict(patroniCallbackTimeout, patroniAgentInterval, time.Duration(tm.LoopWait)*time.Second))
+	}
 	var out []pathBudget
 	if v := t.VIP; v != nil {
 		lowest := 255
@@ -579,12 +593,12 @@ func (patroniComponent) budgets(t *schema.Topology) []pathBudget {
 		follow := budget.PatroniVIP(patroniCheckInterval*time.Second, patroniVRRPAdvert, lowest)
 		out = append(out,
 			pathBudget{contract.BudgetPathVIP, contract.BudgetFaultPrimaryLost, budget.Sum("the VIP moves to the promoted standby", promote, follow)},
-			pathBudget{contract.BudgetPathVIPWrites, contract.BudgetFaultPrimaryLost, budget.Sum("writes through the VIP after the primary is lost", promote, follow)})
+			pathBudget{contract.BudgetPathVIPWrites, contract.BudgetFaultPrimaryLost, budget.Sum("writes through the VIP after the primary is lost", append(slices.Clone(writable), follow)...)})
 	}
 	if p := t.Proxy; p != nil && p.Fronts == "database" {
 		inter, connect, check := millis(p.Check.Interval), millis(haproxyConnectTimeoutMs), millis(haproxyCheckTimeoutMs)
 		down := budget.Sum("the lost primary marked down", budget.HAProxyDown(inter, p.Check.Fall, connect, check))
-		up := budget.Sum("the promoted standby marked up", promote, budget.HAProxyUp(inter, p.Check.Rise, connect, check))
+		up := budget.Sum("the promoted standby marked up", append(slices.Clone(writable), budget.HAProxyUp(inter, p.Check.Rise, connect, check))...)
 		out = append(out, pathBudget{contract.BudgetPathHAProxy, contract.BudgetFaultPrimaryLost,
 			budget.Max("writes through HAProxy after the primary is lost", down, up)})
 	}

@@ -252,12 +252,17 @@ func (c *cluster) pathOf(addr string, port int) history.Path {
 	return history.Path{Via: history.ViaDirect, Target: target}
 }
 
+// nodeNameSQL is the name of the node a session runs on: its hagen.node
+// setting (rendered for Patroni, which sets cluster_name to the cluster's
+// scope on every node), else its cluster_name (the site's name).
+const nodeNameSQL = `coalesce(current_setting('hagen.node', true), current_setting('cluster_name'))`
+
 // writeSQL inserts one row and returns who committed it: the node's
-// cluster_name, the address the connection arrived at, whether it was in
+// name (nodeNameSQL), the address the connection arrived at, whether it was in
 // recovery and its timeline (the epoch that tells a node's terms as
 // primary apart).
 const writeSQL = `INSERT INTO hagen_writes (id, client) VALUES ($1, $2)
-RETURNING current_setting('cluster_name'), coalesce(host(inet_server_addr()), ''), pg_is_in_recovery(),
+RETURNING coalesce(current_setting('hagen.node', true), current_setting('cluster_name')), coalesce(host(inet_server_addr()), ''), pg_is_in_recovery(),
 	CASE WHEN pg_is_in_recovery() THEN '' ELSE substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END`
 
 // recordedWrite runs writeSQL on conn as one operation of client hc in
@@ -311,11 +316,11 @@ const registerKeys = 8
 
 // registerSQL overwrites a key and returns who committed it.
 const registerSQL = `INSERT INTO hagen_register (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v
-RETURNING current_setting('cluster_name'), coalesce(host(inet_server_addr()), ''), pg_is_in_recovery(),
+RETURNING coalesce(current_setting('hagen.node', true), current_setting('cluster_name')), coalesce(host(inet_server_addr()), ''), pg_is_in_recovery(),
 	CASE WHEN pg_is_in_recovery() THEN '' ELSE substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END`
 
 // readSQL reads a key (NULL when absent) and says who served it.
-const readSQL = `SELECT r.v, current_setting('cluster_name'), coalesce(host(inet_server_addr()), ''), pg_is_in_recovery()
+const readSQL = `SELECT r.v, coalesce(current_setting('hagen.node', true), current_setting('cluster_name')), coalesce(host(inet_server_addr()), ''), pg_is_in_recovery()
 FROM (SELECT 1) AS one LEFT JOIN hagen_register AS r ON r.k = $1`
 
 // register runs one register client through addr:port until ctx ends:

@@ -34,6 +34,11 @@ type evidence struct {
 	pgbench []PGBenchResult
 	// regPrefix is the key prefix of the register workload.
 	regPrefix string
+	// lifted is when the last fault was lifted (restart, thaw, heal);
+	// rejoin how long after it the old primary streamed again (zero when
+	// no rejoin was checked).
+	lifted time.Time
+	rejoin time.Duration
 }
 
 // histTable is a table a client writes, and the prefix of the keys this
@@ -108,6 +113,9 @@ func (c *cluster) faultBegins(node, what string) func() {
 func (c *cluster) faultEnds(node, what string) {
 	if e := c.ev(); e != nil {
 		e.rec.Event(history.FaultEnd, node, what)
+		e.mu.Lock()
+		e.lifted = time.Now()
+		e.mu.Unlock()
 	}
 }
 
@@ -129,6 +137,14 @@ func (c *cluster) endEvidence(ctx context.Context, res *Scenario) {
 	}
 	res.History = &h
 	e.mu.Lock()
+	if e.rejoin > 0 {
+		if res.Metrics.Extra == nil {
+			res.Metrics.Extra = map[string]float64{}
+		}
+		if _, ok := res.Metrics.Extra["rejoinMs"]; !ok {
+			res.Metrics.Extra["rejoinMs"] = float64(e.rejoin.Milliseconds())
+		}
+	}
 	res.PGBench = slices.Clone(e.pgbench)
 	faults := slices.Clone(e.faults)
 	tables := slices.Collect(maps.Keys(e.tables))

@@ -21,9 +21,12 @@ const (
 // Report is the outcome of one verify run; the terminal summary, JUnit
 // XML and JSON are all written from it.
 type Report struct {
-	Spec     string        `json:"spec"`
-	Topology string        `json:"topology"`
-	Mode     string        `json:"mode"`
+	Spec     string `json:"spec"`
+	Topology string `json:"topology"`
+	Mode     string `json:"mode"`
+	// Manager is primary-standby's failover manager ("keepalived" or
+	// "patroni"; empty for the default and the other modes).
+	Manager  string        `json:"manager,omitempty"`
 	Started  time.Time     `json:"started"`
 	Duration time.Duration `json:"durationNs"`
 	// Phases are the harness's own steps (image build, bring-up, ...)

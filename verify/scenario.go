@@ -85,19 +85,35 @@ func skip(format string, args ...any) error {
 // errSetup marks a failure to reach a scenario's starting state.
 var errSetup = errors.New("setup")
 
-// suiteFor returns the suite of a database mode; h makes and removes
-// deployments. Nil for a mode verify has no matrix for.
-func suiteFor(mode string, h *harness) suite {
-	switch mode {
+// MatrixPatroni names the matrix of primary-standby with Patroni managing
+// failover (database.streaming.manager: patroni): the database mode is
+// the same, the failover design is not.
+const MatrixPatroni = "primary-standby/patroni"
+
+// MatrixOf is the name of the matrix verify runs for a database mode and
+// failover manager: the mode, or MatrixPatroni.
+func MatrixOf(mode, manager string) string {
+	if mode == "primary-standby" && manager == "patroni" {
+		return MatrixPatroni
+	}
+	return mode
+}
+
+// suiteFor returns the suite of a matrix (MatrixOf); h makes and removes
+// deployments. Nil for a matrix verify does not have.
+func suiteFor(matrix string, h *harness) suite {
+	switch matrix {
 	case "multi-master-async":
 		return &bucardoSuite{h: h}
 	case "primary-standby":
 		return &streamingSuite{h: h}
+	case MatrixPatroni:
+		return &patroniSuite{streamingSuite: streamingSuite{h: h}}
 	}
 	return nil
 }
 
-// scenarioList is the scenarios of a mode, without a deployment.
+// scenarioList is the scenarios of a matrix, without a deployment.
 func scenarioList(mode string) []scenario {
 	if s := suiteFor(mode, nil); s != nil {
 		return s.scenarios()

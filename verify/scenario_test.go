@@ -95,6 +95,7 @@ func TestScenariosRunAlone(t *testing.T) {
 	makes := map[string][]need{
 		"primary-standby":    {needSteady, needPrimaryKilled},
 		"multi-master-async": {needSteady, needSiteKilled, needOutageSeen},
+		MatrixPatroni:        {needSteady, needPrimaryKilled},
 	}
 	for mode, ok := range makes {
 		names := ScenarioNames(mode)

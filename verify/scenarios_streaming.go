@@ -190,6 +190,12 @@ func (st *streamingSuite) reset(ctx context.Context) (bool, error) {
 	if st.kill != nil {
 		return true, errors.New("the killed primary's node is still down")
 	}
+	if c.selfRejoins() {
+		// Patroni needs the etcd quorum: every member healthy again.
+		if err := c.etcdHealthy(rctx, withMargin(c.healthBound(etcdService))); err != nil {
+			return true, err
+		}
+	}
 	var p *site
 	if err := poll(rctx, "one writable primary", func() (err error) {
 		p, err = c.currentPrimary(rctx)
@@ -368,7 +374,7 @@ func psSteadyState(ctx context.Context, st *streamingSuite, m *Metrics, notes *[
 		}
 	}
 	for _, addr := range addrs {
-		got, err := c.sqlAt(ctx, addr, px, "SELECT current_setting('cluster_name') || ' ' || pg_is_in_recovery()::text")
+		got, err := c.sqlAt(ctx, addr, px, "SELECT "+nodeNameSQL+" || ' ' || pg_is_in_recovery()::text")
 		if err != nil {
 			return fmt.Errorf("through HAProxy at %s:%d: %v", addr, px, err)
 		}
@@ -733,7 +739,9 @@ func psFault(kind string) func(context.Context, *streamingSuite, *Metrics, *[]st
 			// The rejoin scenario brings the node back.
 			return nil
 		}
-		if failedOver && (kind == "pause" || kind == "postgres-kill") {
+		if failedOver && (kind == "pause" || kind == "postgres-kill") && c.selfRejoins() {
+			*notes = append(*notes, "the old primary "+old.Inv.Name+" kept running; Patroni demoted it and rejoins it as a standby by itself, nothing is restarted")
+		} else if failedOver && (kind == "pause" || kind == "postgres-kill") {
 			*notes = append(*notes, "the old primary "+old.Inv.Name+" kept running and fenced itself; restarting its database (the runbook's step) rejoins it through the role hook")
 		}
 		if err := c.recoverFault(ctx, kind, old, failedOver); err != nil {
@@ -835,7 +843,9 @@ func (c *cluster) recoverFault(ctx context.Context, kind string, s *site, failed
 		if err := c.unpauseSite(ctx, s); err != nil {
 			return err
 		}
-		if !failedOver {
+		if !failedOver || c.selfRejoins() {
+			// Patroni finds the newer leader in etcd, demotes the thawed
+			// node and rejoins it (pg_rewind) by itself.
 			return nil
 		}
 		// The thawed old primary finds a newer primary and fences itself
@@ -854,7 +864,7 @@ func (c *cluster) recoverFault(ctx context.Context, kind string, s *site, failed
 		_, err := c.e.cli.ContainerRestart(ctx, s.Containers[c.inv.Database.Service], client.ContainerRestartOptions{})
 		return err
 	case "postgres-kill":
-		if failedOver {
+		if failedOver && !c.selfRejoins() {
 			// The old primary recovered fenced: the runbook's restart,
 			// which the role hook turns into a rejoin.
 			_, err := c.e.cli.ContainerRestart(ctx, s.Containers[c.inv.Database.Service], client.ContainerRestartOptions{})
@@ -870,6 +880,16 @@ func (c *cluster) checkRejoined(ctx context.Context, primary, old *site, notes *
 	t0 := time.Now()
 	if err := c.waitSync(ctx, primary, c.timers().rejoin); err != nil {
 		return fmt.Errorf("%s did not rejoin as the %s standby of %s: %w; %s log: %s", old.Inv.Name, c.replicationWord(), primary.Inv.Name, err, old.Inv.Name, c.e.tail(ctx, old.Containers[c.inv.Database.Service], 6))
+	}
+	// The time until the old primary rejoins: from the lifting of the
+	// fault (restart, thaw, heal), whatever the design needs after it.
+	if e := c.ev(); e != nil {
+		e.mu.Lock()
+		if !e.lifted.IsZero() {
+			e.rejoin = time.Since(e.lifted)
+			*notes = append(*notes, fmt.Sprintf("%s streamed again %s after the fault was lifted", old.Inv.Name, e.rejoin.Round(time.Millisecond)))
+		}
+		e.mu.Unlock()
 	}
 	p, err := c.currentPrimary(ctx)
 	if err != nil {
@@ -1028,7 +1048,8 @@ func psRejoin(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]stri
 // writable primary.
 func psPartition(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]string) error {
 	c := st.c
-	if c.inv.Database.Witness == "" {
+	witnesses := c.witnesses()
+	if len(witnesses) == 0 {
 		return skip("the spec configures no witness")
 	}
 	old, err := c.currentPrimary(ctx)
@@ -1147,6 +1168,10 @@ func psPartition(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]s
 			return fmt.Errorf("%d acknowledged writes lost", len(lost))
 		}
 		*notes = append(*notes, fmt.Sprintf("expected under asynchronous replication: %d acknowledged writes were not on the standby when it was promoted (the spec's accepted RPO)", len(lost)))
+	}
+	if c.selfRejoins() {
+		*notes = append(*notes, "after healing Patroni on "+old.Inv.Name+" rejoins it as the standby of "+peer.Inv.Name+" by itself (pg_rewind); nothing is restarted")
+		return c.checkRejoined(ctx, peer, old, notes)
 	}
 	// The fenced old primary stays read-only until it is restarted; the
 	// runbook's step, which the role hook turns into a rejoin.

@@ -105,7 +105,7 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 		return rep, fmt.Errorf("rendered inventory: %w", err)
 	}
 	inv := *invp
-	rep.Topology, rep.Mode = inv.Name, inv.Mode
+	rep.Topology, rep.Mode, rep.Manager = inv.Name, inv.Mode, inv.Database.Manager
 	phase("render", t0)
 
 	cli := opts.Client
@@ -206,8 +206,9 @@ func Run(ctx context.Context, opts Options) (rep *Report, err error) {
 		phase("cleanup", t0)
 	}()
 
-	su := suiteFor(inv.Mode, h)
-	todo, err := selectScenarios(su, inv.Mode, opts.Scenario)
+	matrix := MatrixOf(inv.Mode, inv.Database.Manager)
+	su := suiteFor(matrix, h)
+	todo, err := selectScenarios(su, matrix, opts.Scenario)
 	if err != nil {
 		return rep, err
 	}
@@ -318,6 +319,9 @@ func (c *cluster) siteEnv(s *site) (secrets, error) {
 
 // upServices starts the databases, replication and the app tier.
 func (c *cluster) upServices(ctx context.Context) error {
+	if c.selfRejoins() {
+		return c.upPatroniDatabases(ctx)
+	}
 	db := c.inv.Database.Service
 	for _, s := range c.dbSites() {
 		c.progress("site %s: starting %s", s.Inv.Name, db)
@@ -373,7 +377,8 @@ func poll(ctx context.Context, what string, f func() error) error {
 	}
 }
 
-// ScenarioNames lists the scenarios verify runs for a database mode.
+// ScenarioNames lists the scenarios verify runs for a matrix: a database
+// mode, or MatrixPatroni (see MatrixOf).
 func ScenarioNames(mode string) []string {
 	var out []string
 	for _, s := range scenarioList(mode) {

@@ -182,10 +182,10 @@ func TestMatrixDualSite(t *testing.T) {
 // its zero-loss (or, asynchronous, accepted-loss) check and the rejoin,
 // the partition from peer and witness, and the partial faults of the
 // links between the nodes (VRRP and health blocked, lossy, slow); the
-// full matrices of the same suites run on the examples above. dual-site-bucardo is the dual-site
-// example's multi-master suite; primary-standby-patroni has no verify
-// matrix yet (Patroni manages failover there, not the agent and
-// keepalived the streaming suite drives).
+// full matrices of the same suites run on the examples above.
+// dual-site-bucardo is the dual-site example's multi-master suite;
+// primary-standby-patroni's suite (Patroni on etcd) runs reduced on the
+// patroni example in TestMatrixPatroni.
 func TestMatrixTopologies(t *testing.T) {
 	for _, tc := range []struct{ name, scenarios string }{
 		{"primary-standby-vip", "replication,steady-state,health-url,failover-kill,rejoin,partition-witness,health-and-vrrp-blocked,lossy-link,slow-link"},
@@ -222,6 +222,16 @@ func TestMatrixSpecFidelity(t *testing.T) {
 			runMatrix(t, "../examples/"+tc.spec+".cue", tc.scenarios, 10*time.Minute)
 		})
 	}
+}
+
+// TestMatrixPatroni runs a reduced Patroni matrix (manager: patroni) on
+// the patroni example: the steady state, the kill of the primary (RTO,
+// VIP move, zero loss) and Patroni's own rejoin of the old primary, the
+// partition from peer and witness site, and the primary's isolation from
+// etcd (self-demotion, split-brain window 0). `hagen verify
+// examples/patroni.cue` runs the whole matrix.
+func TestMatrixPatroni(t *testing.T) {
+	runMatrix(t, "../examples/patroni.cue", "replication,steady-state,failover-kill,rejoin,partition-witness,primary-isolated-from-etcd", 10*time.Minute)
 }
 
 // TestDistributionWeighted runs the distribution scenario on the 66/33 spec.
@@ -269,7 +279,7 @@ func runMatrix(t *testing.T, spec, only string, timeout time.Duration) {
 	for _, d := range rep.Deviations {
 		t.Logf("deviation: %s", d)
 	}
-	want := len(ScenarioNames(rep.Mode))
+	want := len(ScenarioNames(MatrixOf(rep.Mode, rep.Manager)))
 	if only != "" {
 		want = len(strings.Split(only, ","))
 	}

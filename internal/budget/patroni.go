@@ -58,6 +58,20 @@ func PatroniPromotion(t PatroniTimers) Term {
 	}
 }
 
+// PatroniRelaxStrict is, after a promotion that left no streaming standby
+// under strict synchronous mode, the time until commits stop waiting:
+// Patroni's on_role_change callback asks its REST API whether a standby
+// streams (curl -m callback) and leaves its mark, the agent sees the mark
+// at its next look (every interval) and turns strict and synchronous mode
+// off, which the leader applies at its next loop (loop_wait).
+func PatroniRelaxStrict(callback, interval, loopWait time.Duration) Term {
+	return Term{
+		Name:    "strict mode relaxed",
+		Formula: fmt.Sprintf("callback %s + agent %s + loop_wait %s", Seconds(callback), Seconds(interval), Seconds(loopWait)),
+		Value:   callback + interval + loopWait,
+	}
+}
+
 // VRRPv3Skew is the Skew_Time of VRRP version 3 (RFC 5798 §6.1), which
 // keepalived scales by the advertisement interval:
 // (256 − priority) / 256 × advert.

@@ -140,7 +140,7 @@ func writeReportFile(file string, rep *verify.Report, write func(io.Writer, *ver
 // scenarioList is the help text's list of scenario names per mode.
 func scenarioList() string {
 	var b strings.Builder
-	for _, mode := range []string{schema.MultiMasterAsync, schema.PrimaryStandby} {
+	for _, mode := range []string{schema.MultiMasterAsync, schema.PrimaryStandby, verify.MatrixPatroni} {
 		fmt.Fprintf(&b, "  %s:\n", mode)
 		names := verify.ScenarioNames(mode)
 		line := "   "

@@ -23,7 +23,7 @@
 // transactions). N equals the log's transaction_no as long as no
 // transaction is skipped (no --latency-limit) or retried (--max-tries 1,
 // the default), which Command guarantees. The row also records the node
-// that committed it (cluster_name).
+// that committed it (hagen.node, else cluster_name).
 //
 // The connection string gives libpq a connect timeout and TCP keepalives
 // (and a TCP user timeout), so that a client cut off by a partition or a
@@ -64,7 +64,7 @@ const Table = "hagen_pgbench"
 func Schema() string {
 	return `CREATE TABLE IF NOT EXISTS ` + Table + ` (
 	id text PRIMARY KEY,
-	node text NOT NULL DEFAULT current_setting('cluster_name'),
+	node text NOT NULL DEFAULT coalesce(current_setting('hagen.node', true), current_setting('cluster_name')),
 	at timestamptz NOT NULL DEFAULT clock_timestamp()
 )`
 }
