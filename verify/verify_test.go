@@ -247,13 +247,18 @@ func runMatrix(t *testing.T, spec, only string, timeout time.Duration) {
 	if testing.Short() {
 		t.Skip("-short: the verify matrix takes minutes")
 	}
+	// Matrices on other subnets run side by side (go test's -parallel,
+	// GOMAXPROCS by default); ones whose subnets could overlap take turns
+	// on the verify lock.
+	t.Parallel()
 	bin := filepath.Join(t.TempDir(), "hagen")
 	build := exec.Command("go", "build", "-o", bin, "../cmd/hagen")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build hagen: %v\n%s", err, out)
 	}
-	runID := "test-" + strings.ReplaceAll(time.Now().Format("150405.000"), ".", "")
+	// Unique among the matrices running side by side.
+	runID := "test-" + strings.ReplaceAll(time.Now().Format("150405.000"), ".", "") + randomID("")[:5]
 	// The deadline starts once the run holds the verify lock: a run of
 	// another package or process ahead of it says nothing about this one.
 	ctx, cancel := context.WithCancel(context.Background())
