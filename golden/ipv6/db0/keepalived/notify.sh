@@ -20,8 +20,9 @@
 #                writable (an old master, thawed or reconnected, may
 #                advertise a higher priority; its check.sh sees it is
 #                stale and gives the VIP back).
-#   FAULT, STOP  fence the local primary, and again every second while it
-#                is writable.
+#   FAULT, STOP  fence the local primary (FAULT: when this node is isolated
+#                from the witnesses or a peer holds newer data), and again
+#                every second while it is writable.
 # Fencing: ALTER SYSTEM SET default_transaction_read_only = on, reload, and
 # terminate the client sessions. Every probe of a peer is bounded: a TCP
 # connect within 0.5 s, then psql within 3 s.
@@ -399,14 +400,45 @@ on_backup() {
 	log "no peer holds newer data: the local database (timeline $ltl) stays the writable primary; waiting for the VIP"
 }
 
+# newer_peer TIMELINE: a peer has data at least as new as a local writable
+# primary on TIMELINE: a writable primary on the same or a later timeline,
+# or a fenced one on a later timeline.
+newer_peer() {
+	local p name addr pr ptl
+	for p in "${peers[@]}"; do
+		name=${p%%=*} addr=${p#*=}
+		read -r pr ptl <<<"$(role "$addr")"
+		if { [ "$pr" = primary ] && [ "$ptl" -ge "$1" ]; } || { [ "$pr" = fenced ] && [ "$ptl" -gt "$1" ]; }; then
+			log "$name runs a $pr primary on timeline $ptl, this node on timeline $1"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# on_fault STATE [quiet]: STOP fences a writable local primary. FAULT does
+# when this node is isolated (witness.sh fails) or a peer
+# holds newer data; a FAULT of the database check alone (the database down,
+# or its check slow on a busy machine) leaves a writable primary writable:
+# a peer that takes the VIP fences it before it promotes, and the agent
+# fences it once a peer is newer. Fencing the only node left on a slow check
+# would leave no writable primary.
 on_fault() {
-	local lr
-	read -r lr _ <<<"$(role 127.0.0.1)"
-	if [ "$lr" = primary ]; then
-		fence 127.0.0.1
-		return
+	local lr ltl
+	read -r lr ltl <<<"$(role 127.0.0.1)"
+	if [ "$lr" != primary ]; then
+		if [ -z "${2:-}" ]; then
+			log "the local database is $lr; nothing to fence"
+		fi
+		return 0
 	fi
-	log "the local database is $lr; nothing to fence"
+	if [ "$1" = FAULT ] && /etc/hagen/keepalived/witness.sh 2>/dev/null && ! newer_peer "$ltl"; then
+		if [ -z "${2:-}" ]; then
+			log "FAULT while the witnesses answer and no peer holds newer data: the local database failed its check; it stays the writable primary"
+		fi
+		return 0
+	fi
+	fence 127.0.0.1
 }
 
 # handle STATE handles one state change; it fails when the state's work
@@ -419,7 +451,7 @@ handle() {
 	case $1 in
 	MASTER) on_master ;;
 	BACKUP) on_backup ;;
-	FAULT | STOP) on_fault ;;
+	FAULT | STOP) on_fault "$1" ;;
 	*) log "unknown state $1" ;;
 	esac
 }
@@ -427,7 +459,8 @@ handle() {
 # tick runs every second without a state change. MASTER whose handling
 # failed (a peer that could not be fenced, a promotion that failed, a
 # fenced primary that could not tell it has the newest data) is handled
-# again; in FAULT or STOP a local primary that is writable is fenced again.
+# again; in FAULT or STOP a local primary that is writable is handled
+# again (on_fault).
 tick() {
 	local st lr
 	st=$(cat "$rundir/state" 2>/dev/null || true)
@@ -441,8 +474,7 @@ tick() {
 	FAULT | STOP)
 		read -r lr _ <<<"$(role 127.0.0.1)"
 		if [ "$lr" = primary ]; then
-			log "site db0: $st and the local database is writable again; fencing it"
-			fence 127.0.0.1
+			on_fault "$st" quiet
 		fi
 		;;
 	esac
