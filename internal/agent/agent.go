@@ -3,15 +3,16 @@
 // host network). It serves the node's role over HTTP on
 // database.streaming.healthPort, so that HAProxy, a cloud load balancer or
 // an operator can tell the writable primary from a standby or a fenced old
-// primary. Promotion is keepalived's notify.sh, and so is fencing on a VRRP
-// state change; the agent changes two settings only: synchronous_standby_names
-// on the writable primary (sync.go: it names a standby that streams again
-// after a failover, and clears it when onStandbyDown is "async" and no
-// standby has been synchronous for failoverAfter seconds), and
-// default_transaction_read_only on a stale writable primary, one whose peer
-// reports a primary on a later timeline (fence.go, every second). With Patroni (patroni.go)
-// the agent serves nothing and only keeps Patroni's strict synchronous
-// mode from blocking a standby promoted with no standby left.
+// primary. Promotion is keepalived's notify.sh, and so is fencing on a
+// VRRP state change; the agent changes two settings only:
+// synchronous_standby_names on the writable primary (sync.go: it names a
+// standby that streams again after a failover, and clears it when
+// onStandbyDown is "async" and no standby has been synchronous for
+// failoverAfter seconds), and default_transaction_read_only on a stale
+// writable primary, one whose peer reports a primary on a later timeline
+// (fence.go, every second). With Patroni (patroni.go) the agent serves
+// nothing and only keeps Patroni's strict synchronous mode from blocking a
+// standby promoted with no standby left.
 //
 // The agent is built to stay available to the checks that decide
 // failover, whatever else asks it, and to cost the database next to

@@ -20,9 +20,9 @@
 #                writable (an old master, thawed or reconnected, may
 #                advertise a higher priority; its check.sh sees it is
 #                stale and gives the VIP back).
-#   FAULT, STOP  fence the local primary (FAULT: when this node is isolated
-#                from the witnesses or a peer holds newer data), and again
-#                every second while it is writable.
+#   FAULT, STOP  fence the local primary, and again every second while it
+#                is writable; after a FAULT the witnesses answer and no peer
+#                holds newer data, the check failed alone: writable again.
 # Fencing: ALTER SYSTEM SET default_transaction_read_only = on, reload, and
 # terminate the client sessions. Every probe of a peer is bounded: a TCP
 # connect within 0.5 s, then psql within 3 s.
@@ -416,13 +416,15 @@ newer_peer() {
 	return 1
 }
 
-# on_fault STATE [quiet]: STOP fences a writable local primary. FAULT does
-# when this node is isolated (witness.sh fails) or a peer
-# holds newer data; a FAULT of the database check alone (the database down,
-# or its check slow on a busy machine) leaves a writable primary writable:
+# on_fault STATE [tick]: STOP fences a writable local primary, and so does
+# FAULT. A FAULT fences at once (the node may be the isolated one,
+# and its peer is about to promote), then makes the database writable again
+# when the witnesses answer and no peer holds newer data: the FAULT was the
+# database check's (the database down, or its check slow on a busy
+# machine), and fencing the only node left would leave no writable primary;
 # a peer that takes the VIP fences it before it promotes, and the agent
-# fences it once a peer is newer. Fencing the only node left on a slow check
-# would leave no writable primary.
+# fences it once a peer is newer. At a tick it checks first and fences
+# only an isolated or stale node.
 on_fault() {
 	local lr ltl
 	read -r lr ltl <<<"$(role 127.0.0.1)"
@@ -432,13 +434,18 @@ on_fault() {
 		fi
 		return 0
 	fi
-	if [ "$1" = FAULT ] && /etc/hagen/keepalived/witness.sh 2>/dev/null && ! newer_peer "$ltl"; then
-		if [ -z "${2:-}" ]; then
-			log "FAULT while the witnesses answer and no peer holds newer data: the local database failed its check; it stays the writable primary"
+	if [ "$1" = FAULT ] && [ -n "${2:-}" ]; then
+		if /etc/hagen/keepalived/witness.sh 2>/dev/null && ! newer_peer "$ltl"; then
+			return 0
 		fi
-		return 0
+		fence 127.0.0.1
+		return
 	fi
-	fence 127.0.0.1
+	fence 127.0.0.1 || true
+	if [ "$1" = FAULT ] && /etc/hagen/keepalived/witness.sh 2>/dev/null && ! newer_peer "$ltl"; then
+		log "FAULT while the witnesses answer and no peer holds newer data: the local database failed its check; it stays the writable primary"
+		unfence_local
+	fi
 }
 
 # handle STATE handles one state change; it fails when the state's work
@@ -474,7 +481,7 @@ tick() {
 	FAULT | STOP)
 		read -r lr _ <<<"$(role 127.0.0.1)"
 		if [ "$lr" = primary ]; then
-			on_fault "$st" quiet
+			on_fault "$st" tick
 		fi
 		;;
 	esac
