@@ -289,12 +289,14 @@ const AgentRoleConnectionLimit = 3
 //     replay functions and current_setting() of the settings read need
 //     no grant;
 //   - EXECUTE on pg_reload_conf() and, on PostgreSQL 15 and later, ALTER
-//     SYSTEM on synchronous_standby_names only: the sync keeper's one
-//     change. PostgreSQL 13 and 14 cannot grant ALTER SYSTEM to a role
-//     that is not a superuser: there the agent reports the synchronous
-//     state but does not change it (it says so in its log and in
-//     /health's sync.keeper), and the operator restores
-//     synchronous_standby_names after a failover by hand;
+//     SYSTEM on two settings only: synchronous_standby_names (the sync
+//     keeper's change) and default_transaction_read_only (the fence of a
+//     stale primary: fence.go in internal/agent). PostgreSQL 13 and 14
+//     cannot grant ALTER SYSTEM to a role that is not a superuser: there
+//     the agent reports the synchronous state but does not change it (it
+//     says so in its log and in /health's sync.keeper), the operator
+//     restores synchronous_standby_names after a failover by hand, and
+//     only keepalived's notify.sh fences;
 //   - statement_timeout 1 s, lock_timeout 1 s and
 //     idle_in_transaction_session_timeout 5 s as the role's defaults.
 //
@@ -327,11 +329,12 @@ BEGIN
 		FOR other IN EXECUTE
 			'SELECT p.parname FROM pg_catalog.pg_parameter_acl p, pg_catalog.aclexplode(p.paracl) a
 			 WHERE a.grantee = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1)
-			 AND p.parname <> ''synchronous_standby_names''' USING agent
+			 AND p.parname NOT IN (''synchronous_standby_names'', ''default_transaction_read_only'')' USING agent
 		LOOP
 			EXECUTE format('REVOKE ALL ON PARAMETER %%s FROM %%I', other.parname, agent);
 		END LOOP;
 		EXECUTE format('GRANT ALTER SYSTEM ON PARAMETER synchronous_standby_names TO %%I', agent);
+		EXECUTE format('GRANT ALTER SYSTEM ON PARAMETER default_transaction_read_only TO %%I', agent);
 	END IF;
 	EXECUTE format('ALTER ROLE %%I SET statement_timeout = %%L', agent, '1s');
 	EXECUTE format('ALTER ROLE %%I SET lock_timeout = %%L', agent, '1s');

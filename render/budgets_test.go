@@ -52,10 +52,21 @@ func TestBudgetsFollowTheRenderedTimers(t *testing.T) {
 	backup := renderedNumber(t, tree, "db1/keepalived/keepalived.conf", `(?m)^\s+priority (\d+)$`)
 	interval := sec(renderedNumber(t, tree, kc, `vrrp_script hagen_database \{[^}]*interval (\d+)`))
 	timeout := sec(renderedNumber(t, tree, kc, `vrrp_script hagen_database \{[^}]*timeout (\d+)`))
+	if timeout != 3*interval {
+		t.Errorf("the track script's timeout is %s, want 3 × its interval %s (keepalived 2.2.7 overlaps runs otherwise)", timeout, interval)
+	}
 	fall := renderedNumber(t, tree, kc, `vrrp_script hagen_database \{[^}]*fall (\d+)`)
 	ns := "db1/keepalived/notify.sh"
-	connect := sec(renderedNumber(t, tree, ns, `PGCONNECT_TIMEOUT=(\d+) `))
-	promote := sec(renderedNumber(t, tree, ns, `pg_promote\(wait => true, wait_seconds => (\d+)\)`))
+	// A lost peer costs its TCP probe and one bounded psql.
+	probe := time.Duration(renderedNumber(t, tree, ns, `(?m)^probe_timeout=0\.(\d)$`)) * 100 * time.Millisecond
+	connect := probe + sec(renderedNumber(t, tree, ns, `(?m)^sql_timeout=(\d+)$`))
+	promote := sec(renderedNumber(t, tree, ns, `(?m)^promote_wait=(\d+)$`))
+	if !regexp.MustCompile(`pg_promote\(wait => true, wait_seconds => \$promote_wait\)`).MatchString(file(t, tree, ns)) {
+		t.Errorf("%s: pg_promote does not wait promote_wait", ns)
+	}
+	if !regexp.MustCompile(`timeout "\$limit" psql`).MatchString(file(t, tree, ns)) {
+		t.Errorf("%s: psql is not bounded by timeout", ns)
+	}
 	hc := "db1/haproxy/haproxy.cfg"
 	hConnect := sec(renderedNumber(t, tree, hc, `(?m)^\s+timeout connect (\d+)s$`))
 	hCheck := sec(renderedNumber(t, tree, hc, `(?m)^\s+timeout check (\d+)s$`))

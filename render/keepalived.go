@@ -23,18 +23,29 @@ const (
 	svcKeepalived = "keepalived"
 	keepalivedDir = etcDir + "/keepalived"
 	// keepalivedRun holds what run.sh writes at start: the authentication
-	// include (the only place the VRRP password is ever written), the lock
-	// that serialises notify.sh and the last VRRP state it handled.
+	// include (the only place the VRRP password is ever written), the
+	// FIFO keepalived writes its state changes to (notify.sh reads it) and
+	// the last VRRP state notify.sh handled.
 	keepalivedRun = "/run/hagen/keepalived"
 )
 
-// notify.sh's timers: every psql it runs gives up connecting after
-// notifyConnectTimeout seconds (an unreachable peer costs that once), and
-// it waits up to notifyPromoteWait seconds for pg_promote.
+// notify.sh's timers. Before it asks a peer's database, a TCP connect to
+// its port must succeed within notifyProbeMs (a dead or cut-off peer costs
+// that, not a connect timeout); every psql it runs ends after
+// notifySQLTimeout seconds, connecting included (a peer that accepts the
+// connection and then hangs, a frozen node, costs that); it waits up to
+// notifyPromoteWait seconds for pg_promote, then goes on waiting for the
+// promotion without holding up the next state change's handling longer
+// than the promotion takes.
 const (
-	notifyConnectTimeout = 3
-	notifyPromoteWait    = 30
+	notifyProbeMs     = 500
+	notifySQLTimeout  = 3
+	notifyPromoteWait = 5
 )
+
+// checkTimeoutRuns is a track script's timeout in intervals (see
+// keepalived.conf.tmpl).
+const checkTimeoutRuns = 3
 
 // keepalivedView is everything the keepalived templates print.
 type keepalivedView struct {
@@ -55,6 +66,9 @@ type keepalivedView struct {
 	// when the spec sets no vip.auth.
 	AuthInclude string
 	Check       schema.Check
+	// CheckTimeout is every track script's timeout: checkTimeoutRuns
+	// intervals.
+	CheckTimeout int
 	// Witness is the address the split-brain checker pings; empty when
 	// database.streaming.witness is unset.
 	Witness string
@@ -66,6 +80,7 @@ type keepalivedView struct {
 	PrimaryWeight int
 	CheckSh       string
 	NotifySh      string
+	NotifyFifo    string
 	RunDir        string
 	Conf          string
 
@@ -94,8 +109,10 @@ type keepalivedView struct {
 	// AgentRoleSQL creates the agent's role on a node that becomes the
 	// writable primary (notify.sh); empty without an agent.
 	AgentRoleSQL string
-	// ConnectTimeout and PromoteWait: notify.sh's timers (seconds).
-	ConnectTimeout, PromoteWait int
+	// ProbeTimeout (seconds, "0.5"), SQLTimeout and PromoteWait:
+	// notify.sh's timers.
+	ProbeTimeout            string
+	SQLTimeout, PromoteWait int
 
 	// SyncMethod (FIRST or ANY) and SyncCount: how many of SyncStandbys
 	// confirm a commit, as the spec says.
@@ -173,16 +190,19 @@ func (keepalivedComponent) site(v *siteView) {
 		SrcIP:          v.Site.Address,
 		VIP:            fmt.Sprintf("%s/%d", vip.Address, lan.Bits()),
 		Check:          vip.Check,
+		CheckTimeout:   checkTimeoutRuns * vip.Check.Interval,
 		Ping:           "/usr/bin/ping",
 		CheckSh:        keepalivedDir + "/check.sh",
 		NotifySh:       keepalivedDir + "/notify.sh",
+		NotifyFifo:     keepalivedRun + "/notify.fifo",
 		RunDir:         keepalivedRun,
 		Conf:           keepalivedDir + "/keepalived.conf",
 		DBPort:         v.T.Database.PublishedPort,
 		DBUser:         v.T.Database.Superuser,
 		DBName:         v.T.Database.Name,
 		Role:           v.Role,
-		ConnectTimeout: notifyConnectTimeout,
+		ProbeTimeout:   fmt.Sprintf("%g", float64(notifyProbeMs)/1000),
+		SQLTimeout:     notifySQLTimeout,
 		PromoteWait:    notifyPromoteWait,
 		ProxyOnly:      v.ProxyOnly,
 		CheckName:      "hagen_database",
@@ -426,17 +446,20 @@ func vrrpTakeover(t *schema.Topology) budget.Term {
 }
 
 // trackScriptFall is keepalived's detection of a failed database check:
-// keepalived.conf runs check.sh every vip.check.interval with that same
-// timeout, and vip.check.fall failures put the node in FAULT.
+// keepalived.conf runs check.sh every vip.check.interval with a timeout
+// of checkTimeoutRuns intervals, and vip.check.fall failures put the node
+// in FAULT.
 func trackScriptFall(t *schema.Topology) budget.Term {
 	c := t.VIP.Check
-	return budget.TrackScriptFall(seconds(c.Interval), seconds(c.Interval), c.Fall)
+	return budget.TrackScriptFall(seconds(c.Interval), seconds(checkTimeoutRuns*c.Interval), c.Fall)
 }
 
 // notifyPromotion is notify.sh MASTER on the new master: the lost primary
-// does not answer its connect (one connect timeout), then pg_promote's
-// wait. It sets synchronous_standby_names in the same run, so no commit
-// waits for the agent (failoverAfter 0).
+// costs at most its TCP probe and one bounded psql (a frozen node accepts
+// the connection and answers nothing), then pg_promote's wait. It sets
+// synchronous_standby_names in the same run, so no commit waits for the
+// agent (failoverAfter 0).
 func notifyPromotion() budget.Term {
-	return budget.Promotion(0, 1, seconds(notifyConnectTimeout), seconds(notifyPromoteWait))
+	peer := time.Duration(notifyProbeMs)*time.Millisecond + seconds(notifySQLTimeout)
+	return budget.Promotion(0, 1, peer, seconds(notifyPromoteWait))
 }

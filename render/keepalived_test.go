@@ -92,11 +92,15 @@ func TestKeepalivedConf(t *testing.T) {
 			// 150 - 100 + 1: a writable primary on db1 (151) outranks db0 (150).
 			"weight 51\n",
 			"garp_master_refresh 5\n",
-			`notify_master "/etc/hagen/keepalived/notify.sh MASTER"`,
-			`notify_backup "/etc/hagen/keepalived/notify.sh BACKUP"`,
-			`notify_fault "/etc/hagen/keepalived/notify.sh FAULT"`,
-			`notify_stop "/etc/hagen/keepalived/notify.sh STOP"`,
+			// One reader handles the state changes in order.
+			"vrrp_notify_fifo /run/hagen/keepalived/notify.fifo\n",
+			`vrrp_notify_fifo_script "/etc/hagen/keepalived/notify.sh"`,
+			// keepalived 2.2.7 overlaps runs with a timeout of one interval.
+			"interval 1\n    timeout 3\n",
 		)
+		if strings.Contains(conf, "notify_master") || strings.Contains(conf, "timeout 1\n") {
+			t.Errorf("%s: a notify script per state, or a track script timeout of one interval:\n%s", p, conf)
+		}
 		if strings.Contains(conf, "state MASTER") || strings.Contains(conf, "auth_pass") {
 			t.Errorf("%s: a node starts as MASTER or the password is in the file:\n%s", p, conf)
 		}

@@ -3,13 +3,16 @@
 // host network). It serves the node's role over HTTP on
 // database.streaming.healthPort, so that HAProxy, a cloud load balancer or
 // an operator can tell the writable primary from a standby or a fenced old
-// primary. Promotion and fencing are keepalived's notify.sh; the agent
-// changes one setting only, synchronous_standby_names on the writable
-// primary (sync.go): it names a standby that streams again after a
-// failover, and clears it when onStandbyDown is "async" and no standby has
-// been synchronous for failoverAfter seconds. With Patroni (patroni.go)
-// the agent serves nothing and only keeps Patroni's strict synchronous
-// mode from blocking a standby promoted with no standby left.
+// primary. Promotion is keepalived's notify.sh, and so is fencing on a
+// VRRP state change; the agent changes two settings only:
+// synchronous_standby_names on the writable primary (sync.go: it names a
+// standby that streams again after a failover, and clears it when
+// onStandbyDown is "async" and no standby has been synchronous for
+// failoverAfter seconds), and default_transaction_read_only on a stale
+// writable primary, one whose peer reports a primary on a later timeline
+// (fence.go, every second). With Patroni (patroni.go) the agent serves
+// nothing and only keeps Patroni's strict synchronous mode from blocking a
+// standby promoted with no standby left.
 //
 // The agent is built to stay available to the checks that decide
 // failover, whatever else asks it, and to cost the database next to
@@ -24,11 +27,12 @@
 //   - the database status is probed by one request at a time and the
 //     answer shared for statusTTL (250 ms): any number of requests costs
 //     at most four probes a second;
-//   - the probes and the sync keeper share one pool of at most poolSize
+//   - the probes, the sync keeper and the fencer share one pool of at most poolSize
 //     (2) sessions, reused, each with a 1 s statement timeout;
 //   - it connects as the least-privilege role contract.AgentRole
 //     (pg_monitor, pg_reload_conf() and, from PostgreSQL 15, ALTER SYSTEM
-//     of synchronous_standby_names only; see contract.AgentRoleSQL), by
+//     of synchronous_standby_names and default_transaction_read_only
+//     only; see contract.AgentRoleSQL), by
 //     peer authentication over the Unix socket when agent.json names no
 //     password.
 package agent
@@ -84,6 +88,9 @@ func Run(ctx context.Context, cfgPath string, stdout io.Writer) error {
 		k := newSyncKeeper(cfg, cache, src, logger)
 		k.publish = func(s string) { src.keeper.Store(&s) }
 		go k.run(ctx, cache.invalidate)
+	}
+	if len(cfg.Peers) > 0 {
+		go newFencer(cfg, cache, src, logger).run(ctx, cache.invalidate)
 	}
 	return serve(ctx, cfg, cache, logger)
 }

@@ -181,7 +181,7 @@ func TestRealPostgresLeastPrivilege(t *testing.T) {
 		FROM pg_roles r WHERE rolname = 'hagen_agent'`).Scan(&super, &createdb, &limit, &members, &params); err != nil {
 		t.Fatal(err)
 	}
-	if super || createdb || limit != contract.AgentRoleConnectionLimit || members != "pg_monitor" || params != "synchronous_standby_names" {
+	if super || createdb || limit != contract.AgentRoleConnectionLimit || members != "pg_monitor" || params != "default_transaction_read_only,synchronous_standby_names" {
 		t.Errorf("hagen_agent: superuser %v, createdb %v, connection limit %d, member of %q, parameter grants %q", super, createdb, limit, members, params)
 	}
 

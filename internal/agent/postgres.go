@@ -155,6 +155,18 @@ func (p *pgSource) setSyncStandbyNames(ctx context.Context, value string) error 
 	})
 }
 
+// fence makes the database read-only for new transactions: ALTER SYSTEM
+// SET default_transaction_read_only = on, and a reload.
+func (p *pgSource) fence(ctx context.Context) error {
+	return p.withConn(ctx, func(conn *pgx.Conn) error {
+		if _, err := conn.Exec(ctx, "ALTER SYSTEM SET default_transaction_read_only = on"); err != nil {
+			return err
+		}
+		_, err := conn.Exec(ctx, "SELECT pg_reload_conf()")
+		return err
+	})
+}
+
 // quoteLiteral quotes a string as an SQL literal (standard_conforming_strings
 // is on since PostgreSQL 9.1: only the quote is doubled).
 func quoteLiteral(s string) string {

@@ -18,8 +18,11 @@ for pidfile in /run/keepalived*.pid /run/vrrp.pid; do
 done
 
 install -d -m 0700 "$rundir"
-# notify.sh remembers the last state it handled; a new start begins afresh.
-rm -f "$rundir/state"
+# notify.sh remembers the last state it handled and whether MASTER's work
+# is left to do; a new start begins afresh. keepalived writes its state
+# changes to a FIFO that notify.sh reads: a new one for every start.
+rm -f "$rundir/state" "$rundir/retry" "/run/hagen/keepalived/notify.fifo"
+mkfifo -m 0600 "/run/hagen/keepalived/notify.fifo"
 
 # enable_script_security: keepalived runs a script only when it and its
 # directories are root-owned and writable by nobody else.

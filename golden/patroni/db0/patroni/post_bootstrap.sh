@@ -32,11 +32,12 @@ BEGIN
 		FOR other IN EXECUTE
 			'SELECT p.parname FROM pg_catalog.pg_parameter_acl p, pg_catalog.aclexplode(p.paracl) a
 			 WHERE a.grantee = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1)
-			 AND p.parname <> ''synchronous_standby_names''' USING agent
+			 AND p.parname NOT IN (''synchronous_standby_names'', ''default_transaction_read_only'')' USING agent
 		LOOP
 			EXECUTE format('REVOKE ALL ON PARAMETER %s FROM %I', other.parname, agent);
 		END LOOP;
 		EXECUTE format('GRANT ALTER SYSTEM ON PARAMETER synchronous_standby_names TO %I', agent);
+		EXECUTE format('GRANT ALTER SYSTEM ON PARAMETER default_transaction_read_only TO %I', agent);
 	END IF;
 	EXECUTE format('ALTER ROLE %I SET statement_timeout = %L', agent, '1s');
 	EXECUTE format('ALTER ROLE %I SET lock_timeout = %L', agent, '1s');

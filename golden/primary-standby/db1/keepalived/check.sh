@@ -8,12 +8,14 @@ set -euo pipefail
 pg_isready -q -h 127.0.0.1 -p 5444 -U postgres -d orders -t 1 || exit 1
 
 # A stale primary is not eligible for the VIP: when the local database is a
-# primary (writable or fenced) and a peer's agent reports a writable primary
-# on a later timeline, this node missed a failover (it was frozen or cut
-# off). Failing here puts it in FAULT: it gives up the VIP and notify.sh
-# fences it, until its database rejoins as a standby (postgres/role.sh, at
-# its next start). An agent that does not answer within 0.3 s counts as
-# "not newer", so a dead peer never takes the VIP from a live primary.
+# primary (writable or fenced) and a peer's agent reports a primary,
+# writable or fenced, on a later timeline, this node missed a failover (it
+# was frozen or cut off). Failing here puts it in FAULT: it gives up the
+# VIP (also when the newer primary is fenced too, so that the newer one
+# becomes MASTER and writable again) and notify.sh fences it, until its
+# database rejoins as a standby (postgres/role.sh, at its next start). An
+# agent that does not answer within 0.3 s counts as "not newer", so a dead
+# peer never takes the VIP from a live primary.
 health() { curl -sf -m 0.3 "http://$1:8008/health" 2>/dev/null || true; }
 # The agent's JSON is indented: "role": "primary", "timeline": 2.
 role() { sed -n 's/^ *"role": *"\([a-z]*\)".*/\1/p' <<<"$1" | head -n 1; }
@@ -38,15 +40,20 @@ tl=$(timeline "$local_status")
 peers=(10.232.0.11)
 for peer in "${peers[@]}"; do
 	peer_status=$(health "$peer")
-	if [ "$(role "$peer_status")" != primary ]; then
+	peer_role=$(role "$peer_status")
+	case $peer_role in
+	primary | fenced) ;;
+	*) continue ;;
+	esac
+	if [ "$local_role" = standby ]; then
+		if [ "$peer_role" = primary ]; then
+			echo "this standby holds the VIP while $peer runs the writable primary" >&2
+			exit 1
+		fi
 		continue
 	fi
-	if [ "$local_role" = standby ]; then
-		echo "this standby holds the VIP while $peer runs the writable primary" >&2
-		exit 1
-	fi
 	if [ "$(timeline "$peer_status")" -gt "${tl:-0}" ]; then
-		echo "stale primary: $peer is the writable primary on timeline $(timeline "$peer_status"), this node is on ${tl:-0}" >&2
+		echo "stale primary: $peer runs a $peer_role primary on timeline $(timeline "$peer_status"), this node is on ${tl:-0}" >&2
 		exit 1
 	fi
 done
