@@ -10,8 +10,8 @@
 # `hagen topologies`. With --kill-after, every run is first started once
 # and killed with SIGKILL after SECONDS, then run normally: the normal run
 # must clean up what the killed one left and pass.
-# After every run it lists what still carries hagen's run label (containers,
-# networks, volumes); any leftover counts as a failure of that run.
+# After every run it lists what that run (and a killed one before it) left
+# (containers, networks, volumes, by owner label); any leftover fails the run.
 # Logs and JSON reports go to $STRESS_DIR (default: a new temporary dir).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,18 +44,44 @@ fi
 hog_pid=
 stop_hog() { [ -n "$hog_pid" ] && kill "$hog_pid" 2>/dev/null; hog_pid=; }
 trap stop_hog EXIT
+# The verify runs go in the background so that their pids name what they
+# own; Ctrl-C (or TERM) of this script interrupts the one running, which
+# then cleans up as verify does.
+run=
+# shellcheck disable=SC2317 # invoked by the trap below
+interrupt() {
+	[ -n "$run" ] && kill -INT "$run" 2>/dev/null && wait "$run" 2>/dev/null
+	exit 130
+}
+trap interrupt INT TERM
 if [ "$hog" = 1 ]; then
 	sh -c 'while :; do :; done' &
 	hog_pid=$!
 	echo "CPU hog on one core: pid $hog_pid"
 fi
 
+# leftovers lists what the verify processes with the given pids left
+# (their owner label is "<host>/<pid>/<start>"): other verify runs on the
+# machine, an engineer's or a test's, are none of this script's business.
 leftovers() {
-	{
-		docker ps -aq --filter label=dev.hagen.run | sed 's/^/container /'
-		docker network ls -q --filter label=dev.hagen.run | sed 's/^/network /'
-		docker volume ls -q --filter label=dev.hagen.run | sed 's/^/volume /'
-	} | tr '\n' ' '
+	local pid
+	for pid in "$@"; do
+		docker ps -a --filter label=dev.hagen.owner --format '{{.ID}} {{.Label "dev.hagen.owner"}}' | awk -v p="/$pid/" 'index($2, p) {print "container " $1}'
+		docker network ls --filter label=dev.hagen.owner --format '{{.ID}} {{.Label "dev.hagen.owner"}}' | awk -v p="/$pid/" 'index($2, p) {print "network " $1}'
+		docker volume ls --filter label=dev.hagen.owner --format '{{.Name}} {{.Label "dev.hagen.owner"}}' | awk -v p="/$pid/" 'index($2, p) {print "volume " $1}'
+	done | tr '\n' ' '
+}
+
+# remove removes what leftovers listed.
+remove() {
+	local kind id
+	while read -r kind id; do
+		case $kind in
+		container) docker rm -f "$id" ;;
+		network) docker network rm "$id" ;;
+		volume) docker volume rm "$id" ;;
+		esac
+	done < <(xargs -n 2 <<<"$1") >/dev/null 2>&1 || true
 }
 
 declare -A pass fail
@@ -72,18 +98,24 @@ for s in "${specs[@]}"; do
 	fail[$key]=0
 	for i in $(seq "$runs"); do
 		log=$dir/$key-$i.log
+		pids=()
 		if [ "$kill_after" -gt 0 ]; then
 			bin/hagen verify "$spec" >"$dir/$key-$i-killed.log" 2>&1 &
 			victim=$!
+			pids+=("$victim")
 			sleep "$kill_after"
 			kill -KILL "$victim" 2>/dev/null || true
 			wait "$victim" 2>/dev/null || true
 		fi
 		t0=$(date +%s)
-		if bin/hagen verify "$spec" --json "$dir/$key-$i.json" >"$log" 2>&1; then
+		bin/hagen verify "$spec" --json "$dir/$key-$i.json" >"$log" 2>&1 &
+		run=$!
+		pids+=("$run")
+		code=0
+		wait "$run" || code=$?
+		if [ "$code" = 0 ]; then
 			verdict=pass
 		else
-			code=$?
 			verdict="fail (exit $code)"
 			# Exit 4 whose only failures are scenarios naming a known limit
 			# of the design (knownLimit, README "Verify") is the expected
@@ -98,12 +130,12 @@ PY
 				verdict="pass (known limits fail as expected)"
 			fi
 		fi
-		left=$(leftovers)
+		# What the killed run left is the next run's to remove; anything
+		# of either left now is a failure.
+		left=$(leftovers "${pids[@]}")
 		if [ -n "$left" ]; then
 			verdict="fail (left behind: $left)"
-			docker ps -aq --filter label=dev.hagen.run | xargs -r docker rm -f >/dev/null 2>&1 || true
-			docker network ls -q --filter label=dev.hagen.run | xargs -r docker network rm >/dev/null 2>&1 || true
-			docker volume ls -q --filter label=dev.hagen.run | xargs -r docker volume rm >/dev/null 2>&1 || true
+			remove "$left"
 		fi
 		if [[ "$verdict" == pass* ]]; then
 			pass[$key]=$((pass[$key] + 1))
