@@ -6,8 +6,8 @@
 #
 # Without SPEC it runs examples/dual-site.cue and examples/primary-standby.cue,
 # each as `hagen verify --markdown` with the whole matrix, one after the other;
-# with -p all at once, each with a TMPDIR (and so a verify lock) of its own:
-# only when the specs' subnets differ and no one else verifies them. For each
+# with -p all at once (runs whose subnets could overlap still take turns on
+# verify's lock of their address blocks). For each
 # SPEC it replaces what lies between the markers verify-results:begin NAME and
 # verify-results:end NAME in README.md (NAME: the spec's file name without
 # .cue) with the run's table (the Markdown summary without its failure
@@ -17,7 +17,8 @@
 # which); any other exit stops the script and README.md stays as it was.
 # -s runs only the comma-separated SCENARIOS of each matrix (--scenario), for
 # a machine too busy for the whole matrix; the block then names them.
-# VERIFY_README_LOGS=DIR keeps each run's terminal report and Markdown there.
+# VERIFY_README_LOGS=DIR keeps each run's terminal report, Markdown, HTML
+# timeline and JSON report (with the raw histories) there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,10 +60,9 @@ run() {
 	load0=$(cut -d' ' -f1-3 /proc/loadavg)
 	start=$(date +%s)
 	if [ "$parallel" = 1 ]; then
-		mkdir -p "$out/tmp$n"
-		TMPDIR="$out/tmp$n" "$out/hagen" verify "${only[@]}" --markdown "$out/$n.md" "$spec" >"$out/$n.log" 2>&1 || code=$?
+		"$out/hagen" verify "${only[@]}" --markdown "$out/$n.md" --html "$out/$n.html" --json "$out/$n.json" "$spec" >"$out/$n.log" 2>&1 || code=$?
 	else
-		"$out/hagen" verify "${only[@]}" --markdown "$out/$n.md" "$spec" >"$out/$n.log" 2>&1 || code=$?
+		"$out/hagen" verify "${only[@]}" --markdown "$out/$n.md" --html "$out/$n.html" --json "$out/$n.json" "$spec" >"$out/$n.log" 2>&1 || code=$?
 	fi
 	load1=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "$code|$(($(date +%s) - start))|$load0|$load1|$when" >"$out/$n.meta"
