@@ -59,11 +59,7 @@ run() {
 	when=$(date -u '+%Y-%m-%d %H:%M UTC')
 	load0=$(cut -d' ' -f1-3 /proc/loadavg)
 	start=$(date +%s)
-	if [ "$parallel" = 1 ]; then
-		"$out/hagen" verify "${only[@]}" --markdown "$out/$n.md" --html "$out/$n.html" --json "$out/$n.json" "$spec" >"$out/$n.log" 2>&1 || code=$?
-	else
-		"$out/hagen" verify "${only[@]}" --markdown "$out/$n.md" --html "$out/$n.html" --json "$out/$n.json" "$spec" >"$out/$n.log" 2>&1 || code=$?
-	fi
+	"$out/hagen" verify "${only[@]}" --markdown "$out/$n.md" --html "$out/$n.html" --json "$out/$n.json" "$spec" >"$out/$n.log" 2>&1 || code=$?
 	load1=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "$code|$(($(date +%s) - start))|$load0|$load1|$when" >"$out/$n.meta"
 }
