@@ -299,8 +299,10 @@ FROM pg_file_settings WHERE error IS NOT NULL OR name IN ('hba_file', 'ident_fil
 	// word when it has a dot (an extension's parameter whose extension is
 	// not loaded): the server's own list, pg_settings, decides (names are
 	// case-insensitive: the file's timezone is pg_settings' TimeZone).
+	// hagen.node is hagen's own such placeholder, on purpose: the node's
+	// name for current_setting() where Patroni takes cluster_name.
 	rows, err = b.pgQuery(ctx, `SELECT coalesce(f.sourcefile, ''), coalesce(f.sourceline, 0), f.name, split_part(current_setting('server_version'), ' ', 1)
-FROM pg_file_settings f WHERE f.error IS NULL AND f.name IS NOT NULL
+FROM pg_file_settings f WHERE f.error IS NULL AND f.name IS NOT NULL AND lower(f.name) <> 'hagen.node'
 AND NOT EXISTS (SELECT 1 FROM pg_settings s WHERE lower(s.name) = lower(f.name)) ORDER BY f.seqno`)
 	if err != nil {
 		return false, "", err

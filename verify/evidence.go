@@ -55,6 +55,9 @@ type faultMark struct {
 	at, done   time.Duration
 }
 
+// evidenceFailure begins the failure of a scenario its evidence fails.
+const evidenceFailure = "the evidence fails the scenario:\n"
+
 // beginEvidence opens the record of a scenario: its history's clock
 // starts now.
 func (c *cluster) beginEvidence(name string) {
@@ -186,7 +189,7 @@ func (c *cluster) endEvidence(ctx context.Context, res *Scenario) {
 	if len(problems) == 0 {
 		return
 	}
-	msg := "the evidence fails the scenario:\n" + strings.Join(problems, "\n")
+	msg := evidenceFailure + strings.Join(problems, "\n")
 	if res.Status == Passed {
 		res.Status, res.Failure = Failed, msg
 		return

@@ -58,6 +58,9 @@ type Scenario struct {
 	// KnownLimit, when set, is a limit of the rendered design that this
 	// scenario shows: it fails until the design changes, and says so.
 	KnownLimit string `json:"knownLimit,omitempty"`
+	// LimitChecks, for a known limit that shows in some runs only, are the
+	// evidence checks it fails when it shows; such a scenario may pass.
+	LimitChecks []string `json:"knownLimitChecks,omitempty"`
 
 	// The evidence (see evidence.go): History is every client operation
 	// and the events around them, raw, for outside checkers; Checks the

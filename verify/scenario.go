@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hagen-ha/hagen/contract"
+	"github.com/hagen-ha/hagen/verify/history"
 )
 
 // need is the state of the deployment a scenario starts from. The suite
@@ -55,6 +56,11 @@ type scenario struct {
 	// the scenario fail on this topology ("" when none): the scenario
 	// still runs and fails, and its result says which limit it shows.
 	limit func(inv *contract.Inventory) string
+	// intermittent, when set with a limit, says that the limit shows in
+	// some runs only, and only as violations of these evidence checks
+	// (history result names: "stale", "linearizable"): a run may pass;
+	// a failure for any other reason is still a failure.
+	intermittent []string
 }
 
 // suite is the matrix of one database mode with its typed state: the
@@ -136,6 +142,9 @@ func runScenario(ctx context.Context, su suite, sc scenario, inv *contract.Inven
 	res := Scenario{Name: sc.name, Description: sc.desc}
 	if sc.limit != nil {
 		res.KnownLimit = sc.limit(inv)
+		if res.KnownLimit != "" {
+			res.LimitChecks = sc.intermittent
+		}
 	}
 	if why := notApplicable(sc, inv); why != "" {
 		res.Status, res.Failure = Skipped, why
@@ -211,4 +220,31 @@ func selectScenarios(su suite, mode, only string) ([]scenario, error) {
 		}
 	}
 	return out, nil
+}
+
+// LimitExplains returns nil when the scenario's failure is its known
+// limit: for an intermittent limit (LimitChecks), a failure of the
+// evidence alone whose every violation is of a check the limit names, no
+// RTO over its budget included.
+func (s Scenario) LimitExplains() error {
+	if s.KnownLimit == "" || len(s.LimitChecks) == 0 {
+		return errors.New("no intermittent known limit")
+	}
+	if s.Status != Failed {
+		return fmt.Errorf("status %s", s.Status)
+	}
+	if !strings.HasPrefix(s.Failure, evidenceFailure) || s.Checks == nil {
+		return errors.New("it failed for a reason other than the evidence, which the limit does not name")
+	}
+	for _, x := range s.Checks.List() {
+		if v := x.Verdict(); (v == history.Violation || v == history.Inconclusive) && !slices.Contains(s.LimitChecks, x.Name()) {
+			return fmt.Errorf("the check %s failed (%s), which the limit does not name", x.Name(), x.Summary())
+		}
+	}
+	for _, r := range s.RTO {
+		if r.Exceeded() {
+			return fmt.Errorf("the RTO of %s after %s is over its budget, which the limit does not name", r.Path, r.Fault)
+		}
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hagen-ha/hagen/contract"
+	"github.com/hagen-ha/hagen/verify/history"
 )
 
 // fakeSuite records what the runner asked of it.
@@ -199,6 +200,45 @@ func TestProxyHostApplicability(t *testing.T) {
 	} {
 		if got := tc.f(tc.inv) == ""; got != tc.want {
 			t.Errorf("%s: applies %v, expected %v (%q)", tc.inv.Sites[len(tc.inv.Sites)-1].Name, got, tc.want, tc.f(tc.inv))
+		}
+	}
+}
+
+// An intermittent known limit explains a failure of its own evidence
+// checks only: another check's violation, an RTO over budget or a failure
+// of the scenario itself is still a failure.
+func TestLimitExplains(t *testing.T) {
+	failing := func(mut func(*Scenario)) Scenario {
+		s := Scenario{
+			Status: Failed, KnownLimit: "stale after demotion", LimitChecks: []string{"stale", "linearizable"},
+			Failure: evidenceFailure + "stale: 1 of 243 reads [violation]",
+			Checks:  &history.Results{},
+		}
+		s.Checks.Stale.Is = history.Violation
+		s.Checks.Linearizability = &history.Linearizability{}
+		s.Checks.Linearizability.Is = history.Violation
+		if mut != nil {
+			mut(&s)
+		}
+		return s
+	}
+	if err := failing(nil).LimitExplains(); err != nil {
+		t.Errorf("stale and linearizable violations: %v, want explained", err)
+	}
+	for name, mut := range map[string]func(*Scenario){
+		"lost":        func(s *Scenario) { s.Checks.Lost.Is = history.Violation },
+		"split-brain": func(s *Scenario) { s.Checks.SplitBrain.Is = history.Violation },
+		"rto": func(s *Scenario) {
+			s.RTO = []RTOCheck{{Path: "vip", Fault: "partition", MeasuredMillis: 9000, BudgetMillis: 8000}}
+		},
+		"own failure":  func(s *Scenario) { s.Failure = "two writable primaries\n" + s.Failure },
+		"no limit":     func(s *Scenario) { s.LimitChecks = nil },
+		"passed":       func(s *Scenario) { s.Status = Passed },
+		"no checks":    func(s *Scenario) { s.Checks = nil },
+		"inconclusive": func(s *Scenario) { s.Checks.Divergence.Is = history.Inconclusive },
+	} {
+		if err := failing(mut).LimitExplains(); err == nil {
+			t.Errorf("%s: explained by the limit, want not", name)
 		}
 	}
 }

@@ -61,11 +61,13 @@ func (c *cluster) others(s *site) []*site {
 	return out
 }
 
-// dbSites are the sites that run a database (primary or standby).
+// dbSites are the sites that run the database: not the sites that carry
+// only HAProxy (and keepalived) for it, nor a Patroni witness site, which
+// runs only etcd.
 func (c *cluster) dbSites() []*site {
 	var out []*site
 	for _, s := range c.sites {
-		if s.Inv.Role == "primary" || s.Inv.Role == "standby" {
+		if slices.Contains(s.Inv.Services, c.inv.Database.Service) {
 			out = append(out, s)
 		}
 	}

@@ -292,6 +292,18 @@ func runMatrix(t *testing.T, spec, only string, timeout time.Duration) {
 		t.Fatalf("%d scenarios ran, expected %d", len(rep.Scenarios), want)
 	}
 	for _, s := range rep.Scenarios {
+		if s.KnownLimit != "" && len(s.LimitChecks) > 0 {
+			// A limit that shows in some runs only: a pass says nothing,
+			// a failure must be the limit's checks and nothing else.
+			if s.Status == Passed {
+				t.Logf("scenario %s passed; its intermittent known limit (%s) did not show this run", s.Name, s.KnownLimit)
+			} else if err := s.LimitExplains(); err != nil {
+				t.Errorf("scenario %s %s beyond its intermittent known limit (%s): %v: %s", s.Name, s.Status, s.KnownLimit, err, s.Failure)
+			} else {
+				t.Logf("scenario %s failed, as its intermittent known limit says (%s): %s", s.Name, s.KnownLimit, s.Failure)
+			}
+			continue
+		}
 		if s.KnownLimit != "" {
 			// The scenario shows a limit of the rendered design: it must
 			// fail, and once the design changes it passes and this
