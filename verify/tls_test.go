@@ -91,13 +91,13 @@ func TestTLSMaterial(t *testing.T) {
 // streaming and as many synchronous as the spec's count.
 func TestSyncProblem(t *testing.T) {
 	mk := func(method string, count int) *cluster {
-		c := &cluster{inv: contract.Inventory{Database: contract.InventoryDB{Synchronous: true, SynchronousMethod: method, SynchronousCount: count}}}
+		c := &cluster{inv: contract.Inventory{Database: contract.InventoryDB{Service: "postgres", Synchronous: true, SynchronousMethod: method, SynchronousCount: count}}}
 		for i, a := range []string{"10.0.0.1", "10.0.0.2", "10.0.0.3"} {
 			role := "standby"
 			if i == 0 {
 				role = "primary"
 			}
-			c.sites = append(c.sites, &site{Inv: contract.InventorySite{Name: a, Address: a, Role: role}})
+			c.sites = append(c.sites, &site{Inv: contract.InventorySite{Name: a, Address: a, Role: role, Services: []string{"postgres", "hagen-agent"}}})
 		}
 		return c
 	}
