@@ -81,7 +81,9 @@ if [ -n "${VERIFY_README_LOGS:-}" ]; then
 	mkdir -p "$VERIFY_README_LOGS"
 	for i in "${!specs[@]}"; do
 		cp "$out/$i.log" "$VERIFY_README_LOGS/$(basename "${specs[$i]}" .cue).log"
-		cp "$out/$i.md" "$VERIFY_README_LOGS/$(basename "${specs[$i]}" .cue).md" 2>/dev/null || true
+		for ext in md html json; do
+			cp "$out/$i.$ext" "$VERIFY_README_LOGS/$(basename "${specs[$i]}" .cue).$ext" 2>/dev/null || true
+		done
 	done
 fi
 
