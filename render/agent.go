@@ -114,43 +114,24 @@ func (agentComponent) site(v *siteView) {
 			SSLMode:        "disable",
 			ConnectTimeout: 2,
 		},
-		Peers: []contract.AgentPeer{},
+		Peers: make([]contract.AgentPeer, 0, len(v.T.Sites)),
 		Streaming: contract.AgentStreaming{
 			Primary:                 s.Primary,
 			Synchronous:             s.Synchronous,
 			SynchronousStandbyNames: append([]string{}, s.SynchronousStandbyNames...),
 			OnStandbyDown:           s.OnStandbyDown,
-			StandbyNames:            map[string]string{},
 			FailoverAfter:           s.FailoverAfter,
 			SynchronousMethod:       s.SynchronousMethod,
 			SynchronousCount:        s.SynchronousCount,
 		},
 	}
-	// Who asks the agent: keepalived here (loopback), the other sites'
-	// HAProxy, keepalived and agents (their addresses), the holder of the
-	// VIP, and the client networks (monitoring, load balancers).
-	cfg.AllowFrom = []string{"127.0.0.1/32"}
-	for _, site := range v.T.Sites {
-		cfg.AllowFrom = appendUnique(cfg.AllowFrom, hostCIDR(site.Address))
-	}
-	if v.T.VIP != nil {
-		cfg.AllowFrom = appendUnique(cfg.AllowFrom, hostCIDR(v.T.VIP.Address))
-	}
-	for _, cidr := range v.T.Security.AllowedClients {
-		cfg.AllowFrom = appendUnique(cfg.AllowFrom, cidr)
-	}
-	for _, site := range v.T.Sites {
-		if v.d.role(site.Name) != "" {
-			app, _ := standbyIdentity(v.d, site.Name)
-			cfg.Streaming.StandbyNames[site.Name] = app
+	shared := v.d.agentShared()
+	cfg.AllowFrom = shared.allowFrom
+	cfg.Streaming.StandbyNames = shared.standbyNames
+	for _, p := range shared.peers {
+		if p.Site != v.Site.Name {
+			cfg.Peers = append(cfg.Peers, p)
 		}
-	}
-	for _, p := range v.dbPeers() {
-		cfg.Peers = append(cfg.Peers, contract.AgentPeer{
-			Site:    p.Name,
-			Address: p.Address,
-			Health:  "http://" + hostPort(p.Address, s.HealthPort) + "/health",
-		})
 	}
 	if s.HealthPath != "/primary" {
 		cfg.PrimaryPath = s.HealthPath
@@ -207,6 +188,62 @@ func (agentComponent) site(v *siteView) {
 	if patroni {
 		agentPatroniNative(v.serviceNamed(svcAgent)) // patroni.go
 	}
+}
+
+// agentFacts are the parts of agent.json that are the same on every site,
+// computed once per render: every site asks them, and computing them per
+// site made the render's time grow with the cube of the sites.
+type agentFacts struct {
+	// allowFrom: who asks the agent: keepalived here (loopback), the
+	// sites' HAProxy, keepalived and agents (their addresses), the holder
+	// of the VIP, and the client networks (monitoring, load balancers).
+	allowFrom []string
+	// standbyNames: each database site's application_name as a standby.
+	standbyNames map[string]string
+	// peers: every database site; a site's agent.json lists the others.
+	peers []contract.AgentPeer
+}
+
+// agentShared returns the agent's facts common to every site, computed on
+// first use. The values are shared by every site's configuration and
+// never changed.
+func (d *deployment) agentShared() *agentFacts {
+	if d.agent != nil {
+		return d.agent
+	}
+	t, s := d.t, d.t.Database.Streaming
+	f := &agentFacts{standbyNames: map[string]string{}}
+	seen := map[string]bool{}
+	add := func(cidr string) {
+		if !seen[cidr] {
+			seen[cidr] = true
+			f.allowFrom = append(f.allowFrom, cidr)
+		}
+	}
+	add("127.0.0.1/32")
+	for _, site := range t.Sites {
+		add(hostCIDR(site.Address))
+	}
+	if t.VIP != nil {
+		add(hostCIDR(t.VIP.Address))
+	}
+	for _, cidr := range t.Security.AllowedClients {
+		add(cidr)
+	}
+	for _, site := range t.Sites {
+		if d.role(site.Name) != "" {
+			f.standbyNames[site.Name], _ = standbyIdentity(d, site.Name)
+		}
+		if !site.ProxyOnly {
+			f.peers = append(f.peers, contract.AgentPeer{
+				Site:    site.Name,
+				Address: site.Address,
+				Health:  "http://" + hostPort(site.Address, s.HealthPort) + "/health",
+			})
+		}
+	}
+	d.agent = f
+	return f
 }
 
 func (agentComponent) tree(d *deployment) {

@@ -265,6 +265,8 @@ type deployment struct {
 	standbys map[string]*schema.Standby
 	// dbLANs groups the database sites by LAN (hbaDatabaseNodes).
 	dbLANs []lanSites
+	// agent holds agent.json's facts common to every site (agent.go).
+	agent *agentFacts
 }
 
 // site is the spec's site of that name, or nil.
@@ -377,10 +379,10 @@ func newSiteView(d *deployment, s schema.Site) *siteView {
 }
 
 // dbPeers are the other sites with a database, in spec order.
-func (v *siteView) dbPeers() []schema.Site {
-	var out []schema.Site
-	for _, p := range v.peers() {
-		if !p.ProxyOnly {
+func (v *siteView) dbPeers() []*schema.Site {
+	out := make([]*schema.Site, 0, len(v.T.Sites)-1)
+	for i := range v.T.Sites {
+		if p := &v.T.Sites[i]; p.Name != v.Site.Name && !p.ProxyOnly {
 			out = append(out, p)
 		}
 	}
@@ -389,10 +391,10 @@ func (v *siteView) dbPeers() []schema.Site {
 
 // peers are the other sites, in spec order. Only what names every peer
 // asks for them: a site's own files do not grow with the deployment.
-func (v *siteView) peers() []schema.Site {
-	out := make([]schema.Site, 0, len(v.T.Sites)-1)
-	for _, p := range v.T.Sites {
-		if p.Name != v.Site.Name {
+func (v *siteView) peers() []*schema.Site {
+	out := make([]*schema.Site, 0, len(v.T.Sites)-1)
+	for i := range v.T.Sites {
+		if p := &v.T.Sites[i]; p.Name != v.Site.Name {
 			out = append(out, p)
 		}
 	}

@@ -1,7 +1,6 @@
 package render
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 
@@ -186,14 +185,15 @@ func renderCompose(v *siteView) {
 	if len(volumes) > 0 {
 		cf.Volumes = volumes
 	}
-	var buf bytes.Buffer
+	buf := getBuffer()
 	buf.WriteString(header(v.Spec, "#"))
-	fmt.Fprintf(&buf, "# Site %s (%s, %s). Secrets come from %s (see %s.template).\n", commentText(v.Site.Name), commentText(v.Site.Host), v.Site.Address, EnvFile, EnvFile)
-	enc := yaml.NewEncoder(&buf)
+	fmt.Fprintf(buf, "# Site %s (%s, %s). Secrets come from %s (see %s.template).\n", commentText(v.Site.Name), commentText(v.Site.Host), v.Site.Address, EnvFile, EnvFile)
+	enc := yaml.NewEncoder(buf)
 	enc.SetIndent(2)
 	if err := enc.Encode(cf); err != nil {
+		putBuffer(buf)
 		v.d.b.fail(fmt.Errorf("render compose for %s: %w", v.Site.Name, err))
 		return
 	}
-	v.d.b.add(v.path("docker-compose.yaml"), 0o644, contract.ReaderCompose, buf.Bytes())
+	v.d.b.add(v.path("docker-compose.yaml"), 0o644, contract.ReaderCompose, takeBytes(buf))
 }

@@ -402,20 +402,22 @@ func renderRunbook(d *deployment) {
 		}
 		n.site.InstallNotes = append(n.site.InstallNotes, buf.String())
 	}
-	var buf bytes.Buffer
-	if err := executeTo(&buf, "RUNBOOK.md.tmpl", rv); err != nil {
+	buf := getBuffer()
+	if err := executeTo(buf, "RUNBOOK.md.tmpl", rv); err != nil {
+		putBuffer(buf)
 		d.b.fail(err)
 		return
 	}
 	for _, slot := range rv.sections {
 		for _, tmpl := range slot {
-			if err := executeTo(&buf, tmpl, rv); err != nil {
+			if err := executeTo(buf, tmpl, rv); err != nil {
+				putBuffer(buf)
 				d.b.fail(err)
 				return
 			}
 		}
 	}
-	d.b.add(RunbookFile, 0o644, contract.ReaderPeople, buf.Bytes())
+	d.b.add(RunbookFile, 0o644, contract.ReaderPeople, takeBytes(buf))
 }
 
 // joinAnd joins a list as prose: "a", "a and b", "a, b and c".

@@ -68,9 +68,32 @@ func executeTo(buf *bytes.Buffer, name string, view any) error {
 
 // execute runs the named template over a view and returns the output.
 func execute(name string, view any) ([]byte, error) {
-	var buf bytes.Buffer
-	if err := executeTo(&buf, name, view); err != nil {
+	buf := getBuffer()
+	if err := executeTo(buf, name, view); err != nil {
+		putBuffer(buf)
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return takeBytes(buf), nil
+}
+
+// buffers are the buffers files are written in, reused across files and
+// renders: a file then costs one allocation of its own size, not a buffer
+// that doubles up to it and keeps the unused half in the tree.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// getBuffer returns an empty buffer from the pool.
+func getBuffer() *bytes.Buffer {
+	buf := buffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	return buf
+}
+
+func putBuffer(buf *bytes.Buffer) { buffers.Put(buf) }
+
+// takeBytes returns a copy of buf's content, sized to it, and puts buf
+// back in the pool.
+func takeBytes(buf *bytes.Buffer) []byte {
+	data := bytes.Clone(buf.Bytes())
+	putBuffer(buf)
+	return data
 }

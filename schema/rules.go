@@ -29,6 +29,12 @@ type checker struct {
 	control  map[string]bool
 	errs     []violation
 	warnings []Warning
+	// siteIdx and namesKnown hold siteIndex and siteNamesKnown once
+	// asked: neither the sites nor what did not decode change during a
+	// run, and every reference to a site asks both (per site of a large
+	// spec, which made the rules quadratic in the sites).
+	siteIdx    map[string]int
+	namesKnown *bool
 }
 
 // violation is one broken rule: the field's path, the message, and the
@@ -214,18 +220,30 @@ func (c *checker) proxyOnly() {
 
 // siteIndex maps site names to their position in sites.
 func (c *checker) siteIndex() map[string]int {
+	if c.siteIdx != nil {
+		return c.siteIdx
+	}
 	m := make(map[string]int, len(c.t.Sites))
 	for i, s := range c.t.Sites {
 		if _, dup := m[s.Name]; !dup {
 			m[s.Name] = i
 		}
 	}
+	c.siteIdx = m
 	return m
 }
 
 // siteNamesKnown reports whether every site's name decoded, so that a
 // reference to a site can be judged.
 func (c *checker) siteNamesKnown() bool {
+	if c.namesKnown == nil {
+		known := c.computeSiteNamesKnown()
+		c.namesKnown = &known
+	}
+	return *c.namesKnown
+}
+
+func (c *checker) computeSiteNamesKnown() bool {
 	for _, b := range c.broken {
 		if b == "" || b == "sites" {
 			return false

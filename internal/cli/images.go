@@ -42,7 +42,7 @@ Examples:
 
 func runImages(c *command, e *env, args []string) int {
 	if len(args) == 1 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
-		fmt.Fprintf(e.stdout, "Usage: hagen %s %s\n%s\n", c.name, c.usage, c.help)
+		fmt.Fprintf(e.stdout, "Usage: hagen %s %s\n%s\n", c.name, c.usage, c.helpText())
 		return ExitOK
 	}
 	if len(args) == 0 {

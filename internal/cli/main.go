@@ -40,8 +40,12 @@ type command struct {
 	summary string
 	usage   string // argument synopsis
 	help    string // longer text with examples
-	hidden  bool
-	run     func(c *command, e *env, args []string) int
+	// helpFunc, when set, makes the help text when it is shown: text
+	// that asks other packages (verify's scenario list) costs the
+	// commands that do not show it nothing.
+	helpFunc func() string
+	hidden   bool
+	run      func(c *command, e *env, args []string) int
 }
 
 func commands() []*command {
@@ -135,8 +139,8 @@ Run 'hagen help <command>' for a command's flags and examples.
 
 func commandUsage(w io.Writer, c *command, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "Usage: hagen %s %s\n\n%s\n", c.name, c.usage, c.summary)
-	if c.help != "" {
-		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(c.help))
+	if help := c.helpText(); help != "" {
+		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(help))
 	}
 	n := 0
 	fs.VisitAll(func(*flag.Flag) { n++ })
@@ -145,6 +149,14 @@ func commandUsage(w io.Writer, c *command, fs *flag.FlagSet) {
 		fs.SetOutput(w)
 		fs.PrintDefaults()
 	}
+}
+
+// helpText is the command's longer help text.
+func (c *command) helpText() string {
+	if c.helpFunc != nil {
+		return c.helpFunc()
+	}
+	return c.help
 }
 
 // parse parses flags that may appear before, between or after the

@@ -18,10 +18,15 @@ func init() { extraCommands = append(extraCommands, verifyCmd()) }
 
 func verifyCmd() *command {
 	return &command{
-		name:    "verify",
-		summary: "bring the rendered deployment up in containers and prove failover",
-		usage:   "[--scenario NAME] [--junit FILE] [--json FILE] [--html FILE] [--markdown FILE] [--keep] [--timeout 45m] SPEC",
-		help: `
+		name:     "verify",
+		summary:  "bring the rendered deployment up in containers and prove failover",
+		usage:    "[--scenario NAME] [--junit FILE] [--json FILE] [--html FILE] [--markdown FILE] [--keep] [--timeout 45m] SPEC",
+		helpFunc: func() string { return verifyHelp + scenarioList() + verifyExamples },
+		run:      runVerify,
+	}
+}
+
+const verifyHelp = `
 Verify renders SPEC into a temporary tree, builds the node image when it is
 missing, and brings the rendered deployment up in Docker: one container per
 site host owning the site's address, the site's compose services in its
@@ -58,15 +63,14 @@ deployment between scenarios and brings up a fresh one when a reset
 fails, so any scenario runs alone and a failed one does not fail the next.
 
 Scenarios (--scenario NAME), by database mode:
-` + scenarioList() + `
+`
+
+const verifyExamples = `
 Examples:
   hagen verify examples/dual-site.cue
   hagen verify --scenario replication-0-to-1 --keep examples/dual-site.cue
   hagen verify --junit verify.xml --json verify.json examples/primary-standby.cue
-  hagen verify --html verify.html --markdown "$GITHUB_STEP_SUMMARY" examples/primary-standby.cue`,
-		run: runVerify,
-	}
-}
+  hagen verify --html verify.html --markdown "$GITHUB_STEP_SUMMARY" examples/primary-standby.cue`
 
 func runVerify(c *command, e *env, args []string) int {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)

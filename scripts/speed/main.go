@@ -247,7 +247,13 @@ func initCost(hagen string, wp medians) error {
 	}
 	// inittrace gives wall-clock times: on a busy machine they include
 	// waits for a core, so what is left of validate's CPU is an estimate.
-	fmt.Printf(". Without the latter, `hagen validate` would take about %.1f ms of CPU, %.2f× `cue vet` (an estimate: init times are wall-clock).\n\n", wp.validateCPU-unused, (wp.validateCPU-unused)/wp.cueCPU)
+	if rest := wp.validateCPU - unused; rest > 0 {
+		fmt.Printf(". Without the latter, `hagen validate` would take about %.1f ms of CPU, %.2f× `cue vet` (an estimate: init times are wall-clock).\n\n", rest, rest/wp.cueCPU)
+		return nil
+	}
+	// Waits for a core counted in the init times can exceed the whole
+	// process's CPU time: then no estimate is left.
+	fmt.Print(". No estimate of `hagen validate` without the latter: under this load their wall-clock init times exceed its CPU time.\n\n")
 	return nil
 }
 
