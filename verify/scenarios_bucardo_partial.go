@@ -181,11 +181,9 @@ func nameServerDownScenario(ctx context.Context, bs *bucardoSuite, m *Metrics, n
 	if failed > 0 {
 		problems = append(problems, fmt.Sprintf("%d writes or connects of the clients connected before the outage failed (first: %s)", failed, first))
 	}
-	m.WritesAcked = len(acked)
 	cctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	d, missing, err := waitConverged(cctx, c, prefix, acked)
+	d, err := waitConverged(cctx, c, m, prefix, acked)
 	cancel()
-	m.WritesLost = len(missing)
 	if err != nil {
 		problems = append(problems, "the sites did not converge with every acknowledged write: "+err.Error())
 	}
@@ -325,11 +323,9 @@ func linkScenario(kind string) func(context.Context, *bucardoSuite, *Metrics, *[
 		if failed > 0 {
 			problems = append(problems, fmt.Sprintf("%d client writes or connects failed (first: %s)", failed, first))
 		}
-		m.WritesAcked = len(acked)
 		cctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-		d, missing, err := waitConverged(cctx, c, prefix, acked)
+		d, err := waitConverged(cctx, c, m, prefix, acked)
 		cancel()
-		m.WritesLost = len(missing)
 		if err != nil {
 			problems = append(problems, "the sites did not converge with every acknowledged write: "+err.Error())
 		}
