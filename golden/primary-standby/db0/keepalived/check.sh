@@ -33,8 +33,13 @@ case $local_role in
 primary | fenced | standby) ;;
 *) exit 0 ;;
 esac
-if [ "$local_role" = standby ] && ! ip -o addr show | grep -q " 10.232.0.100/24 "; then
-	exit 0
+# (ip's output is read whole: under pipefail, `ip | grep -q` fails when
+# grep stops reading early, that is exactly when the VIP is there.)
+if [ "$local_role" = standby ]; then
+	addrs=$(ip -o addr show 2>/dev/null) || addrs=
+	if ! grep -qF " 10.232.0.100/24 " <<<"$addrs"; then
+		exit 0
+	fi
 fi
 tl=$(timeline "$local_status")
 peers=(10.232.0.12)
