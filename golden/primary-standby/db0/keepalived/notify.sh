@@ -281,8 +281,28 @@ SQL
 	log "the agent's role is up to date"
 }
 
+# still_master: the VIP is on an interface here. keepalived adds the VIP
+# before it writes MASTER to the FIFO and removes it before it writes
+# BACKUP or FAULT, so a MASTER line handled after this node lost the VIP
+# again (two nodes can both be MASTER for a moment, and notify.sh may lag
+# behind keepalived on a busy machine) is stale: acting on it would fence
+# the peer that holds the VIP now and promote a second primary. on_master
+# asks before each step that changes a database. The output is read whole:
+# under pipefail, `ip | grep -q` fails when grep stops reading early, that
+# is exactly when the VIP is there.
+still_master() {
+	local addrs
+	addrs=$(ip -o addr show 2>/dev/null) || addrs=
+	if grep -qF " 10.232.0.100/24 " <<<"$addrs"; then
+		return 0
+	fi
+	log "the VIP 10.232.0.100/24 is not on this node: the MASTER being handled is stale; not $1"
+	return 1
+}
+
 on_master() {
 	local lr ltl p name addr pr ptl newest=true
+	still_master "acting on it" || return 1
 	read -r lr ltl <<<"$(role 127.0.0.1)"
 	case $lr in
 	down)
@@ -304,6 +324,7 @@ on_master() {
 			fi
 			if [ "$pr" = primary ]; then
 				log "$name still runs a writable primary (timeline $ptl); fencing it before promoting"
+				still_master "fencing $name" || return 1
 				if ! fence "$addr"; then
 					log "ERROR: cannot fence $name; not promoting, two writable primaries are worse than none"
 					return 1
@@ -314,10 +335,12 @@ on_master() {
 				catch_up "$addr" "$name"
 			fi
 		done
+		still_master "promoting" || return 1
 		promote_local
 		apply_sync_policy
 		read -r lr ltl <<<"$(role 127.0.0.1)"
 		if [ "$lr" = fenced ]; then
+			still_master "making the database writable" || return 1
 			unfence_local
 		fi
 		log "site db0 is the writable primary (timeline $ltl)"
@@ -341,6 +364,7 @@ on_master() {
 					newest=false
 				elif [ "$pr" = primary ]; then
 					log "$name runs a writable primary on the older timeline $ptl; fencing it"
+					still_master "fencing $name" || return 1
 					fence "$addr"
 				fi
 				;;
@@ -354,6 +378,7 @@ on_master() {
 			return 1
 		fi
 		if [ "$lr" = fenced ]; then
+			still_master "making the database writable" || return 1
 			unfence_local
 		fi
 		log "site db0 is the writable primary (timeline $ltl)"
@@ -416,15 +441,33 @@ newer_peer() {
 	return 1
 }
 
+# successor_peer: a peer answers as a standby. While this node is in FAULT
+# its keepalived takes the VIP, and its notify.sh fences this node and
+# promotes that standby; this node must not become writable again meanwhile
+# (it would race the promotion: two writable primaries).
+successor_peer() {
+	local p name addr pr ptl
+	for p in "${peers[@]}"; do
+		name=${p%%=*} addr=${p#*=}
+		read -r pr ptl <<<"$(role "$addr")"
+		if [ "$pr" = standby ]; then
+			log "$name answers as a standby: it takes the VIP and is promoted"
+			return 0
+		fi
+	done
+	return 1
+}
+
 # on_fault STATE [tick]: STOP fences a writable local primary, and so does
 # FAULT. A FAULT fences at once (the node may be the isolated one,
 # and its peer is about to promote), then makes the database writable again
-# when the witnesses answer and no peer holds newer data: the FAULT was the
-# database check's (the database down, or its check slow on a busy
-# machine), and fencing the only node left would leave no writable primary;
-# a peer that takes the VIP fences it before it promotes, and the agent
-# fences it once a peer is newer. At a tick it checks first and fences
-# only an isolated or stale node.
+# when the witnesses answer, no peer holds newer data and no peer is a
+# standby that takes over: the FAULT was the database check's (the database
+# down, or its check slow on a busy machine), and fencing the only node
+# left would leave no writable primary; a peer that takes the VIP later
+# fences it before it promotes, and the agent fences it once a peer is
+# newer. At a tick it checks first and fences only an isolated or stale
+# node.
 on_fault() {
 	local lr ltl
 	read -r lr ltl <<<"$(role 127.0.0.1)"
@@ -442,8 +485,8 @@ on_fault() {
 		return
 	fi
 	fence 127.0.0.1 || true
-	if [ "$1" = FAULT ] && /etc/hagen/keepalived/witness.sh 2>/dev/null && ! newer_peer "$ltl"; then
-		log "FAULT while the witnesses answer and no peer holds newer data: the local database failed its check; it stays the writable primary"
+	if [ "$1" = FAULT ] && /etc/hagen/keepalived/witness.sh 2>/dev/null && ! newer_peer "$ltl" && ! successor_peer; then
+		log "FAULT while the witnesses answer and no peer holds newer data or takes over: the local database failed its check; it stays the writable primary"
 		unfence_local
 	fi
 }

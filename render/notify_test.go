@@ -1,0 +1,155 @@
+package render_test
+
+import (
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// notifyProg is a bash program made of db1's notify.sh functions named,
+// with the shell stand-ins given before them, run under the script's own
+// errexit and pipefail; the witness check always answers.
+func notifyProg(t *testing.T, standIns string, funcs ...string) string {
+	t.Helper()
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	script := file(t, renderSpec(t, psExample), "db1/keepalived/notify.sh")
+	peers := regexp.MustCompile(`(?ms)^peers=\(\n.*?^\)\n`).FindString(script)
+	if peers == "" {
+		t.Fatal("no peers=( ... ) in notify.sh")
+	}
+	parts := []string{"set -euo pipefail", peers, standIns}
+	for _, f := range funcs {
+		parts = append(parts, shellFunction(t, script, f))
+	}
+	return strings.ReplaceAll(strings.Join(parts, "\n"), "/etc/hagen/keepalived/witness.sh", "true")
+}
+
+// ipStandIn prints ip -o addr show's lines with the VIP line (when vip is
+// set) in the middle, and more after a pause: a reader that stops at the
+// VIP line (grep -q) makes a pipe's writer fail under pipefail.
+func ipStandIn(vip string) string {
+	line := ""
+	if vip != "" {
+		line = `echo "2: eth0    inet ` + vip + ` scope global secondary eth0\       valid_lft forever preferred_lft forever"`
+	}
+	return `ip() {
+	echo "1: lo    inet 127.0.0.1/8 scope host lo\       valid_lft forever preferred_lft forever"
+	echo "2: eth0    inet 10.232.0.12/24 brd 10.232.0.255 scope global eth0\       valid_lft forever preferred_lft forever"
+	` + line + `
+	sleep 0.2
+	for i in $(seq 1 200); do echo "3: eth1    inet6 fe80::$i/64 scope link \       valid_lft forever preferred_lft forever"; done
+}`
+}
+
+// A MASTER that notify.sh handles after the node lost the VIP again (two
+// nodes both MASTER for a moment after a FAULT, notify.sh behind
+// keepalived) must change no database: it would fence the peer that holds
+// the VIP now and promote a second primary. With the VIP here it fences
+// the peer's writable primary and promotes.
+func TestNotifyMasterActsOnlyWhileMaster(t *testing.T) {
+	standIns := `log() { echo "log: $*" >&2; }
+role() { case $1 in 127.0.0.1) echo "standby 0" ;; *) echo "primary 1" ;; esac; }
+fence() { echo "FENCE $1"; }
+catch_up() { :; }
+promote_local() { echo PROMOTE; }
+follow_here() { :; }
+apply_sync_policy() { :; }
+unfence_local() { echo UNFENCE; }
+agent_role() { :; }`
+	for _, tc := range []struct {
+		name, vip, want string
+		ok              bool
+	}{
+		{"the VIP is here", "10.232.0.100/24", "FENCE 10.232.0.11\nPROMOTE", true},
+		{"the VIP is gone", "", "", false},
+		{"only an address that starts like the VIP", "10.232.0.10/24", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prog := notifyProg(t, standIns+"\n"+ipStandIn(tc.vip), "still_master", "on_master") + "\non_master"
+			out, err := exec.Command("bash", "-c", prog).Output()
+			if (err == nil) != tc.ok {
+				t.Errorf("on_master: err %v, want success %v; stderr:\n%s", err, tc.ok, stderrOf(err))
+			}
+			if got := strings.TrimSpace(string(out)); got != tc.want {
+				t.Errorf("on_master did %q, want %q", got, tc.want)
+			}
+			if stale := strings.Contains(stderrOf(err), "is stale; not acting on it"); stale == tc.ok {
+				t.Errorf("on_master logged a stale MASTER: %v, want %v; stderr:\n%s", stale, !tc.ok, stderrOf(err))
+			}
+		})
+	}
+}
+
+// A FAULT fences the local primary; it becomes writable again only when no
+// peer can take over: a peer that answers as a standby takes the VIP and
+// is promoted, and a local primary made writable meanwhile races that
+// promotion (two writable primaries).
+func TestNotifyFaultStaysFencedWhileAPeerTakesOver(t *testing.T) {
+	for _, tc := range []struct{ peer, want string }{
+		{"standby 0", "FENCE 127.0.0.1"},
+		{"down 0", "FENCE 127.0.0.1\nUNFENCE"},
+	} {
+		t.Run(tc.peer, func(t *testing.T) {
+			standIns := `log() { echo "log: $*" >&2; }
+role() { case $1 in 127.0.0.1) echo "primary 1" ;; *) echo "` + tc.peer + `" ;; esac; }
+fence() { echo "FENCE $1"; }
+unfence_local() { echo UNFENCE; }`
+			prog := notifyProg(t, standIns, "newer_peer", "successor_peer", "on_fault") + "\non_fault FAULT"
+			out, err := exec.Command("bash", "-c", prog).Output()
+			if err != nil {
+				t.Fatalf("on_fault: %v\n%s", err, stderrOf(err))
+			}
+			if got := strings.TrimSpace(string(out)); got != tc.want {
+				t.Errorf("peer %s: on_fault did %q, want %q", tc.peer, got, tc.want)
+			}
+		})
+	}
+}
+
+func stderrOf(err error) string {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(ee.Stderr)
+	}
+	return ""
+}
+
+// check.sh fails on a standby that holds the VIP while a peer runs the
+// writable primary (the VIP goes back to the primary), and passes on a
+// standby without the VIP.
+func TestCheckStandbyHoldingTheVIP(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	script := file(t, renderSpec(t, psExample), "db1/keepalived/check.sh")
+	for _, tc := range []struct {
+		name, vip string
+		fails     bool
+	}{
+		{"with the VIP", "10.232.0.100/24", true},
+		{"without the VIP", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			standIns := `pg_isready() { return 0; }
+curl() {
+	case "$*" in
+	*127.0.0.1*) printf '{\n  "role": "standby",\n  "timeline": 1\n}\n' ;;
+	*) printf '{\n  "role": "primary",\n  "timeline": 1\n}\n' ;;
+	esac
+}
+` + ipStandIn(tc.vip) + `
+export -f pg_isready curl ip`
+			cmd := exec.Command("bash", "-c", standIns+"\nexec bash -s", "bash")
+			cmd.Stdin = strings.NewReader(script)
+			out, err := cmd.CombinedOutput()
+			if (err != nil) != tc.fails {
+				t.Errorf("check.sh: err %v, want failure %v\n%s", err, tc.fails, out)
+			}
+			if tc.fails && !strings.Contains(string(out), "runs the writable primary") {
+				t.Errorf("check.sh says %q", out)
+			}
+		})
+	}
+}
