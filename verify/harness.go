@@ -52,9 +52,13 @@ func (h *harness) fresh(ctx context.Context, up func(*cluster, context.Context) 
 	t0 := time.Now()
 	c := h.mk()
 	h.c = c
-	err := c.up(ctx)
-	if err == nil && up != nil {
-		err = up(c, ctx)
+	unlock, err := lockBringUp(ctx, h.progress)
+	if err == nil {
+		err = c.up(ctx)
+		if err == nil && up != nil {
+			err = up(c, ctx)
+		}
+		unlock()
 	}
 	h.phase(name, t0)
 	if err != nil {

@@ -28,7 +28,8 @@ func lockNetworks(ctx context.Context, progress func(string, ...any), subnets ..
 		}
 	}
 	for _, key := range lockKeys(subnets) {
-		f, err := lockFile(ctx, progress, filepath.Join(os.TempDir(), "hagen-verify-net-"+key+".lock"))
+		f, err := lockFile(ctx, progress, filepath.Join(os.TempDir(), "hagen-verify-net-"+key+".lock"),
+			"another verify run on this machine whose networks could overlap these")
 		if err != nil {
 			unlock()
 			return nil, err
@@ -62,7 +63,7 @@ func lockKeys(subnets []netip.Prefix) []string {
 
 // lockFile takes an exclusive flock on path, waiting until it is free or
 // ctx ends.
-func lockFile(ctx context.Context, progress func(string, ...any), path string) (*os.File, error) {
+func lockFile(ctx context.Context, progress func(string, ...any), path, holder string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("verify lock: %w", err)
@@ -78,7 +79,7 @@ func lockFile(ctx context.Context, progress func(string, ...any), path string) (
 			return nil, fmt.Errorf("verify lock %s: %w", path, err)
 		}
 		if !waiting {
-			progress("waiting for another verify run on this machine whose networks could overlap these (lock %s)", path)
+			progress("waiting for %s (lock %s)", holder, path)
 			waiting = true
 		}
 		select {
@@ -88,4 +89,20 @@ func lockFile(ctx context.Context, progress func(string, ...any), path string) (
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// lockBringUp lets one bring-up at a time run on this machine, across
+// every verify run (other processes included). A bring-up starts a dozen
+// containers and initialises and clones databases: the heaviest stretch
+// of a run. Two at once starve the deployments already up on a 2-core
+// machine, whose track scripts then time out and fail over for no fault
+// of the design (seen: a primary in FAULT, two writable primaries, no
+// VIP within a minute). The wait counts in the bring-up phase's time.
+func lockBringUp(ctx context.Context, progress func(string, ...any)) (unlock func(), err error) {
+	f, err := lockFile(ctx, progress, filepath.Join(os.TempDir(), "hagen-verify-bring-up.lock"),
+		"another verify run's bring-up on this machine")
+	if err != nil {
+		return nil, err
+	}
+	return func() { f.Close() }, nil
 }

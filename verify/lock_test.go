@@ -2,8 +2,10 @@ package verify
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -44,6 +46,33 @@ func TestLockNetworksByBlock(t *testing.T) {
 	}
 	unlock()
 	u, err := lockNetworks(context.Background(), t.Logf, netip.MustParsePrefix("10.232.1.0/24"))
+	if err != nil {
+		t.Fatalf("after unlock: %v", err)
+	}
+	u()
+}
+
+// One bring-up at a time on the machine, whatever the runs' networks: a
+// second waits, saying what for, until the first is done.
+func TestLockBringUpOneAtATime(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	unlock, err := lockBringUp(context.Background(), t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var said []string
+	progress := func(f string, a ...any) { said = append(said, fmt.Sprintf(f, a...)) }
+	ctx, cancel := context.WithTimeout(context.Background(), 1200*time.Millisecond)
+	defer cancel()
+	if u, err := lockBringUp(ctx, progress); err == nil {
+		u()
+		t.Fatal("a second bring-up got the lock while the first held it")
+	}
+	if len(said) != 1 || !strings.Contains(said[0], "another verify run's bring-up") {
+		t.Errorf("the waiting run said %q", said)
+	}
+	unlock()
+	u, err := lockBringUp(context.Background(), t.Logf)
 	if err != nil {
 		t.Fatalf("after unlock: %v", err)
 	}
