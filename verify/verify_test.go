@@ -276,7 +276,12 @@ func runMatrix(t *testing.T, spec, only string, timeout time.Duration) {
 	})
 	assertNothingLeft(t, cli, runID)
 	if err != nil {
-		t.Fatal(err)
+		// The deadline or an engine failure: what ran is still reported
+		// below with its notes (the logs at a failure), for the diagnosis.
+		t.Error(err)
+		if rep == nil {
+			t.FailNow()
+		}
 	}
 	for _, p := range rep.Phases {
 		t.Logf("phase %-40s %s", p.Name, p.Duration.Round(time.Millisecond))
@@ -288,7 +293,7 @@ func runMatrix(t *testing.T, spec, only string, timeout time.Duration) {
 	if only != "" {
 		want = len(strings.Split(only, ","))
 	}
-	if len(rep.Scenarios) != want {
+	if len(rep.Scenarios) != want && err == nil {
 		t.Fatalf("%d scenarios ran, expected %d", len(rep.Scenarios), want)
 	}
 	for _, s := range rep.Scenarios {
