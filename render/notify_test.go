@@ -1,6 +1,7 @@
 package render_test
 
 import (
+	"fmt"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -117,26 +118,33 @@ func stderrOf(err error) string {
 }
 
 // check.sh fails on a standby that holds the VIP while a peer runs the
-// writable primary (the VIP goes back to the primary), and passes on a
-// standby without the VIP.
-func TestCheckStandbyHoldingTheVIP(t *testing.T) {
+// writable primary (the VIP goes back to the primary) and on a primary
+// whose peer runs a primary on a later timeline (a stale primary), and
+// passes otherwise.
+func TestCheckStandbyWithTheVIPAndStalePrimary(t *testing.T) {
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("no bash")
 	}
 	script := file(t, renderSpec(t, psExample), "db1/keepalived/check.sh")
+	agent := func(role string, tl int) string {
+		return fmt.Sprintf(`{\n  "site": "x",\n  "role": "%s",\n  "writable": true,\n  "timeline": %d,\n  "replicas": []\n}\n`, role, tl)
+	}
 	for _, tc := range []struct {
-		name, vip string
-		fails     bool
+		name, local, peer, vip, fails string
 	}{
-		{"with the VIP", "10.232.0.100/24", true},
-		{"without the VIP", "", false},
+		{"a standby with the VIP, the peer writable", agent("standby", 1), agent("primary", 1), "10.232.0.100/24", "runs the writable primary"},
+		{"a standby without the VIP", agent("standby", 1), agent("primary", 1), "", ""},
+		{"a standby with the VIP, the peer fenced", agent("standby", 1), agent("fenced", 1), "10.232.0.100/24", ""},
+		{"a primary, the peer fenced on a later timeline", agent("primary", 2), agent("fenced", 3), "10.232.0.100/24", "stale primary: 10.232.0.11 runs a fenced primary on timeline 3, this node is on 2"},
+		{"a primary, the peer fenced on an earlier timeline", agent("primary", 3), agent("fenced", 2), "10.232.0.100/24", ""},
+		{"a primary, the peer a standby", agent("primary", 1), agent("standby", 1), "10.232.0.100/24", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			standIns := `pg_isready() { return 0; }
 curl() {
 	case "$*" in
-	*127.0.0.1*) printf '{\n  "role": "standby",\n  "timeline": 1\n}\n' ;;
-	*) printf '{\n  "role": "primary",\n  "timeline": 1\n}\n' ;;
+	*127.0.0.1*) printf '` + tc.local + `' ;;
+	*) printf '` + tc.peer + `' ;;
 	esac
 }
 ` + ipStandIn(tc.vip) + `
@@ -144,11 +152,11 @@ export -f pg_isready curl ip`
 			cmd := exec.Command("bash", "-c", standIns+"\nexec bash -s", "bash")
 			cmd.Stdin = strings.NewReader(script)
 			out, err := cmd.CombinedOutput()
-			if (err != nil) != tc.fails {
-				t.Errorf("check.sh: err %v, want failure %v\n%s", err, tc.fails, out)
+			if (err != nil) != (tc.fails != "") {
+				t.Errorf("check.sh: err %v, want failure %v\n%s", err, tc.fails != "", out)
 			}
-			if tc.fails && !strings.Contains(string(out), "runs the writable primary") {
-				t.Errorf("check.sh says %q", out)
+			if !strings.Contains(string(out), tc.fails) {
+				t.Errorf("check.sh says %q, want %q", out, tc.fails)
 			}
 		})
 	}

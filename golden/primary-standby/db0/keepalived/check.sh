@@ -17,9 +17,21 @@ pg_isready -q -h 127.0.0.1 -p 5444 -U postgres -d orders -t 1 || exit 1
 # agent that does not answer within 0.3 s counts as "not newer", so a dead
 # peer never takes the VIP from a live primary.
 health() { curl -sf -m 0.3 "http://$1:8008/health" 2>/dev/null || true; }
-# The agent's JSON is indented: "role": "primary", "timeline": 2.
-role() { sed -n 's/^ *"role": *"\([a-z]*\)".*/\1/p' <<<"$1" | head -n 1; }
-timeline() { sed -n 's/^ *"timeline": *\([0-9]*\).*/\1/p' <<<"$1" | head -n 1; }
+# status JSON sets role and timeline from an agent's answer ("role":
+# "primary", "timeline": 2) with bash's own matching, as the VIP test
+# below: each process a track script starts costs time on a busy machine,
+# and a check that runs past its timeout counts as failed.
+role_re='"role": *"([a-z]*)"'
+timeline_re='"timeline": *([0-9]+)'
+status() {
+	role='' timeline=''
+	if [[ $1 =~ $role_re ]]; then
+		role=${BASH_REMATCH[1]}
+	fi
+	if [[ $1 =~ $timeline_re ]]; then
+		timeline=${BASH_REMATCH[1]}
+	fi
+}
 
 #
 # Nor is a standby that holds the VIP while a peer runs the writable
@@ -27,25 +39,25 @@ timeline() { sed -n 's/^ *"timeline": *\([0-9]*\).*/\1/p' <<<"$1" | head -n 1; }
 # rewound): it goes FAULT, and the VIP returns to the primary. A standby
 # holding the VIP for the seconds notify.sh needs to fence a dead or
 # fenced peer and promote it is fine: no peer is writable then.
-local_status=$(health 127.0.0.1)
-local_role=$(role "$local_status")
+status "$(health 127.0.0.1)"
+local_role=$role tl=$timeline
 case $local_role in
 primary | fenced | standby) ;;
 *) exit 0 ;;
 esac
-# (ip's output is read whole: under pipefail, `ip | grep -q` fails when
-# grep stops reading early, that is exactly when the VIP is there.)
+# ip's output is read whole and matched in bash: under pipefail,
+# `ip | grep -q` fails when grep stops reading early, that is exactly when
+# the VIP is there.
 if [ "$local_role" = standby ]; then
 	addrs=$(ip -o addr show 2>/dev/null) || addrs=
-	if ! grep -qF " 10.232.0.100/24 " <<<"$addrs"; then
+	if [[ $addrs != *" 10.232.0.100/24 "* ]]; then
 		exit 0
 	fi
 fi
-tl=$(timeline "$local_status")
 peers=(10.232.0.12)
 for peer in "${peers[@]}"; do
-	peer_status=$(health "$peer")
-	peer_role=$(role "$peer_status")
+	status "$(health "$peer")"
+	peer_role=$role
 	case $peer_role in
 	primary | fenced) ;;
 	*) continue ;;
@@ -57,8 +69,8 @@ for peer in "${peers[@]}"; do
 		fi
 		continue
 	fi
-	if [ "$(timeline "$peer_status")" -gt "${tl:-0}" ]; then
-		echo "stale primary: $peer runs a $peer_role primary on timeline $(timeline "$peer_status"), this node is on ${tl:-0}" >&2
+	if [ "${timeline:-0}" -gt "${tl:-0}" ]; then
+		echo "stale primary: $peer runs a $peer_role primary on timeline $timeline, this node is on ${tl:-0}" >&2
 		exit 1
 	fi
 done

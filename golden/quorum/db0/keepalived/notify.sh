@@ -333,13 +333,13 @@ SQL
 # again (two nodes can both be MASTER for a moment, and notify.sh may lag
 # behind keepalived on a busy machine) is stale: acting on it would fence
 # the peer that holds the VIP now and promote a second primary. on_master
-# asks before each step that changes a database. The output is read whole:
-# under pipefail, `ip | grep -q` fails when grep stops reading early, that
-# is exactly when the VIP is there.
+# asks before each step that changes a database. ip's output is read whole
+# and matched in bash: under pipefail, `ip | grep -q` fails when grep stops
+# reading early, that is exactly when the VIP is there.
 still_master() {
 	local addrs
 	addrs=$(ip -o addr show 2>/dev/null) || addrs=
-	if grep -qF " 10.233.0.100/24 " <<<"$addrs"; then
+	if [[ $addrs == *" 10.233.0.100/24 "* ]]; then
 		return 0
 	fi
 	log "the VIP 10.233.0.100/24 is not on this node: the MASTER being handled is stale; not $1"
