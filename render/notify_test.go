@@ -161,3 +161,48 @@ export -f pg_isready curl ip`
 		})
 	}
 }
+
+// Before its promotion a standby waits until it has replayed what each
+// other standby received: a standby ahead of the new timeline's start
+// could not follow it. It asks again until it has (here on the third
+// try), and not the standbys that did not answer.
+func TestNotifyCatchesUpWithTheOtherStandbys(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	script := file(t, renderSpec(t, "../examples/quorum.cue"), "db1/keepalived/notify.sh")
+	peers := regexp.MustCompile(`(?ms)^peers=\(\n.*?^\)\n`).FindString(script)
+	prog := strings.Join([]string{
+		"set -euo pipefail", peers,
+		`log() { echo "log: $*"; }`,
+		`tries=$(mktemp)`,
+		`trap 'rm -f "$tries"' EXIT`,
+		`sql() {
+	case "$1:$2" in
+	10.233.0.13:*receive*) echo 0/60C5960 ;;
+	10.233.0.11:*) echo "db0 asked" >&2; exit 1 ;;
+	127.0.0.1:*"'0/60C5960'"*) echo x >>"$tries"; if [ "$(wc -l <"$tries")" -ge 3 ]; then echo t; else echo f; fi ;;
+	*) echo "unexpected: $*" >&2; exit 1 ;;
+	esac
+}`,
+		`sleep() { :; }`,
+		shellFunction(t, script, "catch_up_standbys"),
+		`standbys_up=" db2 "`,
+		`catch_up_standbys`,
+		`echo "tries $(wc -l <"$tries")"`,
+	}, "\n")
+	out, err := exec.Command("bash", "-c", prog).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	want := "log: replayed everything db2 received (up to 0/60C5960)\ntries 3"
+	if got := strings.TrimSpace(string(out)); got != want {
+		t.Errorf("catch_up_standbys:\n%s\nwant\n%s", got, want)
+	}
+	// follow_here comes before the promotion, catch_up_standbys between.
+	m := shellFunction(t, script, "on_master")
+	f, c, p := strings.Index(m, "\t\tfollow_here\n"), strings.Index(m, "\t\tcatch_up_standbys\n"), strings.Index(m, "\t\tpromote_local\n")
+	if f < 0 || c < f || p < c {
+		t.Errorf("on_master: follow_here at %d, catch_up_standbys at %d, promote_local at %d; want them in that order", f, c, p)
+	}
+}

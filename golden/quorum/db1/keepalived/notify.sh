@@ -208,12 +208,13 @@ promote_local() {
 }
 
 # follow_here makes every peer that answered as a standby follow this node,
-# which has just been promoted: its replication slot here, and its
+# a standby about to be promoted: its replication slot here, and its
 # primary_conninfo pointed here with ALTER SYSTEM and a reload (PostgreSQL
-# reloads primary_conninfo; its WAL receiver reconnects and follows the new
-# timeline). A standby left following the lost primary would never confirm
-# a commit here. One that cannot be changed rejoins at its next start
-# (postgres/role.sh).
+# reloads primary_conninfo; its WAL receiver reconnects, streams from this
+# standby, cascading, and follows the new timeline once this node is
+# promoted). From then on it receives only WAL this node has. A standby
+# left following the lost primary would never confirm a commit here. One
+# that cannot be changed rejoins at its next start (postgres/role.sh).
 follow_here() {
 	local f name slot conninfo p addr
 	for f in "${followers[@]}"; do
@@ -235,6 +236,41 @@ follow_here() {
 			! sql "$addr" "ALTER SYSTEM SET primary_conninfo = '$conninfo'" "SELECT pg_reload_conf()" >/dev/null; then
 			log "WARNING: $name does not follow this node yet; it rejoins at its next start (postgres/role.sh)"
 		fi
+	done
+}
+
+# catch_up_standbys waits up to 10 s until the local standby has replayed
+# everything each standby that now follows it (follow_here) received from
+# the old primary. The old primary, fenced, still writes a WAL record now
+# and then (a snapshot of running transactions, a checkpoint), and
+# another standby may have received one that this node had not when it
+# was promoted: that standby would be ahead of the new timeline's start
+# and could not follow it, and with it as the synchronous standby every
+# commit here would wait. Once this node has replayed what each received,
+# none is ahead: they receive only from this node now.
+catch_up_standbys() {
+	local p name addr target caught deadline=$((SECONDS + 10))
+	for p in "${peers[@]}"; do
+		name=${p%%=*} addr=${p#*=}
+		if [[ $standbys_up != *" $name "* ]]; then
+			continue
+		fi
+		while :; do
+			target=$(sql "$addr" "SELECT pg_last_wal_receive_lsn()") || break
+			if [ -z "$target" ]; then
+				break
+			fi
+			caught=$(sql 127.0.0.1 "SELECT pg_last_wal_replay_lsn() >= '$target'::pg_lsn") || caught=f
+			if [ "$caught" = t ]; then
+				log "replayed everything $name received (up to $target)"
+				break
+			fi
+			if [ "$SECONDS" -ge "$deadline" ]; then
+				log "WARNING: $name received WAL up to $target, which this node has not replayed after 10 s; promoting anyway: $name cannot follow the new timeline until it rejoins (postgres/role.sh, at its next start)"
+				break
+			fi
+			sleep 0.2
+		done
 	done
 }
 
@@ -380,9 +416,11 @@ on_master() {
 				catch_up "$addr" "$name"
 			fi
 		done
+		still_master "making the standbys follow this node" || return 1
+		follow_here
+		catch_up_standbys
 		still_master "promoting" || return 1
 		promote_local
-		follow_here
 		apply_sync_policy
 		read -r lr ltl <<<"$(role 127.0.0.1)"
 		if [ "$lr" = fenced ]; then
