@@ -188,20 +188,29 @@ func TestNotifyCatchesUpWithTheOtherStandbys(t *testing.T) {
 		`sleep() { :; }`,
 		shellFunction(t, script, "catch_up_standbys"),
 		`standbys_up=" db2 "`,
-		`catch_up_standbys`,
+		`catch_up_standbys 10`,
 		`echo "tries $(wc -l <"$tries")"`,
 	}, "\n")
 	out, err := exec.Command("bash", "-c", prog).CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	want := "log: replayed everything db2 received (up to 0/60C5960)\ntries 3"
+	want := "log: has everything db2 received (up to 0/60C5960)\ntries 3"
 	if got := strings.TrimSpace(string(out)); got != want {
 		t.Errorf("catch_up_standbys:\n%s\nwant\n%s", got, want)
 	}
+	// With the old primary down nothing more arrives: one look, no wait.
+	prog0 := strings.Replace(strings.Replace(prog, "`catch_up_standbys 10`", "", 1), "catch_up_standbys 10\n", "catch_up_standbys 0\n", 1)
+	out, err = exec.Command("bash", "-c", prog0).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if got := string(out); !strings.Contains(got, "WARNING: db2 received WAL up to 0/60C5960, which this node lacks after 0 s") || !strings.HasSuffix(got, "tries 1\n") {
+		t.Errorf("catch_up_standbys 0:\n%s", got)
+	}
 	// follow_here comes before the promotion, catch_up_standbys between.
 	m := shellFunction(t, script, "on_master")
-	f, c, p := strings.Index(m, "\t\tfollow_here\n"), strings.Index(m, "\t\tcatch_up_standbys\n"), strings.Index(m, "\t\tpromote_local\n")
+	f, c, p := strings.Index(m, "\t\tfollow_here\n"), strings.Index(m, "\t\tcatch_up_standbys \"$old_alive\"\n"), strings.Index(m, "\t\tpromote_local\n")
 	if f < 0 || c < f || p < c {
 		t.Errorf("on_master: follow_here at %d, catch_up_standbys at %d, promote_local at %d; want them in that order", f, c, p)
 	}

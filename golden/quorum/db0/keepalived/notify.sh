@@ -248,9 +248,12 @@ follow_here() {
 # was promoted: that standby would be ahead of the new timeline's start
 # and could not follow it, and with it as the synchronous standby every
 # commit here would wait. Once this node has replayed what each received,
-# none is ahead: they receive only from this node now.
+# none is ahead: they receive only from this node now. SECONDS is how long
+# to wait: 10 while the old primary answers (fenced: this node still
+# receives from it), 0 when it is down (nothing more can arrive here).
+# What arrived counts, replayed or not: the promotion replays it first.
 catch_up_standbys() {
-	local p name addr target caught deadline=$((SECONDS + 10))
+	local p name addr target caught deadline=$((SECONDS + $1))
 	for p in "${peers[@]}"; do
 		name=${p%%=*} addr=${p#*=}
 		if [[ $standbys_up != *" $name "* ]]; then
@@ -261,13 +264,13 @@ catch_up_standbys() {
 			if [ -z "$target" ]; then
 				break
 			fi
-			caught=$(sql 127.0.0.1 "SELECT pg_last_wal_replay_lsn() >= '$target'::pg_lsn") || caught=f
+			caught=$(sql 127.0.0.1 "SELECT greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) >= '$target'::pg_lsn") || caught=f
 			if [ "$caught" = t ]; then
-				log "replayed everything $name received (up to $target)"
+				log "has everything $name received (up to $target)"
 				break
 			fi
 			if [ "$SECONDS" -ge "$deadline" ]; then
-				log "WARNING: $name received WAL up to $target, which this node has not replayed after 10 s; promoting anyway: $name cannot follow the new timeline until it rejoins (postgres/role.sh, at its next start)"
+				log "WARNING: $name received WAL up to $target, which this node lacks after $1 s; promoting anyway: $name cannot follow the new timeline until it rejoins (postgres/role.sh, at its next start)"
 				break
 			fi
 			sleep 0.2
@@ -383,7 +386,7 @@ still_master() {
 }
 
 on_master() {
-	local lr ltl p name addr pr ptl newest=true
+	local lr ltl p name addr pr ptl newest=true old_alive
 	still_master "acting on it" || return 1
 	read -r lr ltl <<<"$(role 127.0.0.1)"
 	case $lr in
@@ -398,6 +401,7 @@ on_master() {
 			log "ERROR: fewer than 2 of the witnesses answer; this node may be the isolated one: not promoting"
 			return 1
 		fi
+		old_alive=0
 		for p in "${peers[@]}"; do
 			name=${p%%=*} addr=${p#*=}
 			read -r pr ptl <<<"$(role "$addr")"
@@ -415,11 +419,12 @@ on_master() {
 			fi
 			if [ "$pr" = fenced ]; then
 				catch_up "$addr" "$name"
+				old_alive=10
 			fi
 		done
 		still_master "making the standbys follow this node" || return 1
 		follow_here
-		catch_up_standbys
+		catch_up_standbys "$old_alive"
 		still_master "promoting" || return 1
 		promote_local
 		apply_sync_policy
