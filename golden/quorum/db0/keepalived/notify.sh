@@ -240,9 +240,11 @@ follow_here() {
 	done
 }
 
-# catch_up_standbys waits up to 10 s until the local standby has replayed
-# everything each standby that now follows it (follow_here) received from
-# the old primary. The old primary, fenced, still writes a WAL record now
+# catch_up_standbys waits up to 10 s until the local standby has
+# everything each other standby received from the old primary (or
+# replayed: a WAL receiver that restarts for follow_here reports less or
+# nothing for a moment), before follow_here and again after it, for what
+# arrived in between. The old primary, fenced, still writes a WAL record now
 # and then (a snapshot of running transactions, a checkpoint), and
 # another standby may have received one that this node had not when it
 # was promoted: that standby would be ahead of the new timeline's start
@@ -260,7 +262,7 @@ catch_up_standbys() {
 			continue
 		fi
 		while :; do
-			target=$(sql "$addr" "SELECT pg_last_wal_receive_lsn()") || break
+			target=$(sql "$addr" "SELECT greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())") || break
 			if [ -z "$target" ]; then
 				break
 			fi
@@ -422,6 +424,7 @@ on_master() {
 				old_alive=10
 			fi
 		done
+		catch_up_standbys "$old_alive"
 		still_master "making the standbys follow this node" || return 1
 		follow_here
 		catch_up_standbys "$old_alive"
