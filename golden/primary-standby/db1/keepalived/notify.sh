@@ -300,7 +300,7 @@ still_master() {
 }
 
 on_master() {
-	local lr ltl p name addr pr ptl newest=true old_alive
+	local lr ltl p name addr pr ptl newest=true
 	still_master "acting on it" || return 1
 	read -r lr ltl <<<"$(role 127.0.0.1)"
 	case $lr in
@@ -315,7 +315,6 @@ on_master() {
 			log "ERROR: fewer than 1 of the witnesses answer; this node may be the isolated one: not promoting"
 			return 1
 		fi
-		old_alive=0
 		for p in "${peers[@]}"; do
 			name=${p%%=*} addr=${p#*=}
 			read -r pr ptl <<<"$(role "$addr")"
@@ -333,7 +332,6 @@ on_master() {
 			fi
 			if [ "$pr" = fenced ]; then
 				catch_up "$addr" "$name"
-				old_alive=10
 			fi
 		done
 		still_master "promoting" || return 1
