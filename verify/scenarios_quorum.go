@@ -411,6 +411,15 @@ func psWitnesses(ctx context.Context, st *streamingSuite, m *Metrics, notes *[]s
 	if promoted != nil {
 		cur = promoted
 	}
+	// A promotion that ends after the samples (a busy machine) still took
+	// the writes after it: they are on the node writable now.
+	if p, perr := c.currentPrimary(ctx); perr == nil && p != cur {
+		*notes = append(*notes, fmt.Sprintf("%s is the writable primary after the samples ended", p.Inv.Name))
+		cur = p
+		if p != old {
+			promoted = p
+		}
+	}
 	acked := probe.Acked(rec.snapshot())
 	present, err := c.writeIDs(ctx, cur)
 	if err != nil {
