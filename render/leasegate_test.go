@@ -2,9 +2,11 @@ package render_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -253,4 +255,117 @@ func changingCalls(t *testing.T, state string) []string {
 		out = append(out, l)
 	}
 	return out
+}
+
+// TestPatroniKeepalivedRunEndsTogether runs the rendered keepalived
+// run.sh of the Patroni design with stand-ins for keepalived and the
+// lease gate: when the gate ends, keepalived is stopped and run.sh ends
+// with the gate's status (compose or systemd start the service again); a
+// SIGTERM to run.sh stops both.
+func TestPatroniKeepalivedRunEndsTogether(t *testing.T) {
+	tree := renderSpec(t, patroniExample)
+	run, lib := []byte(file(t, tree, "db0/keepalived/run.sh")), []byte(file(t, tree, "db0/lib/hagen.sh"))
+	const standIn = `#!/usr/bin/env bash
+set -euo pipefail
+name=$(basename "$0")
+trap 'echo "$name: TERM" >>"$STATE/ended"; exit 0' TERM
+echo "$name" >>"$STATE/started"
+for _ in $(seq 1 200); do
+	if [ "$name" = lease-gate.sh ] && [ -n "${GATE_EXIT:-}" ]; then
+		started=$(cat "$STATE/started" 2>/dev/null || true)
+		if [[ $started == *keepalived* ]]; then
+			exit "$GATE_EXIT"
+		fi
+	fi
+	sleep 0.05
+done
+echo "$name: not stopped" >>"$STATE/ended"
+`
+	for _, tc := range []struct {
+		name, gateExit string
+		signal         bool
+		wantEnded      []string
+	}{
+		{"the gate ends", "3", false, []string{"keepalived: TERM"}},
+		{"SIGTERM", "", true, []string{"keepalived: TERM", "lease-gate.sh: TERM"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			state := t.TempDir()
+			bin := filepath.Join(state, "bin")
+			if err := os.MkdirAll(bin, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range []string{"keepalived", "lease-gate.sh"} {
+				if err := os.WriteFile(filepath.Join(bin, name), []byte(standIn), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			libPath := filepath.Join(state, "hagen.sh")
+			if err := os.WriteFile(libPath, lib, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			script := run
+			for _, r := range [][2]string{
+				{". /etc/hagen/lib/hagen.sh", ". " + libPath},
+				{"/etc/hagen/keepalived/lease-gate.sh &", filepath.Join(bin, "lease-gate.sh") + " &"},
+				{"/run/keepalived*.pid /run/vrrp.pid", state + "/keepalived*.pid " + state + "/vrrp.pid"},
+			} {
+				if !bytes.Contains(script, []byte(r[0])) {
+					t.Fatalf("run.sh no longer contains %q", r[0])
+				}
+				script = bytes.Replace(script, []byte(r[0]), []byte(r[1]), 1)
+			}
+			path := filepath.Join(state, "run.sh")
+			if err := os.WriteFile(path, script, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("bash", path)
+			cmd.Env = []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "STATE=" + state, "GATE_EXIT=" + tc.gateExit}
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			if tc.signal {
+				// Both started, then the service is stopped.
+				deadline := time.Now().Add(10 * time.Second)
+				for {
+					data, _ := os.ReadFile(filepath.Join(state, "started"))
+					if strings.Count(string(data), "\n") == 2 {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("run.sh did not start both: %q\n%s", data, out.String())
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+				if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				_ = cmd.Process.Kill()
+				t.Fatalf("run.sh did not end\n%s", out.String())
+			}
+			if tc.gateExit != "" {
+				var exit *exec.ExitError
+				if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+					t.Errorf("run.sh ended with %v, want the gate's status 3\n%s", err, out.String())
+				}
+			} else if err == nil {
+				t.Errorf("run.sh ended with status 0 after SIGTERM\n%s", out.String())
+			}
+			ended, _ := os.ReadFile(filepath.Join(state, "ended"))
+			got := strings.Split(strings.TrimSpace(string(ended)), "\n")
+			slices.Sort(got)
+			if strings.Join(got, "\n") != strings.Join(tc.wantEnded, "\n") {
+				t.Errorf("how the processes ended:\n%s\nwant:\n%s\n%s", strings.Join(got, "\n"), strings.Join(tc.wantEnded, "\n"), out.String())
+			}
+		})
+	}
 }

@@ -17,21 +17,30 @@ for pidfile in /run/keepalived*.pid /run/vrrp.pid; do
 	fi
 done
 
+# The two run and end together: when either ends, the other is stopped
+# and so is the service, which compose (restart: always) or systemd
+# (Restart=always) starts again. keepalived without its gate would let a
+# node that lost the leader lock serve at the VIP until its checks fail.
+# A SIGTERM that comes while they start stops them once both run.
+gate="" keepalived="" stopping=false
+stop() {
+	stopping=true
+	for pid in $gate $keepalived; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+}
+trap stop TERM INT
+
 log "starting the lease gate: packets to 10.234.0.100 pass only while Patroni here answers /primary"
 /etc/hagen/keepalived/lease-gate.sh &
 gate=$!
 log "starting keepalived: VIP 10.234.0.100/24 on eth0, router id 52, priority 100, following Patroni's /primary"
 keepalived --dont-fork --log-console --vrrp -f /etc/hagen/keepalived/keepalived.conf &
 keepalived=$!
+if $stopping; then
+	stop
+fi
 
-# The two run and end together: when either ends, the other is stopped
-# and so is the service, which compose (restart: always) or systemd
-# (Restart=always) starts again. keepalived without its gate would let a
-# node that lost the leader lock serve at the VIP until its checks fail.
-stop() {
-	kill -TERM "$keepalived" "$gate" 2>/dev/null || true
-}
-trap stop TERM INT
 rc=0
 wait -n "$keepalived" "$gate" || rc=$?
 stop
