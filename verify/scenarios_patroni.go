@@ -77,12 +77,14 @@ var staleChecks = []string{"stale", "linearizable"}
 // leader; the promoted peer never had them, and its reads return the
 // older value. The lease gate (keepalived/lease-gate.sh) does not reach
 // it: it stops the old node serving at the VIP once its Patroni gives up
-// the leader lock, which gateViolation checks in every run, and these
-// reads come earlier. Seen in a run at load 40: a write sent 0.5 s after
-// the cut, read through HAProxy 4.6 s after it, 0.1 s before the gate
-// closed.
+// the leader lock (within a poll), which gateViolation checks in every
+// run, and these reads come before it closes. Seen twice in 27 runs of
+// each partition on 2026-11-30: a write sent 0.5 s after the cut, read
+// through HAProxy 4.6 s after it, 0.1 s before the gate closed (load 40);
+// a write sent 0.14 s after the cut, read 3.3 s after it, 28 ms after
+// /primary stopped answering 200 and before the gate's next poll.
 func visibleBeforeSync(inv *contract.Inventory) string {
-	return "PostgreSQL makes a commit visible on the primary before its synchronous standby confirms it: on a primary cut off from its standby, a commit that waits (and is never acknowledged) can be read by another session while the node is still the leader, and the promoted peer, which never had it, then returns the older value: stale and not linearizable by the checks (no acknowledged write is lost, the split-brain window stays 0). The lease gate does not close this: it stops the old node serving at the VIP once its Patroni gives up the leader lock, and these reads come before. It shows in some runs only"
+	return "PostgreSQL makes a commit visible on the primary before its synchronous standby confirms it: on a primary cut off from its standby, a commit that waits (and is never acknowledged) can be read by another session while the node is still the leader, and the promoted peer, which never had it, then returns the older value: stale and not linearizable by the checks (no acknowledged write is lost, the split-brain window stays 0). The lease gate does not close this: it stops the old node serving at the VIP within a poll (0.2 s) of its Patroni giving up the leader lock, and these reads come before. It shows in some runs only"
 }
 
 // gatedAfter runs a scenario that partitions the primary and then checks
