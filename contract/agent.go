@@ -63,7 +63,7 @@ type AgentPatroni struct {
 	PasswordFileEnv string `json:"passwordFileEnv,omitempty"`
 	// PromotedAloneMark is the callback's file.
 	PromotedAloneMark string `json:"promotedAloneMark"`
-	// IntervalMs is how often the agent looks (500).
+	// IntervalMs is how often the agent looks (100).
 	IntervalMs int `json:"intervalMs"`
 }
 

@@ -30,6 +30,13 @@ const haproxyCheckTimeoutMs = 2000
 // connects within min(it, inter).
 const haproxyConnectTimeoutMs = 5000
 
+// haproxyPatroniDownInter is, in front of Patroni, how often HAProxy
+// checks a server it has marked down (downinter, ms): a standby is down
+// at /primary until Patroni promotes it, and with rise 1 the next check
+// after the promotion marks it up. The write budgets keep the interval
+// between checks (inter) as their bound.
+const haproxyPatroniDownInter = 500
+
 // haproxyDuration writes milliseconds in HAProxy's time format.
 func haproxyDuration(ms int) string {
 	if ms%1000 == 0 {
@@ -75,6 +82,10 @@ type haproxyView struct {
 	// ReadPort, when set, is a second listen section, Name + "_ro", to
 	// the servers whose health endpoint answers /replica (primary-standby).
 	ReadPort int
+	// DownInter, when set, is the check interval of a server marked
+	// down (ms): in front of Patroni, so that a promoted standby is
+	// marked up sooner (haproxyPatroniDownInter).
+	DownInter int
 }
 
 type haproxyServer struct {
@@ -127,6 +138,7 @@ func (haproxyComponent) site(v *siteView) {
 			view.Checker = "its hagen agent"
 			if v.T.ManagedByPatroni() {
 				view.Checker = "Patroni's REST API"
+				view.DownInter = haproxyPatroniDownInter
 			}
 			view.ReadPort = p.ReadPort
 		}

@@ -15,7 +15,10 @@ import (
 // get 200 is in FAULT, so at most the leader is eligible. VRRP version 3
 // with 0.2 s adverts moves the address within a second of the promotion.
 // No notify script and no VRRP password: Patroni promotes and demotes,
-// and VRRPv3 has no authentication.
+// and VRRPv3 has no authentication. Beside keepalived runs the lease gate
+// (lease-gate.sh): keepalived's and HAProxy's checks need seconds to let
+// go of a node that lost the leader lock, the gate drops packets to the
+// VIP there within a poll of Patroni's /primary.
 
 // Fixed timers of the Patroni variant (the spec's vip.advertInterval and
 // vip.check are refused with Patroni).
@@ -30,10 +33,27 @@ const (
 	patroniCheckRise     = 1
 )
 
+// The lease gate's timers and chain: /primary every gatePoll, each answer
+// within gateTimeout; gateSlow answers in a row that time out close the
+// gate (an answer other than 200 closes it at once).
+const (
+	gatePoll    = 200 * time.Millisecond
+	gateTimeout = 500 * time.Millisecond
+	gateSlow    = 2
+	gateChain   = "hagen-vip-lease"
+)
+
 type keepalivedPatroniView struct {
 	keepalivedView
 	Advert       string
 	CheckTimeout int
+	// The lease gate: its script, the URL it polls, the VIP's address
+	// (no prefix), its chain, timers (seconds, "0.2") and the packet
+	// filter command of the VIP's address family.
+	GateSh, GateURL, GateVIP, GateChain string
+	GatePoll, GateTimeout               string
+	GateSlow                            int
+	GateIPTables                        string
 }
 
 // keepalivedPatroni renders keepalived for a site that carries the VIP
@@ -62,6 +82,14 @@ func keepalivedPatroni(v *siteView) {
 		},
 		Advert:       "0.2",
 		CheckTimeout: patroniCheckTimeout,
+		GateSh:       keepalivedDir + "/lease-gate.sh",
+		GateURL:      shWord(fmt.Sprintf("http://%s:%d/primary", urlHost(v.Site.Address), s.HealthPort)),
+		GateVIP:      vip.Address,
+		GateChain:    gateChain,
+		GatePoll:     fmt.Sprintf("%g", gatePoll.Seconds()),
+		GateTimeout:  fmt.Sprintf("%g", gateTimeout.Seconds()),
+		GateSlow:     gateSlow,
+		GateIPTables: gateIPTables(vip.Address),
 	}
 	view.Check.Interval, view.Check.Fall, view.Check.Rise = patroniCheckInterval, patroniCheckFall, patroniCheckRise
 	for _, p := range v.peers() {
@@ -71,6 +99,10 @@ func keepalivedPatroni(v *siteView) {
 	}
 	v.file("keepalived/keepalived.conf", 0o644, contract.ReaderKeepalived, "site/keepalived/keepalived.conf.patroni.tmpl", view)
 	v.file("keepalived/run.sh", 0o755, contract.ReaderShell, "site/keepalived/run.sh.patroni.tmpl", view)
+	v.file("keepalived/lease-gate.sh", 0o755, contract.ReaderShell, "site/keepalived/lease-gate.sh.tmpl", view)
+	// The gate's packet filter: a package of this variant only (the node
+	// image carries it for verify's faults).
+	v.uses(hostPackages{Packages: []string{"iptables"}})
 	v.service(&service{
 		Name:        svcKeepalived,
 		Unit:        "keepalived",
@@ -117,7 +149,9 @@ func keepalivedPatroniTree(d *deployment, inv *contract.InventoryVIP) {
 	rv.Parts["patroniVIP"] = &rbPatroniVIP{IP: vip.Address,
 		Address: address, Interface: vip.Interface, RouterID: vip.RouterID, Sites: sites,
 		Interval: patroniCheckInterval, Fall: patroniCheckFall,
-		Budget: termWords(budget.PatroniVIP(patroniCheckInterval*time.Second, patroniVRRPAdvert, lowest)),
+		Budget:   termWords(budget.PatroniVIP(patroniCheckInterval*time.Second, patroniVRRPAdvert, lowest)),
+		GatePoll: fmt.Sprintf("%g", gatePoll.Seconds()), GateTimeout: fmt.Sprintf("%g", gateTimeout.Seconds()),
+		GateSlow: gateSlow, GateChain: gateChain, GateIPTables: gateIPTables(vip.Address),
 	}
 	rv.section(slotNetwork, "runbook/patroni-vip.md.tmpl")
 }
@@ -129,4 +163,16 @@ type rbPatroniVIP struct {
 	Sites                  []*rbSite
 	Interval, Fall         int
 	Budget                 string
+	// The lease gate (lease-gate.sh).
+	GatePoll, GateTimeout, GateChain, GateIPTables string
+	GateSlow                                       int
+}
+
+// gateIPTables is the lease gate's packet filter command for the VIP's
+// address family.
+func gateIPTables(vip string) string {
+	if isIPv6(vip) {
+		return "ip6tables"
+	}
+	return "iptables"
 }

@@ -46,7 +46,7 @@ const (
 	// REST API (curl -m); patroniAgentInterval is how often the agent
 	// looks for the callback's mark. Both are terms of the write budgets.
 	patroniCallbackTimeout = 2 * time.Second
-	patroniAgentInterval   = 500 * time.Millisecond
+	patroniAgentInterval   = 100 * time.Millisecond
 )
 
 func (patroniComponent) packages() hostPackages {

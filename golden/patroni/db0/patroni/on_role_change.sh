@@ -19,10 +19,10 @@ master | primary) ;;
 	;;
 esac
 # GET needs no credentials; Patroni lists the standbys that stream from
-# this node under "replication". The answer is read whole: under pipefail,
-# `curl | grep -q` fails when grep stops reading early, that is exactly
-# when a standby streams.
-status=$(curl -sf -m 2 http://127.0.0.1:8008/patroni) || status=
+# this node under "replication". The answer is read whole first: piped
+# into grep -q, curl could die of SIGPIPE when grep stops at the match,
+# and under pipefail a streaming standby would then count as none.
+status=$(curl -sf -m 2 http://127.0.0.1:8008/patroni) || status=""
 if grep -q '"state": *"streaming"' <<<"$status"; then
 	exit 0
 fi
