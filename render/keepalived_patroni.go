@@ -43,17 +43,31 @@ const (
 	gateChain   = "hagen-vip-lease"
 )
 
+// leaseGate is what the lease gate's script and its RUNBOOK paragraph
+// print: its chain, timers (seconds, "0.2") and the packet filter command
+// of the VIP's address family.
+type leaseGate struct {
+	GateChain, GatePoll, GateTimeout, GateIPTables string
+	GateSlow                                       int
+}
+
+func leaseGateOf(vip string) leaseGate {
+	ipt := "iptables"
+	if isIPv6(vip) {
+		ipt = "ip6tables"
+	}
+	return leaseGate{GateChain: gateChain, GatePoll: fmt.Sprintf("%g", gatePoll.Seconds()),
+		GateTimeout: fmt.Sprintf("%g", gateTimeout.Seconds()), GateIPTables: ipt, GateSlow: gateSlow}
+}
+
 type keepalivedPatroniView struct {
 	keepalivedView
+	leaseGate
 	Advert       string
 	CheckTimeout int
-	// The lease gate: its script, the URL it polls, the VIP's address
-	// (no prefix), its chain, timers (seconds, "0.2") and the packet
-	// filter command of the VIP's address family.
-	GateSh, GateURL, GateVIP, GateChain string
-	GatePoll, GateTimeout               string
-	GateSlow                            int
-	GateIPTables                        string
+	// The lease gate's script, the URL it polls and the VIP's address
+	// (no prefix).
+	GateSh, GateURL, GateVIP string
 }
 
 // keepalivedPatroni renders keepalived for a site that carries the VIP
@@ -82,14 +96,10 @@ func keepalivedPatroni(v *siteView) {
 		},
 		Advert:       "0.2",
 		CheckTimeout: patroniCheckTimeout,
+		leaseGate:    leaseGateOf(vip.Address),
 		GateSh:       keepalivedDir + "/lease-gate.sh",
 		GateURL:      shWord(fmt.Sprintf("http://%s:%d/primary", urlHost(v.Site.Address), s.HealthPort)),
 		GateVIP:      vip.Address,
-		GateChain:    gateChain,
-		GatePoll:     fmt.Sprintf("%g", gatePoll.Seconds()),
-		GateTimeout:  fmt.Sprintf("%g", gateTimeout.Seconds()),
-		GateSlow:     gateSlow,
-		GateIPTables: gateIPTables(vip.Address),
 	}
 	view.Check.Interval, view.Check.Fall, view.Check.Rise = patroniCheckInterval, patroniCheckFall, patroniCheckRise
 	for _, p := range v.peers() {
@@ -149,9 +159,8 @@ func keepalivedPatroniTree(d *deployment, inv *contract.InventoryVIP) {
 	rv.Parts["patroniVIP"] = &rbPatroniVIP{IP: vip.Address,
 		Address: address, Interface: vip.Interface, RouterID: vip.RouterID, Sites: sites,
 		Interval: patroniCheckInterval, Fall: patroniCheckFall,
-		Budget:   termWords(budget.PatroniVIP(patroniCheckInterval*time.Second, patroniVRRPAdvert, lowest)),
-		GatePoll: fmt.Sprintf("%g", gatePoll.Seconds()), GateTimeout: fmt.Sprintf("%g", gateTimeout.Seconds()),
-		GateSlow: gateSlow, GateChain: gateChain, GateIPTables: gateIPTables(vip.Address),
+		Budget:    termWords(budget.PatroniVIP(patroniCheckInterval*time.Second, patroniVRRPAdvert, lowest)),
+		leaseGate: leaseGateOf(vip.Address),
 	}
 	rv.section(slotNetwork, "runbook/patroni-vip.md.tmpl")
 }
@@ -163,16 +172,5 @@ type rbPatroniVIP struct {
 	Sites                  []*rbSite
 	Interval, Fall         int
 	Budget                 string
-	// The lease gate (lease-gate.sh).
-	GatePoll, GateTimeout, GateChain, GateIPTables string
-	GateSlow                                       int
-}
-
-// gateIPTables is the lease gate's packet filter command for the VIP's
-// address family.
-func gateIPTables(vip string) string {
-	if isIPv6(vip) {
-		return "ip6tables"
-	}
-	return "iptables"
+	leaseGate
 }
