@@ -3,7 +3,6 @@ package render_test
 import (
 	"fmt"
 	"os/exec"
-	"regexp"
 	"strings"
 	"testing"
 )
@@ -17,11 +16,7 @@ func notifyProg(t *testing.T, standIns string, funcs ...string) string {
 		t.Skip("no bash")
 	}
 	script := file(t, renderSpec(t, psExample), "db1/keepalived/notify.sh")
-	peers := regexp.MustCompile(`(?ms)^peers=\(\n.*?^\)\n`).FindString(script)
-	if peers == "" {
-		t.Fatal("no peers=( ... ) in notify.sh")
-	}
-	parts := []string{"set -euo pipefail", peers, standIns}
+	parts := []string{"set -euo pipefail", shellArray(t, script, "peers"), standIns}
 	for _, f := range funcs {
 		parts = append(parts, shellFunction(t, script, f))
 	}
@@ -98,7 +93,7 @@ func TestNotifyFaultStaysFencedWhileAPeerTakesOver(t *testing.T) {
 role() { case $1 in 127.0.0.1) echo "primary 1" ;; *) echo "` + tc.peer + `" ;; esac; }
 fence() { echo "FENCE $1"; }
 unfence_local() { echo UNFENCE; }`
-			prog := notifyProg(t, standIns, "newer_peer", "successor_peer", "on_fault") + "\non_fault FAULT"
+			prog := notifyProg(t, standIns, "newer_peer", "on_fault") + "\non_fault FAULT"
 			out, err := exec.Command("bash", "-c", prog).Output()
 			if err != nil {
 				t.Fatalf("on_fault: %v\n%s", err, stderrOf(err))
@@ -171,9 +166,8 @@ func TestNotifyCatchesUpWithTheOtherStandbys(t *testing.T) {
 		t.Skip("no bash")
 	}
 	script := file(t, renderSpec(t, "../examples/quorum.cue"), "db1/keepalived/notify.sh")
-	peers := regexp.MustCompile(`(?ms)^peers=\(\n.*?^\)\n`).FindString(script)
 	prog := strings.Join([]string{
-		"set -euo pipefail", peers,
+		"set -euo pipefail", shellArray(t, script, "peers"),
 		`log() { echo "log: $*"; }`,
 		`tries=$(mktemp)`,
 		`trap 'rm -f "$tries"' EXIT`,

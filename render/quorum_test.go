@@ -28,6 +28,17 @@ func shellVar(t *testing.T, script, name string) string {
 	return m
 }
 
+// shellArray is the multi-line array "name=(" ... ")" of a rendered
+// script.
+func shellArray(t *testing.T, script, name string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?ms)^` + regexp.QuoteMeta(name) + `=\(\n.*?^\)\n`).FindString(script)
+	if m == "" {
+		t.Fatalf("no array %s in the script", name)
+	}
+	return m
+}
+
 // notify.sh's apply_sync_policy, run by bash with sql and log stubbed:
 // after a promotion the new primary keeps the spec's method and count over
 // the synchronous standbys that answered, as many as answered when fewer

@@ -424,9 +424,13 @@ on_backup() {
 	log "no peer holds newer data: the local database (timeline $ltl) stays the writable primary; waiting for the VIP"
 }
 
-# newer_peer TIMELINE: a peer has data at least as new as a local writable
-# primary on TIMELINE: a writable primary on the same or a later timeline,
-# or a fenced one on a later timeline.
+# newer_peer TIMELINE [standby]: a peer has data at least as new as a
+# local writable primary on TIMELINE: a writable primary on the same or a
+# later timeline, or a fenced one on a later timeline. With standby, a peer
+# that answers as a standby counts too: while this node is in FAULT its
+# keepalived takes the VIP, and its notify.sh fences this node and
+# promotes it; this node must not become writable again meanwhile (it
+# would race the promotion: two writable primaries).
 newer_peer() {
 	local p name addr pr ptl
 	for p in "${peers[@]}"; do
@@ -436,20 +440,7 @@ newer_peer() {
 			log "$name runs a $pr primary on timeline $ptl, this node on timeline $1"
 			return 0
 		fi
-	done
-	return 1
-}
-
-# successor_peer: a peer answers as a standby. While this node is in FAULT
-# its keepalived takes the VIP, and its notify.sh fences this node and
-# promotes that standby; this node must not become writable again meanwhile
-# (it would race the promotion: two writable primaries).
-successor_peer() {
-	local p name addr pr ptl
-	for p in "${peers[@]}"; do
-		name=${p%%=*} addr=${p#*=}
-		read -r pr ptl <<<"$(role "$addr")"
-		if [ "$pr" = standby ]; then
+		if [ -n "${2:-}" ] && [ "$pr" = standby ]; then
 			log "$name answers as a standby: it takes the VIP and is promoted"
 			return 0
 		fi
@@ -484,7 +475,7 @@ on_fault() {
 		return
 	fi
 	fence 127.0.0.1 || true
-	if [ "$1" = FAULT ] && /etc/hagen/keepalived/witness.sh 2>/dev/null && ! newer_peer "$ltl" && ! successor_peer; then
+	if [ "$1" = FAULT ] && /etc/hagen/keepalived/witness.sh 2>/dev/null && ! newer_peer "$ltl" standby; then
 		log "FAULT while the witnesses answer and no peer holds newer data or takes over: the local database failed its check; it stays the writable primary"
 		unfence_local
 	fi
