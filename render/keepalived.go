@@ -73,11 +73,6 @@ type keepalivedView struct {
 	// database.streaming.witness is unset.
 	Witness string
 	Ping    string
-	// PingWait is how long (seconds) witness.sh waits for a witness's
-	// answer: the track script's timeout less a second for the script
-	// itself. On a busy machine an answer can take more than a second to
-	// reach ping, and a witness that answers late counts as lost.
-	PingWait int
 	// PrimaryCheck asks the local agent whether the database here is the
 	// writable primary; PrimaryWeight is added to the priority while it
 	// is (see primaryWeight).
@@ -197,7 +192,6 @@ func (keepalivedComponent) site(v *siteView) {
 		Check:          vip.Check,
 		CheckTimeout:   checkTimeoutRuns * vip.Check.Interval,
 		Ping:           "/usr/bin/ping",
-		PingWait:       checkTimeoutRuns*vip.Check.Interval - 1,
 		CheckSh:        keepalivedDir + "/check.sh",
 		NotifySh:       keepalivedDir + "/notify.sh",
 		NotifyFifo:     keepalivedRun + "/notify.fifo",

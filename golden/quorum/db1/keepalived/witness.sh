@@ -6,10 +6,9 @@
 # reaches fewer is the isolated one: it goes FAULT, gives up the VIP and
 # fences its database, and never promotes its standby.
 # It returns as soon as the answers decide: a witness that does not answer
-# costs a ping's whole wait (2 s, a second less than keepalived's timeout of
-# this script, and a script that times out fails), so waiting for it when
-# a majority has already answered would fence a primary that lost only a
-# minority.
+# costs a ping's whole wait (1 s, keepalived's timeout of this script, and
+# a script that times out fails), so waiting for it when a majority has
+# already answered would fence a primary that lost only a minority.
 set -uo pipefail
 
 witnesses=(10.233.0.252 10.233.0.253 10.233.0.254)
@@ -17,7 +16,7 @@ need=2
 
 pids=()
 for w in "${witnesses[@]}"; do
-	/usr/bin/ping -n -q -c 1 -W 2 "$w" >/dev/null 2>&1 &
+	/usr/bin/ping -n -q -c 1 -W 1 "$w" >/dev/null 2>&1 &
 	pids+=("$!")
 done
 reached=0
